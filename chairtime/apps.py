@@ -1,0 +1,5 @@
+from django.contrib.admin.apps import AdminConfig
+
+
+class ChairtimeAdminConfig(AdminConfig):
+    default_site = "chairtime.admin.ChairtimeAdminSite"

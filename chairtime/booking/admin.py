@@ -1,0 +1,153 @@
+from __future__ import annotations
+
+from django.contrib import admin, messages
+from django.db.models import QuerySet
+from django.http import HttpRequest
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.html import format_html
+
+from chairtime.booking import services
+from chairtime.booking.errors import BookingError
+from chairtime.booking.models import Appointment, Closure, Salon, Service, Stylist, TimeOff, WorkingHours
+
+
+@admin.register(Salon)
+class SalonAdmin(admin.ModelAdmin):
+    list_display = ["name", "time_zone", "slot_minutes", "min_notice_minutes", "horizon_days"]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return not Salon.objects.exists() and super().has_add_permission(request)
+
+    def has_delete_permission(self, request: HttpRequest, obj: Salon | None = None) -> bool:
+        return False
+
+
+@admin.register(Service)
+class ServiceAdmin(admin.ModelAdmin):
+    list_display = ["name", "duration_minutes", "price", "is_active", "position", "stylist_count"]
+    list_editable = ["is_active", "position"]
+    list_filter = ["is_active"]
+    search_fields = ["name", "key", "description"]
+    prepopulated_fields = {"key": ["name"]}
+
+    @admin.display(description="stylists")
+    def stylist_count(self, obj: Service) -> int:
+        return obj.stylists.filter(is_active=True).count()
+
+
+class WorkingHoursInline(admin.TabularInline):
+    model = WorkingHours
+    extra = 0
+
+
+class TimeOffInline(admin.TabularInline):
+    model = TimeOff
+    extra = 0
+    fields = ["start", "end", "reason"]
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[TimeOff]:
+        # Past time off is history; only what still matters is edited here.
+        return super().get_queryset(request).filter(end__gte=timezone.now())
+
+
+@admin.register(Stylist)
+class StylistAdmin(admin.ModelAdmin):
+    list_display = ["name", "offered_services", "is_active", "position"]
+    list_editable = ["is_active", "position"]
+    list_filter = ["is_active", "services"]
+    search_fields = ["name", "key"]
+    prepopulated_fields = {"key": ["name"]}
+    filter_horizontal = ["services"]
+    inlines = [WorkingHoursInline, TimeOffInline]
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Stylist]:
+        return super().get_queryset(request).prefetch_related("services")
+
+    @admin.display(description="services")
+    def offered_services(self, obj: Stylist) -> str:
+        return ", ".join(s.name for s in obj.services.all())
+
+
+@admin.register(TimeOff)
+class TimeOffAdmin(admin.ModelAdmin):
+    list_display = ["stylist", "start", "end", "reason"]
+    list_filter = ["stylist"]
+    date_hierarchy = "start"
+    search_fields = ["reason", "stylist__name"]
+
+
+@admin.register(Closure)
+class ClosureAdmin(admin.ModelAdmin):
+    list_display = ["date", "reason"]
+    date_hierarchy = "date"
+    search_fields = ["reason"]
+
+
+@admin.register(Appointment)
+class AppointmentAdmin(admin.ModelAdmin):
+    list_display = ["starts_at", "stylist", "service", "customer_name", "status_badge", "price"]
+    list_filter = ["status", "stylist", "service", ("starts_at", admin.DateFieldListFilter)]
+    list_select_related = ["stylist", "service"]
+    search_fields = ["customer_name", "customer_email", "customer_phone"]
+    date_hierarchy = "starts_at"
+    ordering = ["-starts_at"]
+    actions = ["cancel_appointments"]
+    readonly_fields = [
+        "service",
+        "stylist",
+        "starts_at",
+        "ends_at",
+        "status",
+        "price",
+        "created_at",
+        "cancelled_at",
+        "day_view_link",
+    ]
+    fields = [
+        "service",
+        "stylist",
+        "starts_at",
+        "ends_at",
+        "status",
+        "customer_name",
+        "customer_email",
+        "customer_phone",
+        "price",
+        "created_at",
+        "cancelled_at",
+        "day_view_link",
+    ]
+
+    # Appointments are made through the booking pages or API, which apply the
+    # rules and take the locks; the back office can only correct contact details
+    # and cancel.
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Appointment | None = None) -> bool:
+        return False
+
+    @admin.display(description="status", ordering="status")
+    def status_badge(self, obj: Appointment) -> str:
+        return format_html('<span class="status-{}">{}</span>', obj.status, obj.get_status_display())
+
+    @admin.display(description="day view")
+    def day_view_link(self, obj: Appointment) -> str:
+        day = timezone.localtime(obj.starts_at).date()
+        url = reverse("booking:staff_day") + f"?date={day.isoformat()}"
+        return format_html('<a href="{}">{}</a>', url, f"All appointments on {day:%A %d %B %Y}")
+
+    @admin.action(description="Cancel the selected appointments")
+    def cancel_appointments(self, request: HttpRequest, queryset: QuerySet[Appointment]) -> None:
+        cancelled, refused = 0, []
+        for appointment_id in queryset.values_list("pk", flat=True):
+            try:
+                services.appointment_cancel(appointment_id=appointment_id)
+                cancelled += 1
+            except BookingError as e:
+                refused.append(f"#{appointment_id}: {e.message}")
+        if cancelled:
+            self.message_user(request, f"Cancelled {cancelled} appointment(s).", messages.SUCCESS)
+        for line in refused:
+            self.message_user(request, line, messages.WARNING)

@@ -1,0 +1,38 @@
+"""The one error type of the booking domain, with every user-facing message in one place."""
+
+from __future__ import annotations
+
+import enum
+
+from chairtime.booking.availability import Refusal
+
+
+class Problem(enum.Enum):
+    SERVICE_NOT_FOUND = "That service does not exist or can no longer be booked."
+    STYLIST_NOT_FOUND = "That stylist does not exist or takes no bookings."
+    STYLIST_DOES_NOT_OFFER = "That stylist does not offer this service. Please choose another stylist."
+    NO_STYLIST = "Nobody offers this service at the moment."
+    APPOINTMENT_NOT_FOUND = "We could not find that appointment. The link may be incomplete or expired."
+    ALREADY_CANCELLED = "This appointment was already cancelled."
+    ALREADY_STARTED = "This appointment has already started, so it can no longer be cancelled online."
+
+
+class BookingError(Exception):
+    """A booking request the salon must refuse; ``message`` can be shown as is.
+
+    ``conflict`` is true when the request was well formed but the time is not
+    available (HTTP 409); otherwise the thing asked for does not exist (404/422).
+    """
+
+    def __init__(self, reason: Refusal | Problem) -> None:
+        self.reason = reason
+        self.code = reason.name.lower()
+        self.message: str = reason.value
+        super().__init__(self.message)
+
+    @property
+    def conflict(self) -> bool:
+        return isinstance(self.reason, Refusal) or self.reason in (
+            Problem.ALREADY_CANCELLED,
+            Problem.ALREADY_STARTED,
+        )

@@ -1,0 +1,260 @@
+"""The salon: its settings, services, stylists, their hours and the appointments.
+
+Every datetime is stored in UTC. Working hours are local wall-clock times of the
+salon (``Salon.time_zone``); the pure rules in ``availability.py`` turn them into
+instants day by day, which is what keeps them right on daylight-saving days.
+"""
+
+from __future__ import annotations
+
+import zoneinfo
+from datetime import timedelta
+from functools import cached_property
+
+from django.core.cache import cache
+from django.core.exceptions import ValidationError
+from django.core.validators import MaxValueValidator, MinValueValidator
+from django.db import models
+from django.db.models import Case, F, Q, Value, When
+
+# A service may not last longer than this. The availability query relies on it: to
+# find the appointments that overlap a day it reads those that *start* between
+# (day start - MAX_SERVICE_DURATION) and the day's end, an index range, so the cost
+# of a query never grows with the salon's history.
+MAX_SERVICE_MINUTES = 12 * 60
+MAX_SERVICE_DURATION = timedelta(minutes=MAX_SERVICE_MINUTES)
+TIME_ZONE_CACHE_KEY = "chairtime:salon-time-zone"
+
+
+def validate_time_zone(value: str) -> None:
+    try:
+        zoneinfo.ZoneInfo(value)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        raise ValidationError(
+            "%(value)s is not a known time zone; use an IANA name such as Europe/Paris.",
+            params={"value": value},
+        ) from None
+
+
+class Salon(models.Model):
+    """The one salon this deployment serves (a singleton row, id 1)."""
+
+    # Not auto-incremented: MariaDB refuses a CHECK on an AUTO_INCREMENT column.
+    id = models.PositiveSmallIntegerField(primary_key=True, default=1, editable=False)
+    name = models.CharField(max_length=100)
+    time_zone = models.CharField(
+        max_length=64,
+        default="UTC",
+        validators=[validate_time_zone],
+        help_text="IANA time zone name, e.g. America/Los_Angeles. Working hours are in this zone.",
+    )
+    slot_minutes = models.PositiveSmallIntegerField(
+        default=30,
+        validators=[MinValueValidator(5), MaxValueValidator(240)],
+        help_text="Offered start times are this many minutes apart.",
+    )
+    min_notice_minutes = models.PositiveIntegerField(
+        default=60,
+        validators=[MaxValueValidator(60 * 24 * 30)],
+        help_text="How long before a start time booking closes.",
+    )
+    horizon_days = models.PositiveSmallIntegerField(
+        default=30,
+        validators=[MinValueValidator(0), MaxValueValidator(366)],
+        help_text="How many days ahead customers may book.",
+    )
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(condition=Q(id=1), name="salon_is_singleton"),
+            models.CheckConstraint(
+                condition=Q(slot_minutes__gte=5, slot_minutes__lte=240), name="salon_slot_minutes_range"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def save(self, *args, **kwargs) -> None:
+        self.pk = 1
+        super().save(*args, **kwargs)
+        cache.delete(TIME_ZONE_CACHE_KEY)
+
+    @classmethod
+    def load(cls) -> Salon:
+        """The salon, created with neutral defaults if none was configured yet."""
+        salon, _ = cls.objects.get_or_create(pk=1, defaults={"name": "Chairtime salon"})
+        return salon
+
+    @cached_property
+    def tz(self) -> zoneinfo.ZoneInfo:
+        return zoneinfo.ZoneInfo(self.time_zone)
+
+    @classmethod
+    def current_time_zone(cls) -> zoneinfo.ZoneInfo:
+        """The salon's zone, cached: every request needs it, it rarely changes."""
+        name = cache.get(TIME_ZONE_CACHE_KEY)
+        if name is None:
+            name = cls.load().time_zone
+            cache.set(TIME_ZONE_CACHE_KEY, name, 60)
+        return zoneinfo.ZoneInfo(name)
+
+
+class Service(models.Model):
+    key = models.SlugField(max_length=50, unique=True, help_text="Stable identifier used by salon files.")
+    name = models.CharField(max_length=100)
+    description = models.TextField(blank=True)
+    duration_minutes = models.PositiveSmallIntegerField(
+        validators=[MinValueValidator(5), MaxValueValidator(MAX_SERVICE_MINUTES)]
+    )
+    price = models.DecimalField(max_digits=8, decimal_places=2, validators=[MinValueValidator(0)])
+    is_active = models.BooleanField(default=True, help_text="Inactive services cannot be booked.")
+    position = models.PositiveSmallIntegerField(default=0, help_text="Order on the booking pages.")
+
+    class Meta:
+        ordering = ["position", "name"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(duration_minutes__gte=5, duration_minutes__lte=MAX_SERVICE_MINUTES),
+                name="service_duration_range",
+            ),
+            models.CheckConstraint(condition=Q(price__gte=0), name="service_price_not_negative"),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def duration(self) -> timedelta:
+        return timedelta(minutes=self.duration_minutes)
+
+
+class Stylist(models.Model):
+    key = models.SlugField(max_length=50, unique=True, help_text="Stable identifier used by salon files.")
+    name = models.CharField(max_length=100)
+    services = models.ManyToManyField(Service, related_name="stylists", blank=True)
+    is_active = models.BooleanField(default=True, help_text="Inactive stylists take no new bookings.")
+    position = models.PositiveSmallIntegerField(default=0)
+
+    class Meta:
+        ordering = ["position", "name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Weekday(models.IntegerChoices):
+    MONDAY = 0, "Monday"
+    TUESDAY = 1, "Tuesday"
+    WEDNESDAY = 2, "Wednesday"
+    THURSDAY = 3, "Thursday"
+    FRIDAY = 4, "Friday"
+    SATURDAY = 5, "Saturday"
+    SUNDAY = 6, "Sunday"
+
+
+class WorkingHours(models.Model):
+    """One working interval of a stylist on a weekday, in the salon's local time."""
+
+    stylist = models.ForeignKey(Stylist, on_delete=models.CASCADE, related_name="hours")
+    weekday = models.PositiveSmallIntegerField(choices=Weekday.choices)
+    start = models.TimeField()
+    end = models.TimeField()
+
+    class Meta:
+        ordering = ["stylist", "weekday", "start"]
+        verbose_name_plural = "working hours"
+        constraints = [
+            models.CheckConstraint(condition=Q(end__gt=F("start")), name="hours_end_after_start"),
+            models.CheckConstraint(condition=Q(weekday__gte=0, weekday__lte=6), name="hours_weekday_range"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_weekday_display()} {self.start:%H:%M}-{self.end:%H:%M}"
+
+    def clean(self) -> None:
+        if self.start is not None and self.end is not None and self.end <= self.start:
+            raise ValidationError({"end": "The end must be after the start."})
+
+
+class TimeOff(models.Model):
+    stylist = models.ForeignKey(Stylist, on_delete=models.CASCADE, related_name="time_off")
+    start = models.DateTimeField()
+    end = models.DateTimeField()
+    reason = models.CharField(max_length=200, blank=True)
+
+    class Meta:
+        ordering = ["start"]
+        verbose_name_plural = "time off"
+        constraints = [models.CheckConstraint(condition=Q(end__gt=F("start")), name="time_off_end_after_start")]
+        indexes = [models.Index(fields=["stylist", "end"], name="time_off_stylist_end")]
+
+    def __str__(self) -> str:
+        return f"{self.stylist}: {self.start:%Y-%m-%d %H:%M} to {self.end:%Y-%m-%d %H:%M}"
+
+    def clean(self) -> None:
+        if self.start is not None and self.end is not None and self.end <= self.start:
+            raise ValidationError({"end": "The end must be after the start."})
+
+
+class Closure(models.Model):
+    """A local date on which the salon is closed all day."""
+
+    date = models.DateField(unique=True)
+    reason = models.CharField(max_length=200, blank=True)
+
+    class Meta:
+        ordering = ["date"]
+
+    def __str__(self) -> str:
+        return f"{self.date:%Y-%m-%d} {self.reason}".strip()
+
+
+class Appointment(models.Model):
+    class Status(models.TextChoices):
+        CONFIRMED = "confirmed", "Confirmed"
+        CANCELLED = "cancelled", "Cancelled"
+
+    service = models.ForeignKey(Service, on_delete=models.PROTECT, related_name="appointments")
+    stylist = models.ForeignKey(Stylist, on_delete=models.PROTECT, related_name="appointments")
+    starts_at = models.DateTimeField()
+    ends_at = models.DateTimeField()
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.CONFIRMED)
+    # The start of a confirmed appointment, NULL once cancelled. Unique per stylist:
+    # the last line of defence against a double booking on every database, because
+    # MySQL/MariaDB support neither partial unique indexes nor exclusion constraints.
+    # (PostgreSQL also gets an exclusion constraint on overlapping ranges, added in
+    # migration 0002.) It is also the index the availability query reads.
+    confirmed_starts_at = models.GeneratedField(
+        expression=Case(When(status="confirmed", then=F("starts_at")), default=Value(None)),
+        output_field=models.DateTimeField(null=True),
+        db_persist=True,
+    )
+    customer_name = models.CharField(max_length=100)
+    customer_email = models.EmailField(max_length=254)
+    customer_phone = models.CharField(max_length=32, blank=True)
+    price = models.DecimalField(max_digits=8, decimal_places=2, help_text="The service's price when booked.")
+    created_at = models.DateTimeField()
+    cancelled_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["starts_at"]
+        constraints = [
+            models.CheckConstraint(condition=Q(ends_at__gt=F("starts_at")), name="appointment_ends_after_start"),
+            models.CheckConstraint(
+                condition=Q(status="confirmed", cancelled_at__isnull=True)
+                | Q(status="cancelled", cancelled_at__isnull=False),
+                name="appointment_cancelled_at_matches_status",
+            ),
+            models.UniqueConstraint(
+                fields=["stylist", "confirmed_starts_at"], name="appointment_one_confirmed_start_per_stylist"
+            ),
+        ]
+        indexes = [models.Index(fields=["starts_at"], name="appointment_starts_at")]
+
+    def __str__(self) -> str:
+        return f"{self.service} with {self.stylist} at {self.starts_at:%Y-%m-%d %H:%M} UTC"
+
+    @property
+    def is_confirmed(self) -> bool:
+        return self.status == self.Status.CONFIRMED

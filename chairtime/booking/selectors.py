@@ -1,0 +1,158 @@
+"""Reads: what the pages, the API and the booking service need to know.
+
+The availability reads are bounded by the day asked for. Appointments are found
+through the (stylist, confirmed_starts_at) unique index with a range that starts
+``MAX_SERVICE_DURATION`` before the local day (an appointment that began the
+evening before may still overlap it), so a salon with a million past
+appointments costs the same to query as a new one.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+
+from django.db.models import Prefetch, QuerySet
+
+from chairtime.booking import availability
+from chairtime.booking.availability import Policy, StylistSchedule
+from chairtime.booking.models import (
+    MAX_SERVICE_DURATION,
+    Appointment,
+    Closure,
+    Salon,
+    Service,
+    Stylist,
+    TimeOff,
+    WorkingHours,
+)
+
+
+def service_list() -> QuerySet[Service]:
+    return Service.objects.filter(is_active=True)
+
+
+def service_get(service_id: int) -> Service | None:
+    return Service.objects.filter(pk=service_id, is_active=True).first()
+
+
+def stylist_list_for_service(service: Service) -> QuerySet[Stylist]:
+    return Stylist.objects.filter(is_active=True, services=service)
+
+
+def stylist_get_for_service(stylist_id: int, service: Service) -> Stylist | None:
+    return stylist_list_for_service(service).filter(pk=stylist_id).first()
+
+
+def salon_policy(salon: Salon, first_day: date | None = None, last_day: date | None = None) -> Policy:
+    """The salon's booking policy, with its closures between first_day and last_day
+    (none when no days are given)."""
+    closures: Iterable[date] = ()
+    if first_day is not None and last_day is not None:
+        closures = Closure.objects.filter(date__gte=first_day, date__lte=last_day).values_list("date", flat=True)
+    return Policy(
+        time_zone=salon.tz,
+        slot_minutes=salon.slot_minutes,
+        min_notice=timedelta(minutes=salon.min_notice_minutes),
+        horizon_days=salon.horizon_days,
+        closures=frozenset(closures),
+    )
+
+
+def stylist_schedules(
+    stylists: Sequence[Stylist], salon: Salon, first_day: date, last_day: date
+) -> list[StylistSchedule]:
+    """Each stylist's hours, time off and confirmed appointments around the local
+    days first_day..last_day, in the order of ``stylists``: three indexed queries,
+    whatever the number of stylists."""
+    window_start, _ = availability.day_bounds(first_day, salon.tz)
+    _, window_end = availability.day_bounds(last_day, salon.tz)
+    ids = [s.pk for s in stylists]
+
+    hours: dict[int, dict[int, list]] = defaultdict(lambda: defaultdict(list))
+    for h in WorkingHours.objects.filter(stylist_id__in=ids).order_by("weekday", "start"):
+        hours[h.stylist_id][h.weekday].append((h.start, h.end))
+
+    time_off: dict[int, list] = defaultdict(list)
+    for t in TimeOff.objects.filter(stylist_id__in=ids, start__lt=window_end, end__gt=window_start):
+        time_off[t.stylist_id].append((t.start, t.end))
+
+    bookings: dict[int, list] = defaultdict(list)
+    for stylist_id, starts_at, ends_at in Appointment.objects.filter(
+        stylist_id__in=ids,
+        confirmed_starts_at__gte=window_start - MAX_SERVICE_DURATION,
+        confirmed_starts_at__lt=window_end,
+    ).values_list("stylist_id", "starts_at", "ends_at"):
+        bookings[stylist_id].append((starts_at, ends_at))
+
+    return [
+        StylistSchedule(
+            stylist_id=s.pk,
+            weekly_hours=dict(hours[s.pk]),
+            time_off=tuple(time_off[s.pk]),
+            bookings=tuple(bookings[s.pk]),
+        )
+        for s in stylists
+    ]
+
+
+@dataclass(frozen=True)
+class DaySlots:
+    day: date
+    # start (aware, in the salon's zone) -> ids of the stylists free then
+    starts: dict[datetime, list[int]]
+
+
+def slot_list(
+    *, salon: Salon, service: Service, stylists: Sequence[Stylist], day: date, now: datetime
+) -> DaySlots:
+    """The free start times of ``service`` on local ``day`` with any of ``stylists``."""
+    policy = salon_policy(salon, day, day)
+    schedules = stylist_schedules(stylists, salon, day, day)
+    return DaySlots(day, availability.free_starts_any(schedules, policy, day, service.duration, now))
+
+
+def bookable_day_list(
+    *, salon: Salon, service: Service, stylists: Sequence[Stylist], now: datetime
+) -> list[tuple[date, int]]:
+    """Every local date customers may book now, with how many start times are free
+    on it (0 for a full or closed day), read in three queries for the whole horizon."""
+    today = availability.local_today(salon_policy(salon), now)
+    last_day = today + timedelta(days=salon.horizon_days)
+    policy = salon_policy(salon, today, last_day)
+    schedules = stylist_schedules(stylists, salon, today, last_day)
+    open_days = set(availability.bookable_dates(policy, now))
+    days = [today + timedelta(days=n) for n in range(salon.horizon_days + 1)]
+    return [
+        (day, len(availability.free_starts_any(schedules, policy, day, service.duration, now)) if day in open_days else 0)
+        for day in days
+    ]
+
+
+def appointment_list_for_day(*, salon: Salon, day: date) -> dict[Stylist, list[Appointment]]:
+    """The staff day view: every active stylist (and any inactive one with
+    appointments that day) with the appointments that start on local ``day``."""
+    day_start, day_end = availability.day_bounds(day, salon.tz)
+    appointments = Prefetch(
+        "appointments",
+        queryset=Appointment.objects.filter(starts_at__gte=day_start, starts_at__lt=day_end)
+        .select_related("service")
+        .order_by("starts_at"),
+        to_attr="day_appointments",
+    )
+    stylists = Stylist.objects.filter(pk__in=_stylist_ids_for_day(day_start, day_end)).prefetch_related(
+        appointments
+    )
+    return {s: s.day_appointments for s in stylists}
+
+
+def _stylist_ids_for_day(day_start: datetime, day_end: datetime) -> Iterable[int]:
+    active = set(Stylist.objects.filter(is_active=True).values_list("pk", flat=True))
+    busy = set(
+        Appointment.objects.filter(starts_at__gte=day_start, starts_at__lt=day_end).values_list(
+            "stylist_id", flat=True
+        )
+    )
+    return active | busy

@@ -1,0 +1,310 @@
+"""Chairtime settings.
+
+Every knob is an environment variable with a safe local default, documented in
+docs/settings.md. Production secrets have no default: with DEBUG off, a missing
+SECRET_KEY stops the process at start instead of running with a guessable key.
+Secrets may also be given as files (``SECRET_KEY_FILE``), the way Kubernetes
+secret volumes and the Secrets Store CSI driver mount them.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import dj_database_url
+from django.core.exceptions import ImproperlyConfigured
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+
+_TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"0", "false", "no", "off", ""}
+
+
+def env(name: str, default: str = "") -> str:
+    """Read a setting from NAME, or from the file named by NAME_FILE."""
+    file_name = os.environ.get(f"{name}_FILE")
+    if file_name:
+        try:
+            return Path(file_name).read_text().strip()
+        except OSError as e:
+            raise ImproperlyConfigured(f"{name}_FILE={file_name!r} cannot be read: {e}") from e
+    # An empty variable counts as unset, as in a shell's ${NAME:-default}.
+    return os.environ.get(name) or default
+
+
+def envbool(name: str, default: str) -> bool:
+    value = env(name, default).strip().lower()
+    if value in _TRUE:
+        return True
+    if value in _FALSE:
+        return False
+    raise ImproperlyConfigured(f"{name}={value!r} is not a boolean (use true or false)")
+
+
+def envint(name: str, default: str, *, minimum: int | None = None) -> int:
+    value = env(name, default).strip()
+    try:
+        number = int(value)
+    except ValueError:
+        raise ImproperlyConfigured(f"{name}={value!r} is not a whole number") from None
+    if minimum is not None and number < minimum:
+        raise ImproperlyConfigured(f"{name}={number} must be at least {minimum}")
+    return number
+
+
+def envfloat(name: str, default: str) -> float:
+    value = env(name, default).strip()
+    try:
+        return float(value)
+    except ValueError:
+        raise ImproperlyConfigured(f"{name}={value!r} is not a number") from None
+
+
+def envlist(name: str, default: str) -> list[str]:
+    return [item.strip() for item in env(name, default).split(",") if item.strip()]
+
+
+DEBUG = envbool("DEBUG", "false")
+
+SECRET_KEY = env("SECRET_KEY")
+if not SECRET_KEY:
+    if not DEBUG:
+        raise ImproperlyConfigured(
+            "SECRET_KEY (or SECRET_KEY_FILE) must be set when DEBUG is off. "
+            "For local development set DEBUG=true."
+        )
+    SECRET_KEY = "chairtime-insecure-local-development-key-never-use-in-production"  # noqa: S105
+SECRET_KEY_FALLBACKS = envlist("SECRET_KEY_FALLBACKS", "")
+
+ALLOWED_HOSTS = envlist("ALLOWED_HOSTS", "localhost,127.0.0.1,[::1]")
+CSRF_TRUSTED_ORIGINS = envlist("CSRF_TRUSTED_ORIGINS", "")
+
+INSTALLED_APPS = [
+    "chairtime.apps.ChairtimeAdminConfig",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "whitenoise.runserver_nostatic",
+    "django.contrib.staticfiles",
+    "django_guid",
+    "chairtime.ops",
+    "chairtime.booking",
+    "chairtime.announcements",
+]
+
+MIDDLEWARE = [
+    # First, so probes answer whatever the Host header and without touching
+    # sessions, the database or any other middleware.
+    "chairtime.ops.middleware.HealthCheckMiddleware",
+    "django_guid.middleware.guid_middleware",
+    "chairtime.ops.middleware.AccessLogMiddleware",
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "chairtime.booking.middleware.SalonTimeZoneMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "chairtime.urls"
+WSGI_APPLICATION = "chairtime.wsgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "chairtime" / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+                "chairtime.booking.context_processors.salon",
+                "chairtime.announcements.context_processors.announcements",
+            ],
+        },
+    },
+]
+
+# --- Database ---------------------------------------------------------------
+
+DATABASE_URL = env("DATABASE_URL", f"sqlite:///{BASE_DIR / 'var' / 'chairtime.sqlite3'}")
+_db = dj_database_url.parse(
+    DATABASE_URL,
+    conn_max_age=envint("DATABASE_CONN_MAX_AGE", "60", minimum=0),
+    conn_health_checks=True,
+)
+_vendor = _db["ENGINE"].rsplit(".", 1)[-1]
+_db.setdefault("OPTIONS", {})
+_db.setdefault("TEST", {})
+if _vendor == "sqlite3":
+    if _db["NAME"] and _db["NAME"] != ":memory:":
+        Path(_db["NAME"]).parent.mkdir(parents=True, exist_ok=True)
+    # IMMEDIATE takes SQLite's single write lock when a transaction begins, so two
+    # bookings cannot both read "free" and then both write; the timeout makes the
+    # second writer wait for the first instead of failing with "database is locked".
+    _db["OPTIONS"].update(
+        {
+            "transaction_mode": "IMMEDIATE",
+            "timeout": 20,
+            "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+        }
+    )
+    # A file, not :memory:, so the threads of a live test server each get their
+    # own connection and really compete for the lock.
+    _db["TEST"].setdefault("NAME", str(BASE_DIR / "var" / "test-chairtime.sqlite3"))
+elif _vendor == "mysql":
+    # READ COMMITTED: after the booking service waits for a stylist's row lock,
+    # its re-check must see the appointment the lock holder just committed.
+    # MySQL's default REPEATABLE READ would show it the older snapshot.
+    _db["OPTIONS"].update(
+        {
+            "charset": "utf8mb4",
+            "isolation_level": "read committed",
+            "init_command": "SET sql_mode='STRICT_TRANS_TABLES'",
+        }
+    )
+    _db["TEST"].update({"CHARSET": "utf8mb4", "COLLATION": "utf8mb4_unicode_ci"})
+
+if envbool("DATABASE_IAM_AUTH", "false"):
+    # RDS IAM authentication: a short-lived token, generated by boto3 from the pod's
+    # role, replaces the password on every new connection.
+    if _vendor not in ("postgresql", "mysql"):
+        raise ImproperlyConfigured("DATABASE_IAM_AUTH needs a PostgreSQL or MySQL DATABASE_URL")
+    _db["ENGINE"] = f"django_iam_dbauth.aws.{_vendor}"
+    _db["OPTIONS"].update({"use_iam_auth": True, "region_name": env("AWS_REGION") or None})
+    _ssl_ca = env("DATABASE_SSL_CA")
+    if _vendor == "postgresql":
+        _db["OPTIONS"]["sslmode"] = "verify-full" if _ssl_ca else "require"
+        if _ssl_ca:
+            _db["OPTIONS"]["sslrootcert"] = _ssl_ca
+    else:
+        _db["OPTIONS"]["ssl"] = {"ca": _ssl_ca} if _ssl_ca else {}
+        _db["OPTIONS"]["ssl_mode"] = "VERIFY_IDENTITY" if _ssl_ca else "REQUIRED"
+
+DATABASES = {"default": _db}
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# --- Caches -------------------------------------------------------------------
+
+CACHES = {
+    "default": {
+        "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
+        "LOCATION": "chairtime",
+    }
+}
+
+# --- Auth, sessions, security -----------------------------------------------
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+LOGIN_URL = "admin:login"
+
+SECURE_SSL = envbool("SECURE_SSL", "false")
+if SECURE_SSL:
+    # Behind the ALB, TLS ends at the load balancer, which sets X-Forwarded-Proto.
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    SECURE_SSL_REDIRECT = True
+    SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$"]
+    SECURE_HSTS_SECONDS = envint("SECURE_HSTS_SECONDS", "31536000", minimum=0)
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = True
+    SESSION_COOKIE_SECURE = True
+    CSRF_COOKIE_SECURE = True
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+X_FRAME_OPTIONS = "DENY"
+SESSION_COOKIE_HTTPONLY = True
+
+# --- Internationalisation -----------------------------------------------------
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"  # stored and processed in UTC; shown in the salon's own zone
+USE_I18N = True
+USE_TZ = True
+
+# --- Static files ---------------------------------------------------------------
+
+STATIC_URL = "/static/"
+STATIC_ROOT = Path(env("STATIC_ROOT", str(BASE_DIR / "staticfiles")))
+STATICFILES_DIRS = [BASE_DIR / "chairtime" / "static"]
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {
+        "BACKEND": (
+            "django.contrib.staticfiles.storage.StaticFilesStorage"
+            if DEBUG
+            else "whitenoise.storage.CompressedManifestStaticFilesStorage"
+        )
+    },
+}
+
+# --- Booking ----------------------------------------------------------------------
+
+# How long a customer's private view/cancel link stays valid after it is issued.
+MANAGE_LINK_MAX_AGE_DAYS = envint("MANAGE_LINK_MAX_AGE_DAYS", "180", minimum=1)
+
+# --- Announcements (DynamoDB) ---------------------------------------------------------
+
+ANNOUNCEMENTS_TABLE = env("ANNOUNCEMENTS_TABLE", "chairtime-announcements")
+ANNOUNCEMENTS_CACHE_SECONDS = envint("ANNOUNCEMENTS_CACHE_SECONDS", "30", minimum=0)
+# DynamoDB must never hold a page hostage: short timeouts, one retry, then the
+# page renders without announcements.
+DYNAMODB_CONNECT_TIMEOUT = envfloat("DYNAMODB_CONNECT_TIMEOUT", "0.5")
+DYNAMODB_READ_TIMEOUT = envfloat("DYNAMODB_READ_TIMEOUT", "1.0")
+AWS_REGION = env("AWS_REGION", env("AWS_DEFAULT_REGION", "us-east-1"))
+# boto3 itself reads AWS_ENDPOINT_URL_DYNAMODB; it is named here only so that
+# /readyz can say where it looks.
+AWS_ENDPOINT_URL_DYNAMODB = env("AWS_ENDPOINT_URL_DYNAMODB")
+
+# --- Logging --------------------------------------------------------------------------
+
+LOG_LEVEL = env("LOG_LEVEL", "INFO").upper()
+DJANGO_GUID = {
+    "GUID_HEADER_NAME": "X-Request-ID",
+    "VALIDATE_GUID": False,
+    "RETURN_HEADER": True,
+    "EXPOSE_HEADER": True,
+    "UUID_LENGTH": 32,
+}
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "filters": {
+        "request_id": {"()": "django_guid.log_filters.CorrelationId", "correlation_id_field": "request_id"},
+    },
+    "formatters": {
+        "json": {
+            "()": "pythonjsonlogger.json.JsonFormatter",
+            "format": "%(asctime)s %(levelname)s %(name)s %(message)s %(request_id)s",
+            "rename_fields": {"asctime": "time", "levelname": "level", "name": "logger"},
+            "timestamp": False,
+        },
+    },
+    "handlers": {
+        "stdout": {
+            "class": "logging.StreamHandler",
+            "stream": "ext://sys.stdout",
+            "formatter": "json",
+            "filters": ["request_id"],
+        },
+    },
+    "root": {"handlers": ["stdout"], "level": LOG_LEVEL},
+    "loggers": {
+        # The access log middleware writes one line per request; Django's own
+        # request logger would repeat 4xx lines, and its server logger the same.
+        "django.server": {"level": "WARNING"},
+        "django.request": {"level": "ERROR"},
+        "django_guid": {"level": "WARNING"},
+        "botocore": {"level": "WARNING"},
+        "boto3": {"level": "WARNING"},
+    },
+}

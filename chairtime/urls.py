@@ -1,0 +1,15 @@
+from django.contrib import admin
+from django.urls import include, path
+
+from chairtime.booking.api import api
+
+urlpatterns = [
+    path("admin/", admin.site.urls),
+    path("api/v1/", api.urls),
+    path("", include("chairtime.booking.urls")),
+]
+
+handler400 = "chairtime.ops.errors.bad_request"
+handler403 = "chairtime.ops.errors.permission_denied"
+handler404 = "chairtime.ops.errors.page_not_found"
+handler500 = "chairtime.ops.errors.server_error"
