@@ -186,7 +186,9 @@ class TimeOff(models.Model):
     class Meta:
         ordering = ["start"]
         verbose_name_plural = "time off"
-        constraints = [models.CheckConstraint(condition=Q(end__gt=F("start")), name="time_off_end_after_start")]
+        constraints = [
+            models.CheckConstraint(condition=Q(end__gt=F("start")), name="time_off_end_after_start")
+        ]
         indexes = [models.Index(fields=["stylist", "end"], name="time_off_stylist_end")]
 
     def __str__(self) -> str:
@@ -240,7 +242,9 @@ class Appointment(models.Model):
     class Meta:
         ordering = ["starts_at"]
         constraints = [
-            models.CheckConstraint(condition=Q(ends_at__gt=F("starts_at")), name="appointment_ends_after_start"),
+            models.CheckConstraint(
+                condition=Q(ends_at__gt=F("starts_at")), name="appointment_ends_after_start"
+            ),
             models.CheckConstraint(
                 condition=Q(status="confirmed", cancelled_at__isnull=True)
                 | Q(status="cancelled", cancelled_at__isnull=False),

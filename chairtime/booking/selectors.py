@@ -51,7 +51,9 @@ def salon_policy(salon: Salon, first_day: date | None = None, last_day: date | N
     (none when no days are given)."""
     closures: Iterable[date] = ()
     if first_day is not None and last_day is not None:
-        closures = Closure.objects.filter(date__gte=first_day, date__lte=last_day).values_list("date", flat=True)
+        closures = Closure.objects.filter(date__gte=first_day, date__lte=last_day).values_list(
+            "date", flat=True
+        )
     return Policy(
         time_zone=salon.tz,
         slot_minutes=salon.slot_minutes,
@@ -126,7 +128,12 @@ def bookable_day_list(
     open_days = set(availability.bookable_dates(policy, now))
     days = [today + timedelta(days=n) for n in range(salon.horizon_days + 1)]
     return [
-        (day, len(availability.free_starts_any(schedules, policy, day, service.duration, now)) if day in open_days else 0)
+        (
+            day,
+            len(availability.free_starts_any(schedules, policy, day, service.duration, now))
+            if day in open_days
+            else 0,
+        )
         for day in days
     ]
 

@@ -26,9 +26,7 @@ def read_manage_token(token: str) -> int | None:
     if not token or len(token) > 200:
         return None
     try:
-        payload = signing.loads(
-            token, salt=SALT, max_age=timedelta(days=settings.MANAGE_LINK_MAX_AGE_DAYS)
-        )
+        payload = signing.loads(token, salt=SALT, max_age=timedelta(days=settings.MANAGE_LINK_MAX_AGE_DAYS))
     except signing.BadSignature:  # SignatureExpired is a subclass
         return None
     appointment_id = payload.get("a") if isinstance(payload, dict) else None

@@ -1,0 +1,66 @@
+# Chairtime's verbs. The README, CI (.ci/run) and the buildspecs call these.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+PYTEST := $(VENV)/bin/pytest
+RUFF := $(VENV)/bin/ruff
+
+# The databases `make test` runs the suite against (the servers of this machine kind).
+TEST_POSTGRES_URL ?= postgres://postgres@127.0.0.1:5432/chairtime
+TEST_MARIADB_URL ?= mysql://root@127.0.0.1:3306/chairtime
+PYTEST_ARGS ?=
+
+.PHONY: help install run test test-sqlite test-postgres test-mariadb test-quick lint format lock clean
+
+help:  ## list the verbs
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
+
+$(VENV)/.installed: requirements/base.txt requirements/dev.txt
+	scripts/system-deps build
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements/base.txt -r requirements/dev.txt
+	touch $@
+
+install: $(VENV)/.installed  ## create .venv and install the pinned dependencies
+
+run: install  ## serve the demo salon on http://127.0.0.1:8080 (SQLite + local DynamoDB)
+	scripts/run-local
+
+test: install  ## the whole suite: lint, then SQLite, PostgreSQL and MariaDB (with browser tests)
+	scripts/system-deps browser
+	scripts/ensure-databases
+	$(MAKE) lint
+	$(MAKE) test-sqlite
+	$(MAKE) test-postgres
+	$(MAKE) test-mariadb
+
+test-sqlite: install  ## the suite on SQLite
+	DATABASE_URL= $(PYTEST) $(PYTEST_ARGS)
+
+test-postgres: install  ## the suite on PostgreSQL (TEST_POSTGRES_URL)
+	DATABASE_URL=$(TEST_POSTGRES_URL) $(PYTEST) $(PYTEST_ARGS)
+
+test-mariadb: install  ## the suite on MariaDB (TEST_MARIADB_URL)
+	DATABASE_URL=$(TEST_MARIADB_URL) $(PYTEST) $(PYTEST_ARGS)
+
+test-quick: install  ## SQLite only, no browser
+	DATABASE_URL= $(PYTEST) -m "not browser" $(PYTEST_ARGS)
+
+lint: install  ## ruff, formatting, and no missing migrations
+	$(RUFF) check .
+	$(RUFF) format --check .
+	DEBUG=true $(PY) manage.py makemigrations --check --dry-run
+
+format: install  ## apply ruff's fixes and formatting
+	$(RUFF) check --fix .
+	$(RUFF) format .
+
+lock:  ## re-pin requirements/*.txt from requirements/*.in
+	$(VENV)/bin/pip-compile -q --no-emit-index-url --no-emit-find-links --no-emit-trusted-host --strip-extras --allow-unsafe -o requirements/base.txt requirements/base.in
+	$(VENV)/bin/pip-compile -q --no-emit-index-url --no-emit-find-links --no-emit-trusted-host --strip-extras --allow-unsafe -o requirements/dev.txt requirements/dev.in
+
+clean:  ## remove the virtualenv and local data
+	rm -rf $(VENV) var staticfiles test-results

@@ -1,0 +1,96 @@
+"""factory_boy factories for the salon. Times are aware; hours are local."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, time, timedelta
+from decimal import Decimal
+
+import factory
+
+from chairtime.booking.models import Appointment, Closure, Salon, Service, Stylist, TimeOff, WorkingHours
+
+
+class SalonFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Salon
+        django_get_or_create = ("id",)
+
+    id = 1
+    name = "Demo Salon"
+    time_zone = "America/Los_Angeles"
+    slot_minutes = 30
+    min_notice_minutes = 60
+    horizon_days = 30
+
+
+class ServiceFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Service
+
+    key = factory.Sequence(lambda n: f"service-{n}")
+    name = factory.Sequence(lambda n: f"Service {n}")
+    description = "A service."
+    duration_minutes = 60
+    price = Decimal("50.00")
+
+
+class StylistFactory(factory.django.DjangoModelFactory):
+    """A stylist working Monday to Saturday 09:00-12:30 and 13:30-18:00 (local),
+    offering the services passed as ``services=[...]``."""
+
+    class Meta:
+        model = Stylist
+        skip_postgeneration_save = True
+
+    key = factory.Sequence(lambda n: f"stylist-{n}")
+    name = factory.Sequence(lambda n: f"Stylist {n}")
+
+    @factory.post_generation
+    def services(self, create, extracted, **kwargs):
+        if create and extracted:
+            self.services.set(extracted)
+
+    @factory.post_generation
+    def hours(self, create, extracted, **kwargs):
+        if not create:
+            return
+        weekly = (
+            extracted
+            if extracted is not None
+            else {day: [(time(9, 0), time(12, 30)), (time(13, 30), time(18, 0))] for day in range(6)}
+        )
+        WorkingHours.objects.bulk_create(
+            WorkingHours(stylist=self, weekday=day, start=start, end=end)
+            for day, intervals in weekly.items()
+            for start, end in intervals
+        )
+
+
+class TimeOffFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = TimeOff
+
+    stylist = factory.SubFactory(StylistFactory)
+    start = datetime(2027, 1, 4, 8, 0, tzinfo=UTC)
+    end = factory.LazyAttribute(lambda o: o.start + timedelta(days=1))
+
+
+class ClosureFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Closure
+
+    reason = "Holiday"
+
+
+class AppointmentFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Appointment
+
+    service = factory.SubFactory(ServiceFactory)
+    stylist = factory.SubFactory(StylistFactory)
+    starts_at = datetime(2027, 3, 15, 17, 0, tzinfo=UTC)
+    ends_at = factory.LazyAttribute(lambda o: o.starts_at + timedelta(minutes=o.service.duration_minutes))
+    customer_name = "Alex Doe"
+    customer_email = "alex@example.com"
+    price = factory.LazyAttribute(lambda o: o.service.price)
+    created_at = factory.LazyAttribute(lambda o: o.starts_at - timedelta(days=3))

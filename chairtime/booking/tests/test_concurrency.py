@@ -1,0 +1,132 @@
+"""Double booking under real concurrency, on the real database.
+
+Following pretix: first prove that the race exists when the lock is switched off
+(otherwise a passing "the lock works" test proves nothing), then prove that the
+lock prevents it, and finally fire real concurrent HTTP requests at a live server.
+"""
+
+from __future__ import annotations
+
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, date, datetime
+
+import pytest
+import requests
+from django.db import connection, connections
+
+from chairtime.booking import availability, services
+from chairtime.booking.errors import BookingError
+from chairtime.booking.models import Appointment
+
+pytestmark = pytest.mark.concurrency
+
+DAY = date(2027, 3, 15)  # a Monday
+NOW = datetime(2027, 3, 12, 18, 0, tzinfo=UTC)
+
+# SQLite has no row locks to switch off: BEGIN IMMEDIATE (settings.py) serialises
+# whole write transactions, so the interleaving below cannot even be arranged.
+needs_row_locks = pytest.mark.skipif(
+    connection.vendor == "sqlite", reason="SQLite serialises writers with BEGIN IMMEDIATE"
+)
+
+
+def book_in_thread(demo, hh: int, mm: int) -> Appointment | BookingError:
+    try:
+        return services.appointment_book(
+            service_id=demo.haircut.pk,
+            stylist_id=demo.ana.pk,
+            start=demo.local(DAY, hh, mm),
+            customer_name="Racer",
+            customer_email="racer@example.com",
+            now=NOW,
+        )
+    except BookingError as e:
+        return e
+    finally:
+        connections.close_all()  # each thread opened its own connection
+
+
+def hold_after_check(monkeypatch, barrier: threading.Barrier | None = None, pause: float = 0.0) -> None:
+    """Make every booking pause between its availability check and its write:
+    the window in which a concurrent booking could slip in."""
+    real_check = availability.check_start
+
+    def check_then_wait(*args, **kwargs):
+        result = real_check(*args, **kwargs)
+        if barrier is not None:
+            barrier.wait(timeout=10)
+        if pause:
+            threading.Event().wait(pause)
+        return result
+
+    monkeypatch.setattr(availability, "check_start", check_then_wait)
+
+
+@needs_row_locks
+def test_without_the_lock_two_overlapping_bookings_race(demo_tx, monkeypatch, caplog):
+    # Lock switched off: both requests check "free" before either writes.
+    monkeypatch.setattr(services, "lock_stylists", lambda stylists: list(stylists.order_by("pk")))
+    hold_after_check(monkeypatch, barrier=threading.Barrier(2))
+
+    # 10:00-11:00 and 10:30-11:30: overlapping, but different starts, so the unique
+    # (stylist, start) constraint cannot see the conflict.
+    with ThreadPoolExecutor(2) as pool:
+        results = list(pool.map(lambda t: book_in_thread(demo_tx, *t), [(10, 0), (10, 30)]))
+
+    confirmed = Appointment.objects.filter(status="confirmed").count()
+    if connection.vendor == "postgresql":
+        # The exclusion constraint is the last line of defence and catches it.
+        assert confirmed == 1
+        assert sum(isinstance(r, BookingError) for r in results) == 1
+        assert "booking refused by a database constraint" in caplog.text
+    else:
+        # MariaDB/MySQL have no exclusion constraints: the race is real.
+        assert confirmed == 2
+
+
+@needs_row_locks
+def test_with_the_lock_the_second_booking_waits_and_sees_the_first(demo_tx, monkeypatch, caplog):
+    # Each booking lingers 0.3 s between check and write, holding the lock; the
+    # other must wait for it, then re-check and find the time taken.
+    hold_after_check(monkeypatch, pause=0.3)
+
+    with ThreadPoolExecutor(2) as pool:
+        results = list(pool.map(lambda t: book_in_thread(demo_tx, *t), [(10, 0), (10, 30)]))
+
+    assert Appointment.objects.filter(status="confirmed").count() == 1
+    refusals = [r for r in results if isinstance(r, BookingError)]
+    assert [r.code for r in refusals] == ["taken"]
+    # Refused by the re-check on locked state, not by the constraint.
+    assert "database constraint" not in caplog.text
+
+
+def test_concurrent_http_bookings_of_one_slot_yield_exactly_one_appointment(demo_tx, live_server):
+    day = demo_tx.next_working_day(min_days_ahead=3)
+    start = demo_tx.local(day, 10).isoformat()
+    attempts = 16
+    barrier = threading.Barrier(attempts)
+
+    def post(n: int) -> requests.Response:
+        payload = {
+            "service": demo_tx.haircut.pk,
+            "stylist": None if n % 2 else demo_tx.ana.pk,  # "any stylist" and Ana compete
+            "start": start,
+            "customer": {"name": f"Customer {n}", "email": f"c{n}@example.com"},
+        }
+        barrier.wait(timeout=10)
+        return requests.post(f"{live_server.url}/api/v1/appointments", json=payload, timeout=60)
+
+    # Ben is free too, so "any stylist" may legitimately get him: make him busy.
+    demo_tx.ben.is_active = False
+    demo_tx.ben.save()
+
+    with ThreadPoolExecutor(attempts) as pool:
+        responses = list(pool.map(post, range(attempts)))
+
+    statuses = sorted(r.status_code for r in responses)
+    assert statuses == [201] + [409] * (attempts - 1), statuses
+    assert all(r.json()["detail"] for r in responses if r.status_code == 409)
+    assert Appointment.objects.filter(status="confirmed").count() == 1
+    created = next(r.json() for r in responses if r.status_code == 201)
+    assert Appointment.objects.get().pk == created["id"]
