@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from django.db import DatabaseError
 from django.http import HttpRequest, HttpResponse
 from django.utils import timezone
 
@@ -16,5 +17,12 @@ class SalonTimeZoneMiddleware:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
-        with timezone.override(Salon.current_time_zone()):
+        try:
+            zone = Salon.current_time_zone()
+        except DatabaseError:
+            # The database is down: let the view run and fail where the error
+            # handling turns it into a friendly 503 page; an exception raised here
+            # would become a bare 500 instead.
+            zone = timezone.get_default_timezone()
+        with timezone.override(zone):
             return self.get_response(request)
