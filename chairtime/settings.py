@@ -155,9 +155,8 @@ if _vendor == "sqlite3":
             "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
         }
     )
-    # A file, not :memory:, so the threads of a live test server each get their
-    # own connection and really compete for the lock.
-    _db["TEST"].setdefault("NAME", str(BASE_DIR / "var" / "test-chairtime.sqlite3"))
+    # Tests use a file, not :memory:, so the threads of a live test server each get
+    # their own connection and really compete for the lock (see test_settings.py).
 elif _vendor == "mysql":
     # READ COMMITTED: after the booking service waits for a stylist's row lock,
     # its re-check must see the appointment the lock holder just committed.
@@ -236,6 +235,10 @@ USE_TZ = True
 STATIC_URL = "/static/"
 STATIC_ROOT = Path(env("STATIC_ROOT", str(BASE_DIR / "staticfiles")))
 STATICFILES_DIRS = [BASE_DIR / "chairtime" / "static"]
+# Development serves straight from the app folders; production from STATIC_ROOT,
+# filled by collectstatic when the image is built.
+WHITENOISE_USE_FINDERS = DEBUG
+WHITENOISE_AUTOREFRESH = DEBUG
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {

@@ -10,3 +10,12 @@ os.environ.setdefault("DEBUG", "true")
 os.environ.setdefault("LOG_LEVEL", "WARNING")
 
 from chairtime.settings import *  # noqa: F403
+from chairtime.settings import BASE_DIR, DATABASES
+
+# One test database per test run, so two runs at once (two terminals, or the
+# PostgreSQL and MariaDB jobs of one CI run) never drop each other's tables.
+_run = os.getpid()
+if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
+    DATABASES["default"]["TEST"]["NAME"] = str(BASE_DIR / "var" / f"test-chairtime-{_run}.sqlite3")
+else:
+    DATABASES["default"]["TEST"]["NAME"] = f"test_chairtime_{_run}"

@@ -78,15 +78,21 @@ def stylist_schedules(
         hours[h.stylist_id][h.weekday].append((h.start, h.end))
 
     time_off: dict[int, list] = defaultdict(list)
-    for t in TimeOff.objects.filter(stylist_id__in=ids, start__lt=window_end, end__gt=window_start):
+    for t in TimeOff.objects.filter(stylist_id__in=ids, start__lt=window_end, end__gt=window_start).order_by(
+        "start"
+    ):
         time_off[t.stylist_id].append((t.start, t.end))
 
     bookings: dict[int, list] = defaultdict(list)
-    for stylist_id, starts_at, ends_at in Appointment.objects.filter(
-        stylist_id__in=ids,
-        confirmed_starts_at__gte=window_start - MAX_SERVICE_DURATION,
-        confirmed_starts_at__lt=window_end,
-    ).values_list("stylist_id", "starts_at", "ends_at"):
+    for stylist_id, starts_at, ends_at in (
+        Appointment.objects.filter(
+            stylist_id__in=ids,
+            confirmed_starts_at__gte=window_start - MAX_SERVICE_DURATION,
+            confirmed_starts_at__lt=window_end,
+        )
+        .order_by("confirmed_starts_at")
+        .values_list("stylist_id", "starts_at", "ends_at")
+    ):
         bookings[stylist_id].append((starts_at, ends_at))
 
     return [
