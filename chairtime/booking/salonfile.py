@@ -1,0 +1,867 @@
+"""Salon files: the salon's whole set-up (settings, services, stylists, their hours
+and time off, closures) as one JSON document, for ``load_salon`` and ``dump_salon``.
+
+* :func:`salon_file_parse` turns text into a :class:`SalonFile` and touches no
+  database. It refuses anything the models would not hold with a
+  :class:`SalonFileError` whose every message starts with the field's path, e.g.
+  ``stylists[1].hours.tue[0]: end 09:00 is not after start 12:00``.
+* :func:`salon_file_load` makes the database match a parsed file, in one
+  transaction, writing only the rows that differ.
+* :func:`salon_file_dump` writes the database out in the same format, so that
+  loading a dump changes nothing.
+
+The format, and the reasons behind its choices, are in docs/salon-file.md.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import re
+from collections import Counter
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from decimal import Decimal, InvalidOperation
+from functools import cache
+from typing import Annotated, Any
+from zoneinfo import ZoneInfo
+
+from django.core.exceptions import ValidationError
+from django.core.validators import MaxValueValidator, MinValueValidator, validate_slug
+from django.db import IntegrityError, models, transaction
+from django.db.backends.base.operations import BaseDatabaseOperations
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, model_validator
+from pydantic import ValidationError as PydanticValidationError
+from pydantic_core import ErrorDetails, PydanticCustomError
+
+from chairtime.booking.models import (
+    Closure,
+    Salon,
+    Service,
+    Stylist,
+    TimeOff,
+    WorkingHours,
+    validate_time_zone,
+)
+
+__all__ = [
+    "WEEKDAYS",
+    "ClosureEntry",
+    "LoadResult",
+    "SalonFile",
+    "SalonFileError",
+    "SalonSettings",
+    "ServiceEntry",
+    "StylistEntry",
+    "Tally",
+    "TimeOffEntry",
+    "WeeklyHours",
+    "salon_file_dump",
+    "salon_file_load",
+    "salon_file_parse",
+]
+
+# Index = WorkingHours.weekday (0 = Monday).
+WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+_UTC = dt.UTC
+_LINE_WIDTH = 100
+
+
+class SalonFileError(Exception):
+    """A salon file that cannot be loaded; ``problems`` are "path: message" lines."""
+
+    def __init__(self, problems: Sequence[str]) -> None:
+        self.problems = list(problems)
+        super().__init__("\n".join(self.problems))
+
+
+def _invalid(message: str) -> PydanticCustomError:
+    # The message goes in through the context so that braces in the user's input
+    # are never taken for template fields.
+    return PydanticCustomError("salon_file", "{message}", {"message": message})
+
+
+def _show(value: Any) -> str:
+    """A value as it was written in the file."""
+    try:
+        return json.dumps(value, ensure_ascii=False, default=str)
+    except ValueError:
+        return repr(value)
+
+
+# --- Field rules, read from the models so that the two cannot drift apart ------------
+
+
+@cache
+def _int_limits(model: type[models.Model], name: str) -> tuple[int, int]:
+    model_field = model._meta.get_field(name)
+    # The column's range as every supported database has it (SQLite alone would
+    # take any 64-bit number), narrowed by the validators the model declares.
+    low, high = BaseDatabaseOperations.integer_field_ranges[model_field.get_internal_type()]
+    for validator in model_field.validators:
+        if isinstance(validator, MinValueValidator):
+            low = max(low, validator.limit_value)
+        elif isinstance(validator, MaxValueValidator):
+            high = min(high, validator.limit_value)
+    return low, high
+
+
+def _int_in_range(model: type[models.Model], name: str) -> Callable[[int], int]:
+    def check(value: int) -> int:
+        low, high = _int_limits(model, name)
+        if not low <= value <= high:
+            raise _invalid(f"must be between {low} and {high}, not {value}")
+        return value
+
+    return check
+
+
+def _text(model: type[models.Model], name: str, *, blank: bool) -> Callable[[str], str]:
+    def check(value: str) -> str:
+        max_length = model._meta.get_field(name).max_length
+        if not blank and not value.strip():
+            raise _invalid("must not be empty")
+        if max_length is not None and len(value) > max_length:
+            raise _invalid(f"must be at most {max_length} characters long, not {len(value)}")
+        if "\x00" in value:  # JSON allows "\u0000"; PostgreSQL refuses to store it
+            raise _invalid("must not contain NUL characters (\\u0000)")
+        return value
+
+    return check
+
+
+def _key(value: str) -> str:
+    max_length = Service._meta.get_field("key").max_length
+    try:
+        validate_slug(value)
+    except ValidationError:
+        raise _invalid(
+            f'{_show(value)} is not a key: use letters, digits, "-" and "_" only, e.g. "beard-trim"'
+        ) from None
+    if max_length is not None and len(value) > max_length:
+        raise _invalid(f"must be at most {max_length} characters long, not {len(value)}")
+    return value
+
+
+def _time_zone(value: str) -> str:
+    try:
+        validate_time_zone(value)
+    except ValidationError:
+        raise _invalid(
+            f"{_show(value)} is not a known time zone; use an IANA name such as Europe/Paris"
+        ) from None
+    return value
+
+
+_PRICE = re.compile(r"[0-9]+(?:\.[0-9]{1,2})?")
+
+
+def _price(value: Any) -> Decimal:
+    price_field = Service._meta.get_field("price")
+    places = price_field.decimal_places
+    whole_digits = price_field.max_digits - places
+    problem = (
+        f'must be an amount like "50.00": not negative, at most {places} decimal places '
+        f"and less than {10**whole_digits}, not {_show(value)}"
+    )
+    # Numbers arrive as Decimal (the JSON is read with parse_float=Decimal), so a
+    # price of 19.99 is exactly 19.99 and never passes through a binary float.
+    is_number = isinstance(value, int | Decimal) and not isinstance(value, bool)
+    if not is_number and not (isinstance(value, str) and _PRICE.fullmatch(value)):
+        raise _invalid(problem)
+    amount = Decimal(value)
+    try:
+        exact = amount == amount.quantize(Decimal(1).scaleb(-places))
+    except InvalidOperation:  # NaN, infinity, or too many digits to quantize
+        exact = False
+    if not exact or amount < 0 or amount >= 10**whole_digits:
+        raise _invalid(problem)
+    return amount
+
+
+_TIME = re.compile(r"([0-9]{2}):([0-9]{2})(?::([0-9]{2}))?")
+
+
+def _time(value: Any) -> dt.time:
+    match = _TIME.fullmatch(value) if isinstance(value, str) else None
+    if match is None or int(match[1]) > 23 or int(match[2]) > 59 or int(match[3] or 0) > 59:
+        raise _invalid(f'must be a time "HH:MM" from "00:00" to "23:59", not {_show(value)}')
+    return dt.time(int(match[1]), int(match[2]), int(match[3] or 0))
+
+
+def _time_text(value: dt.time) -> str:
+    return value.isoformat(timespec="seconds" if value.second or value.microsecond else "minutes")
+
+
+def _interval(value: Any) -> tuple[dt.time, dt.time]:
+    if not isinstance(value, list) or len(value) != 2:
+        raise _invalid(f'must be a pair of times [start, end] like ["09:00", "12:30"], not {_show(value)}')
+    start, end = _time(value[0]), _time(value[1])
+    if end <= start:
+        raise _invalid(f"end {_time_text(end)} is not after start {_time_text(start)}")
+    return start, end
+
+
+_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+
+
+def _date(value: Any) -> dt.date:
+    if isinstance(value, str) and _DATE.fullmatch(value):
+        try:
+            return dt.date.fromisoformat(value)
+        except ValueError:
+            pass
+    raise _invalid(f'must be a date "YYYY-MM-DD", not {_show(value)}')
+
+
+_DATETIME = re.compile(
+    r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}(?::[0-9]{2}(?:\.[0-9]{1,6})?)?(?:Z|[+-][0-9]{2}:[0-9]{2})?"
+)
+
+
+def _datetime(value: Any) -> dt.datetime:
+    if isinstance(value, str) and _DATETIME.fullmatch(value):
+        try:
+            return dt.datetime.fromisoformat(value)
+        except ValueError:
+            pass
+    raise _invalid(
+        f'must be a local date and time "YYYY-MM-DDTHH:MM" (optionally with an offset such as '
+        f'"-08:00"), not {_show(value)}'
+    )
+
+
+Key = Annotated[str, AfterValidator(_key)]
+Interval = Annotated[tuple[dt.time, dt.time], BeforeValidator(_interval)]
+Instant = Annotated[dt.datetime, BeforeValidator(_datetime)]
+
+
+# --- The format ------------------------------------------------------------------------
+
+
+class _Model(BaseModel):
+    # strict: a number is never read from a string, nor a string from a number, and
+    # extra="forbid": a misspelt field is an error instead of being ignored.
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+
+
+class SalonSettings(_Model):
+    name: Annotated[str, AfterValidator(_text(Salon, "name", blank=False))]
+    time_zone: Annotated[
+        str, AfterValidator(_text(Salon, "time_zone", blank=False)), AfterValidator(_time_zone)
+    ]
+    slot_minutes: Annotated[int, AfterValidator(_int_in_range(Salon, "slot_minutes"))]
+    min_notice_minutes: Annotated[int, AfterValidator(_int_in_range(Salon, "min_notice_minutes"))]
+    horizon_days: Annotated[int, AfterValidator(_int_in_range(Salon, "horizon_days"))]
+
+
+class ServiceEntry(_Model):
+    key: Key
+    name: Annotated[str, AfterValidator(_text(Service, "name", blank=False))]
+    description: Annotated[str, AfterValidator(_text(Service, "description", blank=True))] = ""
+    duration_minutes: Annotated[int, AfterValidator(_int_in_range(Service, "duration_minutes"))]
+    price: Annotated[Decimal, BeforeValidator(_price)]
+    is_active: bool = True
+    # None: the entry's index in the list.
+    position: Annotated[int, AfterValidator(_int_in_range(Service, "position"))] | None = None
+
+
+class WeeklyHours(_Model):
+    mon: list[Interval] = []
+    tue: list[Interval] = []
+    wed: list[Interval] = []
+    thu: list[Interval] = []
+    fri: list[Interval] = []
+    sat: list[Interval] = []
+    sun: list[Interval] = []
+
+    def by_weekday(self) -> list[list[tuple[dt.time, dt.time]]]:
+        return [getattr(self, day) for day in WEEKDAYS]
+
+
+class TimeOffEntry(_Model):
+    # In a parsed file: naive = local wall time of the salon. In a SalonFile
+    # returned by salon_file_parse: always aware, in UTC.
+    start: Instant
+    end: Instant
+    reason: Annotated[str, AfterValidator(_text(TimeOff, "reason", blank=True))] = ""
+
+
+class StylistEntry(_Model):
+    key: Key
+    name: Annotated[str, AfterValidator(_text(Stylist, "name", blank=False))]
+    services: list[Key] = []
+    hours: WeeklyHours = Field(default_factory=WeeklyHours)
+    time_off: list[TimeOffEntry] = []
+    is_active: bool = True
+    position: Annotated[int, AfterValidator(_int_in_range(Stylist, "position"))] | None = None
+
+
+class ClosureEntry(_Model):
+    date: Annotated[dt.date, BeforeValidator(_date)]
+    reason: Annotated[str, AfterValidator(_text(Closure, "reason", blank=True))] = ""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _plain_date(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return {"date": value}
+        if not isinstance(value, dict):
+            raise _invalid(
+                f'must be a date "YYYY-MM-DD" or an object {{"date", "reason"}}, not {_show(value)}'
+            )
+        return value
+
+
+class SalonFile(_Model):
+    salon: SalonSettings
+    services: list[ServiceEntry] = []
+    stylists: list[StylistEntry] = []
+    closures: list[ClosureEntry] = []
+
+    @property
+    def tz(self) -> ZoneInfo:
+        return ZoneInfo(self.salon.time_zone)
+
+
+# --- Parsing ----------------------------------------------------------------------------
+
+
+class _NotJSON(ValueError):
+    pass
+
+
+def _object_without_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    result: dict[str, Any] = {}
+    for name, value in pairs:
+        if name in result:
+            # json.loads would keep the last silently: a second "mon" would drop the first.
+            raise _NotJSON(f"duplicate key {_show(name)} in one object; each key may appear once")
+        result[name] = value
+    return result
+
+
+def _no_constant(name: str) -> Any:
+    raise _NotJSON(f"{name} is not allowed")
+
+
+def _path(loc: Iterable[int | str]) -> str:
+    path = ""
+    for part in loc:
+        if isinstance(part, int):
+            path += f"[{part}]"
+        else:
+            path += f".{part}" if path else part
+    return path or "(top level)"
+
+
+_MESSAGES = {
+    "missing": "is required",
+    "int_type": "must be a whole number",
+    "string_type": "must be a string",
+    "bool_type": "must be true or false",
+    "list_type": "must be a list",
+    "model_type": "must be an object",
+    "dict_type": "must be an object",
+}
+
+
+def _describe(error: ErrorDetails) -> str:
+    loc = error["loc"]
+    if error["type"] == "extra_forbidden":
+        if len(loc) >= 2 and loc[-2] == "hours":
+            return f"{_show(loc[-1])} is not a weekday; use {', '.join(WEEKDAYS)}"
+        return "is not a field of this format"
+    if error["type"] in _MESSAGES:
+        message = _MESSAGES[error["type"]]
+        if error["type"] == "missing":
+            return message
+        shown = _show(error["input"])
+        return f"{message}, not {shown if len(shown) <= 40 else shown[:37] + '...'}"
+    return error["msg"]
+
+
+def salon_file_parse(text: str) -> SalonFile:
+    """Read and check a salon file; raise :class:`SalonFileError` listing every problem.
+
+    The result is normalised: time off is in UTC (resolved with the file's own time
+    zone). References to services that are neither in the file nor in the database
+    are caught by :func:`salon_file_load`, which can see the database.
+    """
+    try:
+        data = json.loads(
+            text,
+            parse_float=Decimal,
+            parse_constant=_no_constant,
+            object_pairs_hook=_object_without_duplicate_keys,
+        )
+    except json.JSONDecodeError as e:
+        raise SalonFileError([f"line {e.lineno}, column {e.colno}: not valid JSON: {e.msg}"]) from None
+    except _NotJSON as e:
+        raise SalonFileError([f"not valid JSON: {e}"]) from None
+    try:
+        salon_file = SalonFile.model_validate(data)
+    except PydanticValidationError as e:
+        raise SalonFileError([f"{_path(err['loc'])}: {_describe(err)}" for err in e.errors()]) from None
+    problems: list[str] = []
+    salon_file = _check(salon_file, problems)
+    if problems:
+        raise SalonFileError(problems)
+    return salon_file
+
+
+def _duplicates(
+    problems: list[str], section: str, values: Iterable[Any], field_name: str | None, what: str
+) -> None:
+    first_seen: dict[Any, int] = {}
+    for index, value in enumerate(values):
+        # Keys compare without case: MySQL's collation would call "Haircut" and
+        # "haircut" the same key, PostgreSQL and SQLite two different ones.
+        normal = value.casefold() if isinstance(value, str) else value
+        where = f"{section}[{index}]" + (f".{field_name}" if field_name else "")
+        if normal in first_seen:
+            problems.append(
+                f"{where}: duplicate {what} {_show(value)}, first used at {section}[{first_seen[normal]}]"
+            )
+        else:
+            first_seen[normal] = index
+
+
+def _local_text(value: dt.datetime) -> str:
+    return value.isoformat(timespec="minutes" if not value.second and not value.microsecond else "auto")
+
+
+def _instant(value: dt.datetime, tz: ZoneInfo, where: str, problems: list[str]) -> dt.datetime | None:
+    """A time off bound as an aware UTC datetime; a naive one is wall time in ``tz``."""
+    if value.tzinfo is not None:
+        return value.astimezone(_UTC)
+    earlier = value.replace(tzinfo=tz, fold=0)
+    later = value.replace(tzinfo=tz, fold=1)
+    if earlier.utcoffset() == later.utcoffset():
+        return earlier.astimezone(_UTC)
+    # The two folds disagree: the wall time is either skipped (the clocks go
+    # forward) or happens twice (they go back). Guessing would move the time off
+    # by an hour, so the file has to say.
+    if earlier.astimezone(_UTC).astimezone(tz).replace(tzinfo=None) != value:
+        problems.append(f"{where}: {_local_text(value)} does not exist in {tz.key} (the clocks go forward)")
+    else:
+        problems.append(
+            f"{where}: {_local_text(value)} happens twice in {tz.key} (the clocks go back); "
+            f"add the offset to say which, e.g. {_local_text(earlier)} or {_local_text(later)}"
+        )
+    return None
+
+
+def _check(salon_file: SalonFile, problems: list[str]) -> SalonFile:
+    """The rules that span more than one field; returns the file with time off in UTC."""
+    tz = salon_file.tz
+    _duplicates(problems, "services", (s.key for s in salon_file.services), "key", "key")
+    _duplicates(problems, "stylists", (s.key for s in salon_file.stylists), "key", "key")
+    stylists = []
+    for s, stylist in enumerate(salon_file.stylists):
+        _duplicates(problems, f"stylists[{s}].services", stylist.services, None, "service")
+        for day, intervals in zip(WEEKDAYS, stylist.hours.by_weekday(), strict=True):
+            latest_end: int | None = None  # the index of the interval reaching furthest so far
+            for i in sorted(range(len(intervals)), key=intervals.__getitem__):
+                if latest_end is not None and intervals[i][0] < intervals[latest_end][1]:
+                    problems.append(
+                        f"stylists[{s}].hours.{day}[{i}]: {_interval_text(intervals[i])} overlaps "
+                        f"{_interval_text(intervals[latest_end])} (hours.{day}[{latest_end}])"
+                    )
+                if latest_end is None or intervals[i][1] > intervals[latest_end][1]:
+                    latest_end = i
+        time_off = []
+        for t, entry in enumerate(stylist.time_off):
+            where = f"stylists[{s}].time_off[{t}]"
+            start = _instant(entry.start, tz, f"{where}.start", problems)
+            end = _instant(entry.end, tz, f"{where}.end", problems)
+            if start is None or end is None:
+                continue
+            if end <= start:
+                problems.append(
+                    f"{where}: end {_local_text(entry.end)} is not after start {_local_text(entry.start)}"
+                )
+            time_off.append(entry.model_copy(update={"start": start, "end": end}))
+        stylists.append(stylist.model_copy(update={"time_off": time_off}))
+    _duplicates(problems, "closures", (c.date for c in salon_file.closures), "date", "date")
+    return salon_file.model_copy(update={"stylists": stylists})
+
+
+def _interval_text(interval: tuple[dt.time, dt.time]) -> str:
+    return f"{_time_text(interval[0])}-{_time_text(interval[1])}"
+
+
+# --- Loading ----------------------------------------------------------------------------
+
+
+@dataclass
+class Tally:
+    created: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    deactivated: int = 0
+
+    def __add__(self, other: Tally) -> Tally:
+        return Tally(
+            self.created + other.created,
+            self.updated + other.updated,
+            self.unchanged + other.unchanged,
+            self.deactivated + other.deactivated,
+        )
+
+    def __str__(self) -> str:
+        text = f"{self.created} created, {self.updated} updated, {self.unchanged} unchanged"
+        return f"{text}, {self.deactivated} deactivated" if self.deactivated else text
+
+
+@dataclass
+class LoadResult:
+    """What a load did (or, in a dry run, would have done), row by row."""
+
+    salon: Tally = field(default_factory=Tally)
+    services: Tally = field(default_factory=Tally)
+    stylists: Tally = field(default_factory=Tally)
+    closures: Tally = field(default_factory=Tally)
+
+    @property
+    def total(self) -> Tally:
+        return self.salon + self.services + self.stylists + self.closures
+
+    @property
+    def changed(self) -> bool:
+        total = self.total
+        return bool(total.created or total.updated or total.deactivated)
+
+
+def _assign(instance: models.Model, values: dict[str, Any]) -> list[str]:
+    """Set the fields that differ and return their names."""
+    changed = [name for name, value in values.items() if getattr(instance, name) != value]
+    for name in changed:
+        setattr(instance, name, values[name])
+    return changed
+
+
+def _case_clashes(section: str, keys: Iterable[str], stored: set[str], what: str) -> list[str]:
+    """Keys that match a stored one only when case is ignored, as MySQL's collation
+    does: on MySQL creating the row would fail, elsewhere it would make a near-twin."""
+    stored_by_case = {key.casefold(): key for key in stored}
+    return [
+        f"{section}[{index}].key: {_show(key)} differs only in case from the existing {what} "
+        f"{_show(stored_by_case[key.casefold()])}; spell it the same way"
+        for index, key in enumerate(keys)
+        if key not in stored and key.casefold() in stored_by_case
+    ]
+
+
+def _check_references(
+    salon_file: SalonFile, *, stored_services: Iterable[str], stored_stylists: Iterable[str], prune: bool
+) -> list[str]:
+    stored = set(stored_services)
+    in_file = {s.key for s in salon_file.services}
+    problems = _case_clashes("services", (s.key for s in salon_file.services), stored, "service")
+    problems += _case_clashes(
+        "stylists", (s.key for s in salon_file.stylists), set(stored_stylists), "stylist"
+    )
+    # Without --prune a file may refer to services it does not list (set up in the
+    # back office, say). With --prune those would be deactivated by this very load.
+    known = in_file if prune else in_file | stored
+    for s, stylist in enumerate(salon_file.stylists):
+        for i, key in enumerate(stylist.services):
+            if key not in known:
+                why = (
+                    "with --prune, a stylist may only offer services this file lists"
+                    if prune and key in stored
+                    else "neither in this file's services nor in the database"
+                )
+                problems.append(f"stylists[{s}].services[{i}]: unknown service {_show(key)}: {why}")
+    return problems
+
+
+def _sync(
+    rows: Iterable[Any], wanted: Counter[Any], key: Callable[[Any], Any], keep: Callable[[Any], bool]
+) -> tuple[list[int], list[Any]]:
+    """Split ``rows`` against the ``wanted`` multiset: returns the pks of the rows to
+    delete, and the keys still missing. A row not wanted is kept if ``keep(row)``."""
+    missing = Counter(wanted)
+    stale = []
+    for row in rows:
+        if missing[key(row)] > 0:
+            missing[key(row)] -= 1
+        elif not keep(row):
+            stale.append(row.pk)
+    return stale, list(missing.elements())
+
+
+def _load_hours(stylist: Stylist, entry: StylistEntry) -> bool:
+    wanted = Counter(
+        (weekday, start, end)
+        for weekday, intervals in enumerate(entry.hours.by_weekday())
+        for start, end in intervals
+    )
+    stale, missing = _sync(
+        stylist.hours.all(), wanted, lambda h: (h.weekday, h.start, h.end), lambda h: False
+    )
+    if stale:
+        WorkingHours.objects.filter(pk__in=stale).delete()
+    WorkingHours.objects.bulk_create(
+        WorkingHours(stylist=stylist, weekday=weekday, start=start, end=end)
+        for weekday, start, end in missing
+    )
+    return bool(stale or missing)
+
+
+def _load_time_off(stylist: Stylist, entry: StylistEntry, now: dt.datetime) -> bool:
+    wanted = Counter((t.start, t.end, t.reason) for t in entry.time_off)
+    # Time off that has ended is history: it no longer changes availability, and a
+    # file written before it was entered must not erase the record. Everything
+    # still running or to come is replaced by the file's.
+    stale, missing = _sync(
+        stylist.time_off.all(), wanted, lambda t: (t.start, t.end, t.reason), lambda t: t.end <= now
+    )
+    if stale:
+        TimeOff.objects.filter(pk__in=stale).delete()
+    TimeOff.objects.bulk_create(
+        TimeOff(stylist=stylist, start=start, end=end, reason=reason) for start, end, reason in missing
+    )
+    return bool(stale or missing)
+
+
+def salon_file_load(
+    *, salon_file: SalonFile, now: dt.datetime, prune: bool = False, dry_run: bool = False
+) -> LoadResult:
+    """Make the database match ``salon_file`` and report what changed.
+
+    Services and stylists are matched by key, closures by date. Rows that already
+    match are not written, so loading the same file twice changes nothing. Rows the
+    file does not mention are left alone, except that ``prune`` deactivates the
+    services and stylists it does not list (never deletes them: appointments
+    refer to them). Time off that ended before ``now`` is kept as history.
+
+    Everything happens in one transaction: a file that fails any check, including
+    the checks against the database, writes nothing. ``dry_run`` rolls back at the
+    end and reports what would have changed.
+    """
+    result = LoadResult()
+    with transaction.atomic():
+        # A booking locks its stylists (in primary-key order), then re-reads their
+        # hours and time off. Locking them here the same way makes a booking that
+        # races a load wait for the new hours instead of booking against the old.
+        stylists = {
+            s.key: s
+            for s in Stylist.objects.select_for_update()
+            .order_by("pk")
+            .prefetch_related("services", "hours", "time_off")
+        }
+        services = {s.key: s for s in Service.objects.all()}
+        problems = _check_references(
+            salon_file, stored_services=services, stored_stylists=stylists, prune=prune
+        )
+        if problems:
+            raise SalonFileError(problems)
+        try:
+            _load_salon(salon_file.salon, result.salon)
+            _load_services(salon_file, services, result.services, prune=prune)
+            _load_stylists(salon_file, stylists, services, now, result.stylists, prune=prune)
+            _load_closures(salon_file, result.closures)
+        except IntegrityError as e:  # a check above missed something; the database did not
+            raise SalonFileError([f"the database refused the file: {e}"]) from e
+        if dry_run:
+            transaction.set_rollback(True)
+    return result
+
+
+def _load_salon(settings: SalonSettings, tally: Tally) -> None:
+    values = settings.model_dump()
+    salon = Salon.objects.filter(pk=1).first()
+    if salon is None:
+        Salon(**values).save()
+        tally.created += 1
+    elif changed := _assign(salon, values):
+        salon.save(update_fields=changed)
+        tally.updated += 1
+    else:
+        tally.unchanged += 1
+
+
+def _load_services(salon_file: SalonFile, services: dict[str, Service], tally: Tally, *, prune: bool) -> None:
+    for index, entry in enumerate(salon_file.services):
+        values = entry.model_dump(exclude={"key"})
+        values["position"] = index if entry.position is None else entry.position
+        service = services.get(entry.key)
+        if service is None:
+            services[entry.key] = Service.objects.create(key=entry.key, **values)
+            tally.created += 1
+        elif changed := _assign(service, values):
+            service.save(update_fields=changed)
+            tally.updated += 1
+        else:
+            tally.unchanged += 1
+    if prune:
+        listed = [s.key for s in salon_file.services]
+        tally.deactivated += (
+            Service.objects.filter(is_active=True).exclude(key__in=listed).update(is_active=False)
+        )
+
+
+def _load_stylists(
+    salon_file: SalonFile,
+    stylists: dict[str, Stylist],
+    services: dict[str, Service],
+    now: dt.datetime,
+    tally: Tally,
+    *,
+    prune: bool,
+) -> None:
+    for index, entry in enumerate(salon_file.stylists):
+        values = {
+            "name": entry.name,
+            "is_active": entry.is_active,
+            "position": index if entry.position is None else entry.position,
+        }
+        stylist = stylists.get(entry.key)
+        if stylist is None:
+            stylist = Stylist.objects.create(key=entry.key, **values)
+            created, changed = True, []
+        else:
+            created, changed = False, _assign(stylist, values)
+            if changed:
+                stylist.save(update_fields=changed)
+        offered = {services[key].pk for key in entry.services}
+        services_changed = offered != {s.pk for s in stylist.services.all()}
+        if services_changed:
+            stylist.services.set(offered)
+        # No short-circuit: hours and time off are both brought up to date.
+        hours_changed = _load_hours(stylist, entry)
+        time_off_changed = _load_time_off(stylist, entry, now)
+        if created:
+            tally.created += 1
+        elif changed or services_changed or hours_changed or time_off_changed:
+            tally.updated += 1
+        else:
+            tally.unchanged += 1
+    if prune:
+        listed = [s.key for s in salon_file.stylists]
+        tally.deactivated += (
+            Stylist.objects.filter(is_active=True).exclude(key__in=listed).update(is_active=False)
+        )
+
+
+def _load_closures(salon_file: SalonFile, tally: Tally) -> None:
+    stored = {c.date: c for c in Closure.objects.filter(date__in=[c.date for c in salon_file.closures])}
+    for entry in salon_file.closures:
+        closure = stored.get(entry.date)
+        if closure is None:
+            Closure.objects.create(date=entry.date, reason=entry.reason)
+            tally.created += 1
+        elif _assign(closure, {"reason": entry.reason}):
+            closure.save(update_fields=["reason"])
+            tally.updated += 1
+        else:
+            tally.unchanged += 1
+
+
+# --- Dumping ----------------------------------------------------------------------------
+
+
+def _instant_text(instant: dt.datetime, tz: ZoneInfo) -> str:
+    local = instant.astimezone(tz)
+    text = _local_text(local.replace(tzinfo=None))
+    if local.replace(fold=1 - local.fold).utcoffset() != local.utcoffset():
+        # A wall time the clocks pass twice (fall back): only the offset tells which.
+        text = _local_text(local)
+    return text
+
+
+def salon_file_dump() -> str:
+    """The salon as a salon file: stable (same database, same bytes), times local.
+
+    Scalar fields at their default (empty description and reason, active, position
+    equal to the entry's index) are left out; lists are always written, and hours
+    name all seven days. Raises ``Salon.DoesNotExist`` before a salon was set up.
+    """
+    with transaction.atomic():
+        salon = Salon.objects.get(pk=1)
+        tz = salon.tz
+        services = list(Service.objects.order_by("position", "name", "key"))
+        service_rank = {s.pk: i for i, s in enumerate(services)}
+        stylists = list(
+            Stylist.objects.order_by("position", "name", "key").prefetch_related(
+                "services", "hours", "time_off"
+            )
+        )
+        closures = list(Closure.objects.order_by("date"))
+
+    data = {
+        "salon": {
+            "name": salon.name,
+            "time_zone": salon.time_zone,
+            "slot_minutes": salon.slot_minutes,
+            "min_notice_minutes": salon.min_notice_minutes,
+            "horizon_days": salon.horizon_days,
+        },
+        "services": [_service_data(index, s) for index, s in enumerate(services)],
+        "stylists": [_stylist_data(index, s, service_rank, tz) for index, s in enumerate(stylists)],
+        "closures": [
+            {"date": c.date.isoformat(), "reason": c.reason} if c.reason else c.date.isoformat()
+            for c in closures
+        ],
+    }
+    return _format(data, 0) + "\n"
+
+
+def _service_data(index: int, service: Service) -> dict[str, Any]:
+    data: dict[str, Any] = {"key": service.key, "name": service.name}
+    if service.description:
+        data["description"] = service.description
+    data["duration_minutes"] = service.duration_minutes
+    data["price"] = f"{service.price:.2f}"
+    if not service.is_active:
+        data["is_active"] = False
+    if service.position != index:
+        data["position"] = service.position
+    return data
+
+
+def _stylist_data(index: int, stylist: Stylist, service_rank: dict[int, int], tz: ZoneInfo) -> dict[str, Any]:
+    hours: dict[str, list[list[str]]] = {day: [] for day in WEEKDAYS}
+    for h in sorted(stylist.hours.all(), key=lambda h: (h.weekday, h.start, h.end)):
+        hours[WEEKDAYS[h.weekday]].append([_time_text(h.start), _time_text(h.end)])
+    time_off = []
+    for t in sorted(stylist.time_off.all(), key=lambda t: (t.start, t.end, t.reason)):
+        entry = {"start": _instant_text(t.start, tz), "end": _instant_text(t.end, tz)}
+        if t.reason:
+            entry["reason"] = t.reason
+        time_off.append(entry)
+    data: dict[str, Any] = {
+        "key": stylist.key,
+        "name": stylist.name,
+        "services": [s.key for s in sorted(stylist.services.all(), key=lambda s: service_rank[s.pk])],
+        "hours": hours,
+        "time_off": time_off,
+    }
+    if not stylist.is_active:
+        data["is_active"] = False
+    if stylist.position != index:
+        data["position"] = stylist.position
+    return data
+
+
+def _format(value: Any, column: int, indent: int = 0) -> str:
+    """JSON indented by 2, except that a list holding no objects goes on one line
+    when it fits: hours read as ``"mon": [["09:00", "12:30"], ["13:30", "18:00"]]``.
+    ``column`` is where the value starts on its line."""
+    if isinstance(value, list) and value and not any(isinstance(v, dict) for v in value):
+        one_line = json.dumps(value, ensure_ascii=False)
+        if column + len(one_line) + 1 <= _LINE_WIDTH:
+            return one_line
+    inner = " " * (indent + 2)
+    if isinstance(value, dict) and value:
+        items = []
+        for name, item in value.items():
+            head = f"{inner}{json.dumps(name, ensure_ascii=False)}: "
+            items.append(head + _format(item, len(head), indent + 2))
+        return "{\n" + ",\n".join(items) + "\n" + " " * indent + "}"
+    if isinstance(value, list) and value:
+        items = [inner + _format(item, len(inner), indent + 2) for item in value]
+        return "[\n" + ",\n".join(items) + "\n" + " " * indent + "]"
+    return json.dumps(value, ensure_ascii=False)

@@ -1,0 +1,793 @@
+"""load_salon / dump_salon: the salon file format, its checks, and the round trip."""
+
+from __future__ import annotations
+
+import copy
+import io
+import json
+from datetime import UTC, date, datetime, time, timedelta
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import pytest
+from django.conf import settings
+from django.core.management import base as management_base
+from django.core.management import call_command, load_command_class
+from django.core.management.base import CommandError
+from django.db import IntegrityError, connection
+from django.test.utils import CaptureQueriesContext
+
+from chairtime.booking import salonfile
+from chairtime.booking.models import Closure, Salon, Service, Stylist, TimeOff, WorkingHours
+from chairtime.booking.salonfile import SalonFileError, salon_file_load, salon_file_parse
+from chairtime.booking.tests.factories import (
+    ClosureFactory,
+    SalonFactory,
+    ServiceFactory,
+    StylistFactory,
+    TimeOffFactory,
+)
+
+DEMO = Path(settings.BASE_DIR) / "demo" / "salon.json"
+
+# A small valid file; the bad files below are this with one thing wrong.
+MINIMAL: dict[str, Any] = {
+    "salon": {
+        "name": "Small Salon",
+        "time_zone": "America/Los_Angeles",
+        "slot_minutes": 15,
+        "min_notice_minutes": 120,
+        "horizon_days": 14,
+    },
+    "services": [
+        {"key": "haircut", "name": "Haircut", "duration_minutes": 45, "price": "55.00"},
+        {"key": "shave", "name": "Shave", "duration_minutes": 30, "price": "20.00"},
+    ],
+    "stylists": [
+        {"key": "ana", "name": "Ana", "services": ["haircut"], "hours": {"mon": [["09:00", "17:00"]]}},
+        {
+            "key": "zoe",
+            "name": "Zoe",
+            "services": ["haircut", "shave"],
+            "hours": {"tue": [["09:00", "12:00"], ["13:00", "17:00"]]},
+            "time_off": [{"start": "2027-02-01T09:00", "end": "2027-02-01T12:00"}],
+        },
+    ],
+    "closures": ["2027-02-14"],
+}
+
+
+def minimal() -> dict[str, Any]:
+    return copy.deepcopy(MINIMAL)
+
+
+def write(tmp_path: Path, data: dict[str, Any] | str, name: str = "salon.json") -> Path:
+    path = tmp_path / name
+    path.write_text(data if isinstance(data, str) else json.dumps(data, indent=2), encoding="utf-8")
+    return path
+
+
+def load(path: Path | str, *args: str) -> str:
+    out = io.StringIO()
+    call_command("load_salon", str(path), *args, stdout=out)
+    return out.getvalue()
+
+
+def load_text(text: str) -> str:
+    out = io.StringIO()
+    call_command("load_salon", "-", stdin=io.StringIO(text), stdout=out)
+    return out.getvalue()
+
+
+def write_bytes(tmp_path: Path, content: bytes) -> Path:
+    path = tmp_path / "salon.json"
+    path.write_bytes(content)
+    return path
+
+
+def dump() -> str:
+    out = io.StringIO()
+    call_command("dump_salon", stdout=out, stderr=io.StringIO())
+    return out.getvalue()
+
+
+def snapshot() -> dict[str, list[dict[str, Any]]]:
+    """Every row the loader may write, with primary keys: equal snapshots mean no
+    row was created, deleted or changed."""
+    models = [Salon, Service, Stylist, Stylist.services.through, WorkingHours, TimeOff, Closure]
+    return {m.__name__: list(m.objects.order_by("pk").values()) for m in models}
+
+
+def hours_of(key: str) -> list[tuple[int, time, time]]:
+    return list(
+        WorkingHours.objects.filter(stylist__key=key)
+        .order_by("weekday", "start")
+        .values_list("weekday", "start", "end")
+    )
+
+
+def utc(*args: int) -> datetime:
+    return datetime(*args, tzinfo=UTC)
+
+
+@pytest.fixture
+def demo_loaded(db) -> None:
+    load(DEMO)
+
+
+# --- Loading ------------------------------------------------------------------------------
+
+
+def test_it_loads_the_demo_salon(db):
+    output = load(DEMO)
+
+    assert "14 created, 0 updated, 0 unchanged" in output
+    salon = Salon.objects.get()
+    assert (
+        salon.name,
+        salon.time_zone,
+        salon.slot_minutes,
+        salon.min_notice_minutes,
+        salon.horizon_days,
+    ) == (
+        "Demo Salon",
+        "America/Los_Angeles",
+        30,
+        60,
+        30,
+    )
+    assert list(Service.objects.values_list("key", flat=True)) == [
+        "haircut",
+        "beard-trim",
+        "colour",
+        "blow-dry",
+        "kids-cut",
+    ]
+    haircut = Service.objects.get(key="haircut")
+    assert (haircut.name, haircut.duration_minutes, haircut.price, haircut.is_active) == (
+        "Haircut",
+        60,
+        Decimal("50.00"),
+        True,
+    )
+    assert list(Stylist.objects.values_list("key", flat=True)) == ["ana", "ben", "chloe", "dev"]
+    ana = Stylist.objects.get(key="ana")
+    assert set(ana.services.values_list("key", flat=True)) == {"haircut", "colour", "blow-dry"}
+    assert [(start, end) for weekday, start, end in hours_of("ana") if weekday == 1] == [
+        (time(9, 0), time(12, 30)),
+        (time(13, 30), time(18, 0)),
+    ]
+    assert not [h for h in hours_of("ana") if h[0] in (0, 6)]  # Monday and Sunday off
+    # 2027-01-04T00:00 in Los Angeles (PST, UTC-8) is 08:00 UTC.
+    assert list(ana.time_off.values_list("start", "end", "reason")) == [
+        (utc(2027, 1, 4, 8), utc(2027, 1, 6, 8), "Holiday")
+    ]
+    assert list(Closure.objects.values_list("date", flat=True)) == [
+        date(2026, 12, 25),
+        date(2027, 1, 1),
+        date(2027, 7, 5),
+        date(2027, 12, 25),
+    ]
+
+
+def test_it_ships_a_demo_salon_with_plenty_to_book_from_any_day():
+    salon_file = salon_file_parse(DEMO.read_text())
+    offered_on: dict[str, set[int]] = {s.key: set() for s in salon_file.services}
+    for stylist in salon_file.stylists:
+        for weekday, intervals in enumerate(stylist.hours.by_weekday()):
+            for key in stylist.services if intervals else []:
+                offered_on[key].add(weekday)
+        # Time off is short, so a 30-day horizon always holds weeks of free slots.
+        for entry in stylist.time_off:
+            assert entry.end - entry.start <= timedelta(days=3), stylist.key
+    assert offered_on["haircut"] == set(range(7))
+    assert all(len(weekdays) >= 5 for weekdays in offered_on.values()), offered_on
+
+
+def test_it_changes_nothing_when_loaded_twice(demo_loaded):
+    before = snapshot()
+
+    with CaptureQueriesContext(connection) as queries:
+        output = load(DEMO)
+
+    assert "0 created, 0 updated, 14 unchanged" in output
+    assert snapshot() == before
+    writes = [
+        q["sql"] for q in queries.captured_queries if q["sql"].split()[0] in ("INSERT", "UPDATE", "DELETE")
+    ]
+    assert writes == []
+
+
+def test_it_locks_the_stylists_as_a_booking_does(demo_loaded):
+    if not connection.features.has_select_for_update:
+        pytest.skip(f"{connection.vendor} has no SELECT ... FOR UPDATE; writers are serialised instead")
+
+    with CaptureQueriesContext(connection) as queries:
+        load(DEMO)
+
+    locks = [q["sql"] for q in queries.captured_queries if "FOR UPDATE" in q["sql"]]
+    assert len(locks) == 1
+    assert 'FROM "booking_stylist"' in locks[0].replace("`", '"')
+    assert "ORDER BY" in locks[0]
+
+
+def test_it_updates_a_service_found_by_key(demo_loaded, tmp_path):
+    data = json.loads(DEMO.read_text())
+    data["services"][0]["price"] = "55.00"
+    data["services"][0]["name"] = "Cut & style"
+    pk = Service.objects.get(key="haircut").pk
+
+    output = load(write(tmp_path, data))
+
+    assert "0 created, 1 updated, 13 unchanged" in output
+    assert "services: 0 created, 1 updated, 4 unchanged" in output
+    haircut = Service.objects.get(key="haircut")
+    assert (haircut.pk, haircut.name, haircut.price) == (pk, "Cut & style", Decimal("55.00"))
+
+
+def test_it_replaces_a_stylists_hours(db, tmp_path):
+    SalonFactory()
+    ana = StylistFactory(key="ana")  # Monday to Saturday, with a lunch break
+    data = minimal()
+
+    output = load(write(tmp_path, data))
+
+    assert "stylists: 1 created, 1 updated, 0 unchanged" in output
+    assert Stylist.objects.get(key="ana").pk == ana.pk
+    assert hours_of("ana") == [(0, time(9, 0), time(17, 0))]
+
+
+def test_it_replaces_the_services_a_stylist_offers(db, tmp_path):
+    load(write(tmp_path, minimal()))
+    data = minimal()
+    data["stylists"][1]["services"] = ["shave"]
+
+    output = load(write(tmp_path, data))
+
+    assert "stylists: 0 created, 1 updated, 1 unchanged" in output
+    assert list(Stylist.objects.get(key="zoe").services.values_list("key", flat=True)) == ["shave"]
+
+
+def test_it_upserts_closures_by_date_and_keeps_the_others(db, tmp_path):
+    SalonFactory()
+    ClosureFactory(date=date(2027, 2, 14), reason="Valentine's Day")
+    ClosureFactory(date=date(2027, 3, 1), reason="Staff training")
+    data = minimal()
+    data["closures"] = ["2027-02-14", {"date": "2027-04-01", "reason": "Inventory"}]
+
+    output = load(write(tmp_path, data))
+
+    assert "closures: 1 created, 1 updated, 0 unchanged" in output
+    assert list(Closure.objects.values_list("date", "reason")) == [
+        (date(2027, 2, 14), ""),  # a plain date has no reason
+        (date(2027, 3, 1), "Staff training"),
+        (date(2027, 4, 1), "Inventory"),
+    ]
+
+
+def test_it_reads_prices_written_as_json_numbers_exactly(db, tmp_path):
+    text = json.dumps(minimal()).replace('"55.00"', "19.99").replace('"20.00"', "20")
+
+    load(write(tmp_path, text))
+
+    assert Service.objects.get(key="haircut").price == Decimal("19.99")
+    assert Service.objects.get(key="shave").price == Decimal("20.00")
+
+
+def test_it_orders_by_the_file_unless_a_position_is_given(db, tmp_path):
+    data = minimal()
+    data["services"][0]["position"] = 7
+
+    load(write(tmp_path, data))
+
+    assert dict(Service.objects.values_list("key", "position")) == {"haircut": 7, "shave": 1}
+    assert dict(Stylist.objects.values_list("key", "position")) == {"ana": 0, "zoe": 1}
+
+
+def test_it_reads_standard_input(db):
+    out = io.StringIO()
+
+    call_command("load_salon", "-", stdin=io.StringIO(json.dumps(minimal())), stdout=out)
+
+    assert "6 created" in out.getvalue()
+    assert Salon.objects.get().name == "Small Salon"
+
+
+def test_it_writes_nothing_in_a_dry_run(demo_loaded, tmp_path):
+    data = json.loads(DEMO.read_text())
+    data["services"][0]["price"] = "55.00"
+    data["stylists"][0]["hours"]["mon"] = [["09:00", "10:00"]]
+    before = snapshot()
+
+    output = load(write(tmp_path, data), "--dry-run")
+
+    assert "Dry run, nothing written" in output
+    assert "0 created, 2 updated, 12 unchanged" in output
+    assert snapshot() == before
+
+
+# --- Time off and time zones ----------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("start", "end", "utc_start", "length"),
+    [
+        # Spring forward: 01:00 PST to 05:00 PDT is three hours, not four.
+        ("2027-03-14T01:00", "2027-03-14T05:00", utc(2027, 3, 14, 9), timedelta(hours=3)),
+        # Fall back: 00:00 PDT to 03:00 PST is four hours, not three.
+        ("2027-11-07T00:00", "2027-11-07T03:00", utc(2027, 11, 7, 7), timedelta(hours=4)),
+        ("2027-01-04T00:00", "2027-01-06T00:00", utc(2027, 1, 4, 8), timedelta(days=2)),
+        ("2027-07-01T09:00", "2027-07-01T17:00", utc(2027, 7, 1, 16), timedelta(hours=8)),
+        # An explicit offset picks one of the two 01:30s of the fall-back night.
+        (
+            "2027-11-07T01:30-08:00",
+            "2027-11-07T04:00",
+            utc(2027, 11, 7, 9, 30),
+            timedelta(hours=2, minutes=30),
+        ),
+        (
+            "2027-11-07T01:30-07:00",
+            "2027-11-07T04:00",
+            utc(2027, 11, 7, 8, 30),
+            timedelta(hours=3, minutes=30),
+        ),
+        ("2027-01-04T08:00Z", "2027-01-04T12:00:00Z", utc(2027, 1, 4, 8), timedelta(hours=4)),
+    ],
+)
+def test_it_converts_local_time_off_to_utc(db, tmp_path, start, end, utc_start, length):
+    data = minimal()
+    data["stylists"][0]["time_off"] = [{"start": start, "end": end, "reason": "Away"}]
+
+    load(write(tmp_path, data))
+
+    time_off = TimeOff.objects.get(stylist__key="ana")
+    assert time_off.start == utc_start
+    assert time_off.end - time_off.start == length
+
+
+def test_it_reads_times_in_the_files_own_time_zone(db, tmp_path):
+    SalonFactory(time_zone="Europe/Paris")  # the database's zone must not matter
+    data = minimal()
+    data["salon"]["time_zone"] = "Asia/Kolkata"
+
+    load(write(tmp_path, data))
+
+    assert TimeOff.objects.get(stylist__key="zoe").start == datetime(2027, 2, 1, 3, 30, tzinfo=UTC)
+
+
+def test_it_replaces_time_off_to_come_and_keeps_ended_time_off(db):
+    load_now = utc(2027, 6, 1, 12)
+    SalonFactory()
+    ana = StylistFactory(key="ana")
+    ended = TimeOffFactory(stylist=ana, start=utc(2027, 5, 1, 16), end=utc(2027, 5, 2, 1), reason="Flu")
+    running = TimeOffFactory(stylist=ana, start=utc(2027, 6, 1, 8), end=utc(2027, 6, 2, 8))
+    future = TimeOffFactory(stylist=ana, start=utc(2027, 7, 1, 16), end=utc(2027, 7, 2, 1))
+    data = minimal()
+    data["stylists"][0]["time_off"] = [
+        {"start": "2027-07-01T09:00", "end": "2027-07-01T18:00"},  # = future, unchanged
+        {"start": "2027-08-01T09:00", "end": "2027-08-01T18:00"},
+    ]
+
+    salon_file_load(salon_file=salon_file_parse(json.dumps(data)), now=load_now)
+
+    remaining = set(TimeOff.objects.filter(stylist=ana).values_list("pk", flat=True))
+    assert ended.pk in remaining
+    assert future.pk in remaining
+    assert running.pk not in remaining
+    assert sorted(TimeOff.objects.filter(stylist=ana).values_list("start", flat=True)) == [
+        utc(2027, 5, 1, 16),
+        utc(2027, 7, 1, 16),
+        utc(2027, 8, 1, 16),
+    ]
+
+
+def test_it_dumps_a_repeated_wall_time_with_its_offset(db):
+    SalonFactory()
+    ana = StylistFactory(key="ana")
+    # 01:30 PDT and 01:30 PST on the night the clocks go back, and a time around it.
+    TimeOffFactory(stylist=ana, start=utc(2027, 11, 7, 8, 30), end=utc(2027, 11, 7, 9, 30))
+    TimeOffFactory(stylist=ana, start=utc(2027, 11, 7, 11), end=utc(2027, 11, 7, 12, 0, 30))
+
+    text = dump()
+
+    time_off = json.loads(text)["stylists"][0]["time_off"]
+    assert time_off == [
+        {"start": "2027-11-07T01:30-07:00", "end": "2027-11-07T01:30-08:00"},
+        {"start": "2027-11-07T03:00", "end": "2027-11-07T04:00:30"},
+    ]
+    before = snapshot()
+    assert "0 created, 0 updated" in load_text(text)
+    assert snapshot() == before
+
+
+# --- Refusing bad files ----------------------------------------------------------------------
+
+DELETE = object()
+
+
+def changed(path: tuple[str | int, ...], value: Any) -> dict[str, Any]:
+    data = minimal()
+    target = data
+    for part in path[:-1]:
+        target = target[part]
+    if value is DELETE:
+        del target[path[-1]]
+    else:
+        target[path[-1]] = value
+    return data
+
+
+BAD_FILES = [
+    (("salon",), DELETE, "salon: is required"),
+    (("stylist",), [], "stylist: is not a field of this format"),
+    (("salon", "time_zone"), "Mars/Olympus", 'salon.time_zone: "Mars/Olympus" is not a known time zone'),
+    (("salon", "slot_minutes"), 4, "salon.slot_minutes: must be between 5 and 240, not 4"),
+    (("salon", "min_notice_minutes"), "60", 'salon.min_notice_minutes: must be a whole number, not "60"'),
+    (("salon", "horizon_days"), 367, "salon.horizon_days: must be between 0 and 366, not 367"),
+    (("salon", "name"), " ", "salon.name: must not be empty"),
+    (("services", 0, "duration_minutes"), 721, "services[0].duration_minutes: must be between 5 and 720"),
+    (("services", 1, "duration_minutes"), 4, "services[1].duration_minutes: must be between 5 and 720"),
+    (("services", 0, "price"), "50.001", 'services[0].price: must be an amount like "50.00"'),
+    (("services", 0, "price"), "-1.00", 'services[0].price: must be an amount like "50.00"'),
+    (("services", 0, "price"), "1000000", 'services[0].price: must be an amount like "50.00"'),
+    (("services", 0, "price"), True, 'services[0].price: must be an amount like "50.00"'),
+    (
+        ("services", 1, "key"),
+        "haircut",
+        'services[1].key: duplicate key "haircut", first used at services[0]',
+    ),
+    (
+        ("services", 1, "key"),
+        "HairCut",
+        'services[1].key: duplicate key "HairCut", first used at services[0]',
+    ),
+    (("services", 0, "key"), "hair cut", 'services[0].key: "hair cut" is not a key'),
+    (("services", 0, "name"), "x" * 101, "services[0].name: must be at most 100 characters long, not 101"),
+    (("services", 0, "description"), "Cut\x00", "services[0].description: must not contain NUL characters"),
+    (("services", 0, "colour"), "red", "services[0].colour: is not a field of this format"),
+    (("stylists", 1, "key"), "ana", 'stylists[1].key: duplicate key "ana", first used at stylists[0]'),
+    (
+        ("stylists", 1, "hours", "tue", 0),
+        ["12:00", "09:00"],
+        "stylists[1].hours.tue[0]: end 09:00 is not after start 12:00",
+    ),
+    (
+        ("stylists", 1, "hours", "tue", 0),
+        ["09:00", "09:00"],
+        "stylists[1].hours.tue[0]: end 09:00 is not after",
+    ),
+    (
+        ("stylists", 0, "hours", "monday"),
+        [],
+        'stylists[0].hours.monday: "monday" is not a weekday; use mon, tue',
+    ),
+    (
+        ("stylists", 0, "hours", "mon", 0),
+        ["9:00", "17:00"],
+        'stylists[0].hours.mon[0]: must be a time "HH:MM"',
+    ),
+    (
+        ("stylists", 0, "hours", "mon", 0),
+        ["18:00", "24:00"],
+        'must be a time "HH:MM" from "00:00" to "23:59"',
+    ),
+    (("stylists", 0, "hours", "mon", 0), ["09:00"], "stylists[0].hours.mon[0]: must be a pair of times"),
+    (
+        ("stylists", 1, "hours", "tue", 1),
+        ["11:00", "17:00"],
+        "stylists[1].hours.tue[1]: 11:00-17:00 overlaps 09:00-12:00 (hours.tue[0])",
+    ),
+    (
+        ("stylists", 0, "hours", "mon"),
+        [["09:00", "17:00"], ["10:00", "11:00"], ["12:00", "13:00"]],
+        "stylists[0].hours.mon[2]: 12:00-13:00 overlaps 09:00-17:00 (hours.mon[0])",
+    ),
+    (("stylists", 1, "services", 1), "beard", 'stylists[1].services[1]: unknown service "beard"'),
+    (("stylists", 1, "services", 1), "haircut", 'stylists[1].services[1]: duplicate service "haircut"'),
+    (("stylists", 0, "services"), "haircut", 'stylists[0].services: must be a list, not "haircut"'),
+    (
+        ("stylists", 1, "time_off", 0, "end"),
+        "2027-02-01T08:00",
+        "stylists[1].time_off[0]: end 2027-02-01T08:00 is not after start 2027-02-01T09:00",
+    ),
+    (
+        ("stylists", 1, "time_off", 0, "start"),
+        "2027-02-01",
+        'stylists[1].time_off[0].start: must be a local date and time "YYYY-MM-DDTHH:MM"',
+    ),
+    (
+        ("stylists", 1, "time_off", 0, "start"),
+        "2027-03-14T02:30",
+        "stylists[1].time_off[0].start: 2027-03-14T02:30 does not exist in America/Los_Angeles",
+    ),
+    (
+        ("stylists", 1, "time_off", 0),
+        {"start": "2027-11-07T01:30", "end": "2027-11-08T00:00"},
+        "stylists[1].time_off[0].start: 2027-11-07T01:30 happens twice in America/Los_Angeles",
+    ),
+    (("closures", 0), "2027-02-30", 'closures[0].date: must be a date "YYYY-MM-DD", not "2027-02-30"'),
+    (("closures", 0), 20270214, 'closures[0]: must be a date "YYYY-MM-DD" or an object'),
+    (("closures",), ["2027-02-14", {"date": "2027-02-14"}], 'closures[1].date: duplicate date "2027-02-14"'),
+]
+
+
+@pytest.mark.parametrize(
+    ("path", "value", "message"), BAD_FILES, ids=[m.split(":")[0] for *_, m in BAD_FILES]
+)
+def test_it_refuses_a_bad_file_naming_the_field(demo_loaded, tmp_path, path, value, message):
+    before = snapshot()
+
+    with pytest.raises(CommandError) as error:
+        load(write(tmp_path, changed(path, value)))
+
+    assert message in str(error.value)
+    assert snapshot() == before
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        (
+            '{"salon": {\n  "name": "x",\n  "time_zone" "UTC"}}',
+            "line 3, column 15: not valid JSON: Expecting ':'",
+        ),
+        ("", "line 1, column 1: not valid JSON"),
+        ('{"salon": {}, "salon": {}}', 'duplicate key "salon"'),
+        ('{"salon": NaN}', "NaN is not allowed"),
+        ("[]", "(top level): must be an object"),
+    ],
+)
+def test_it_refuses_text_that_is_not_a_json_object(demo_loaded, tmp_path, text, message):
+    before = snapshot()
+
+    with pytest.raises(CommandError, match="is not a valid salon file") as error:
+        load(write(tmp_path, text))
+
+    assert message in str(error.value)
+    assert snapshot() == before
+
+
+def test_it_lists_every_problem_of_a_file_at_once(db, tmp_path):
+    data = minimal()
+    data["services"][0]["duration_minutes"] = 0
+    data["stylists"][1]["hours"]["sun"] = [["10:00", "09:00"]]
+
+    with pytest.raises(CommandError) as error:
+        load(write(tmp_path, data))
+
+    lines = str(error.value).splitlines()
+    assert lines[1:] == [
+        "  services[0].duration_minutes: must be between 5 and 720, not 0",
+        "  stylists[1].hours.sun[0]: end 09:00 is not after start 10:00",
+    ]
+
+
+def test_it_writes_nothing_when_the_last_stylist_is_wrong(demo_loaded, tmp_path):
+    data = json.loads(DEMO.read_text())
+    data["salon"]["name"] = "Renamed"
+    data["services"].append({"key": "perm", "name": "Perm", "duration_minutes": 90, "price": "80.00"})
+    data["stylists"][0]["hours"]["mon"] = [["09:00", "17:00"]]
+    data["stylists"][-1]["services"].append("manicure")
+    before = snapshot()
+
+    with pytest.raises(CommandError, match=r'stylists\[3\]\.services\[3\]: unknown service "manicure"'):
+        load(write(tmp_path, data))
+
+    assert snapshot() == before
+
+
+def test_it_writes_nothing_when_the_database_refuses_a_late_row(demo_loaded, tmp_path, monkeypatch):
+    data = json.loads(DEMO.read_text())
+    data["salon"]["name"] = "Renamed"
+    data["services"][0]["price"] = "99.00"
+    data["stylists"][3]["hours"]["sun"] = [["10:00", "14:00"]]
+
+    def refuse(*args: Any, **kwargs: Any) -> None:
+        raise IntegrityError("UNIQUE constraint failed: booking_closure.date")
+
+    # Closures are written last: everything before them must be rolled back too.
+    monkeypatch.setattr(salonfile, "_load_closures", refuse)
+    before = snapshot()
+
+    with pytest.raises(CommandError, match="the database refused the file: UNIQUE constraint failed"):
+        load(write(tmp_path, data))
+
+    assert snapshot() == before
+
+
+def test_it_lets_stylists_offer_services_that_only_the_database_has(db, tmp_path):
+    ServiceFactory(key="beard")
+    data = minimal()
+    data["stylists"][0]["services"] = ["haircut", "beard"]
+
+    load(write(tmp_path, data))
+
+    assert set(Stylist.objects.get(key="ana").services.values_list("key", flat=True)) == {"haircut", "beard"}
+
+
+def test_it_refuses_services_missing_from_the_file_when_pruning(db, tmp_path):
+    ServiceFactory(key="beard")
+    data = minimal()
+    data["stylists"][0]["services"] = ["haircut", "beard"]
+    before = snapshot()
+
+    with pytest.raises(
+        CommandError, match=r'stylists\[0\]\.services\[1\]: unknown service "beard": with --prune'
+    ):
+        load(write(tmp_path, data), "--prune")
+
+    assert snapshot() == before
+
+
+def test_it_refuses_a_key_that_differs_from_a_stored_one_only_in_case(db, tmp_path):
+    ServiceFactory(key="Haircut")
+    StylistFactory(key="ANA")
+    before = snapshot()
+
+    with pytest.raises(CommandError) as error:
+        load(write(tmp_path, minimal()))
+
+    assert 'services[0].key: "haircut" differs only in case from the existing service "Haircut"' in str(
+        error.value
+    )
+    assert 'stylists[0].key: "ana" differs only in case from the existing stylist "ANA"' in str(error.value)
+    assert snapshot() == before
+
+
+@pytest.mark.parametrize(
+    ("make", "message"),
+    [
+        (lambda tmp: tmp / "missing.json", "missing.json: no such file"),
+        (lambda tmp: tmp, ": cannot be read: Is a directory"),
+        (
+            lambda tmp: write_bytes(tmp, b'{"salon": "\xff"}'),
+            "salon.json: not UTF-8 text (invalid start byte at byte 11)",
+        ),
+    ],
+)
+def test_it_refuses_a_file_it_cannot_read(db, tmp_path, make, message):
+    with pytest.raises(CommandError) as error:
+        load(make(tmp_path))
+
+    assert message in str(error.value)
+
+
+def test_it_exits_non_zero_with_the_problem_on_stderr(db, tmp_path, capsys, monkeypatch):
+    path = write(tmp_path, changed(("services", 0, "duration_minutes"), 721))
+    # run_from_argv closes the connections when it ends, which would take the
+    # test's own transaction with it.
+    monkeypatch.setattr(management_base.connections, "close_all", lambda: None)
+
+    with pytest.raises(SystemExit) as exit_:
+        load_command_class("chairtime.booking", "load_salon").run_from_argv(
+            ["manage.py", "load_salon", str(path)]
+        )
+
+    assert exit_.value.code == 1
+    captured = capsys.readouterr()
+    assert "services[0].duration_minutes: must be between 5 and 720, not 721" in captured.err
+    assert captured.out == ""
+
+
+def test_it_takes_its_ranges_from_the_models_validators(db):
+    assert salonfile._int_limits(Service, "duration_minutes") == (5, 720)
+    assert salonfile._int_limits(Salon, "min_notice_minutes") == (0, 60 * 24 * 30)
+    assert salonfile._int_limits(Service, "position") == (0, 32767)  # the column, on every database
+
+
+# --- Pruning --------------------------------------------------------------------------------
+
+
+def test_it_deactivates_what_the_file_leaves_out_with_prune(demo_loaded, tmp_path):
+    data = json.loads(DEMO.read_text())
+    data["services"] = [s for s in data["services"] if s["key"] != "kids-cut"]
+    data["stylists"] = [s for s in data["stylists"] if s["key"] != "dev"]
+    for stylist in data["stylists"]:
+        stylist["services"] = [k for k in stylist["services"] if k != "kids-cut"]
+
+    output = load(write(tmp_path, data), "--prune")
+
+    assert "2 deactivated" in output
+    assert dict(Service.objects.values_list("key", "is_active"))["kids-cut"] is False
+    assert dict(Stylist.objects.values_list("key", "is_active"))["dev"] is False
+    assert Service.objects.filter(is_active=True).count() == 4
+    assert Stylist.objects.filter(is_active=True).count() == 3
+    assert Stylist.objects.get(key="dev").hours.exists()  # deactivated, not deleted
+
+
+def test_it_leaves_what_the_file_leaves_out_without_prune(demo_loaded, tmp_path):
+    data = json.loads(DEMO.read_text())
+    data["services"] = data["services"][:1]
+    data["stylists"] = []
+    before = snapshot()
+
+    output = load(write(tmp_path, data))
+
+    assert "0 created, 0 updated, 6 unchanged" in output
+    assert snapshot() == before
+
+
+def test_it_reactivates_a_service_listed_again(demo_loaded):
+    Service.objects.filter(key="colour").update(is_active=False)
+
+    output = load(DEMO)
+
+    assert "services: 0 created, 1 updated, 4 unchanged" in output
+    assert Service.objects.get(key="colour").is_active
+
+
+# --- Dumping and the round trip -------------------------------------------------------------
+
+
+def test_it_dumps_the_demo_file_byte_for_byte(demo_loaded):
+    assert dump() == DEMO.read_text(encoding="utf-8")
+
+
+def test_it_round_trips_what_the_back_office_may_store(demo_loaded):
+    # Things a file loaded by load_salon would not have produced by itself.
+    Service.objects.update(position=0)
+    Service.objects.filter(key="kids-cut").update(is_active=False, description="")
+    Stylist.objects.filter(key="ben").update(position=9)
+    ServiceFactory(key="nails", name="Nails — gel", price=Decimal("35.5"))
+    TimeOffFactory(
+        stylist=Stylist.objects.get(key="dev"), start=utc(2027, 11, 7, 9, 30), end=utc(2027, 11, 7, 10)
+    )
+    ClosureFactory(date=date(2027, 2, 1), reason="")
+    first = dump()
+
+    before = snapshot()
+    assert "0 created, 0 updated" in load_text(first)
+    assert snapshot() == before
+    assert dump() == first
+
+    # The dump is the whole salon: loaded into an empty database it gives the same dump.
+    for model in (Closure, TimeOff, WorkingHours, Stylist, Service, Salon):
+        model.objects.all().delete()
+    load_text(first)
+    assert dump() == first
+
+
+def test_it_dumps_services_and_stylists_in_display_order(demo_loaded):
+    Service.objects.filter(key="kids-cut").update(position=0)
+
+    data = json.loads(dump())
+
+    keys = [s["key"] for s in data["services"]]
+    assert keys == ["haircut", "kids-cut", "beard-trim", "colour", "blow-dry"]
+    assert data["services"][1]["position"] == 0  # 0 is not its index: written out
+    assert "position" not in data["services"][0]
+
+
+def test_it_writes_the_dump_to_a_file(demo_loaded, tmp_path):
+    out = io.StringIO()
+
+    call_command("dump_salon", "-o", str(tmp_path / "out.json"), stdout=out)
+
+    assert (tmp_path / "out.json").read_text(encoding="utf-8") == DEMO.read_text(encoding="utf-8")
+    assert "Wrote" in out.getvalue()
+
+
+def test_it_warns_when_the_dump_would_not_load(demo_loaded):
+    WorkingHours.objects.create(
+        stylist=Stylist.objects.get(key="ana"), weekday=1, start=time(12), end=time(14)
+    )
+    err = io.StringIO()
+
+    call_command("dump_salon", stdout=io.StringIO(), stderr=err)
+
+    assert "load_salon would refuse this dump" in err.getvalue()
+    assert "stylists[0].hours.tue[1]: 12:00-14:00 overlaps 09:00-12:30" in err.getvalue()
+
+
+def test_it_refuses_to_dump_before_there_is_a_salon(db):
+    with pytest.raises(CommandError, match="There is no salon to dump yet"):
+        dump()
+    assert not Salon.objects.exists()
+
+
+def test_it_parses_without_a_database_and_lists_problems_one_per_line():
+    with pytest.raises(SalonFileError) as error:
+        salon_file_parse(json.dumps(changed(("salon", "slot_minutes"), 241)))
+
+    assert error.value.problems == ["salon.slot_minutes: must be between 5 and 240, not 241"]
