@@ -1,0 +1,217 @@
+"""A person books and cancels in a real browser (Debian's Chromium via Playwright),
+on a desktop, on a phone and with JavaScript switched off.
+
+Assertions are about what the person sees: headings, messages, labels. Screenshots
+of the phone run land in test-results/ (one folder per test) for a human to look at.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+
+import pytest
+from django.test import Client
+from playwright.sync_api import Browser, Page, expect
+
+from chairtime.booking.models import Appointment
+from chairtime.booking.tests.factories import AppointmentFactory
+from chairtime.booking.views import format_day
+
+pytestmark = pytest.mark.browser
+
+# Playwright's sync API keeps an event loop running in the test thread for the whole
+# session, and Django refuses ORM calls from such a thread. These tests only touch the
+# database between browser steps, never concurrently with them. The switch is
+# process-wide, so `make test` runs this module in a pytest process of its own and
+# every other test keeps Django's async-safety check.
+os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
+
+PHONE = {
+    "viewport": {"width": 390, "height": 844},
+    "device_scale_factor": 2,
+    "is_mobile": True,
+    "has_touch": True,
+}
+TAP_TARGET_PX = 44
+
+
+def choose_day(page: Page, day) -> None:
+    page.get_by_role("link", name=re.compile(rf"^{format_day(day)}(?: \(today\))?:")).click()
+
+
+def fill_details(page: Page) -> None:
+    page.get_by_label("Your name").fill("Zoe Park")
+    page.get_by_label("E-mail address").fill("zoe@example.com")
+    page.get_by_label("Phone number (optional)").fill("+1 415 555 0100")
+
+
+def fits_the_screen(page: Page) -> bool:
+    return page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
+
+
+def test_it_books_and_cancels_an_appointment(page: Page, live_server, demo_tx):
+    day = demo_tx.next_working_day()
+
+    page.goto(live_server.url)
+    expect(page).to_have_title("Book an appointment · Demo Salon")
+    page.get_by_role("link", name="Haircut").click()
+
+    expect(page.get_by_role("heading", name="Choose a stylist")).to_be_visible()
+    page.get_by_role("link", name="Ben").click()
+
+    expect(page.get_by_role("heading", name="Choose a day")).to_be_visible()
+    expect(page.get_by_role("navigation", name="Booking steps").locator("[aria-current=step]")).to_have_text(
+        "Day"
+    )
+    choose_day(page, day)
+
+    expect(page.get_by_role("heading", name=re.compile("Choose a time"))).to_contain_text(format_day(day))
+    page.get_by_role("link", name="10:00 AM", exact=True).click()
+
+    expect(page.get_by_role("heading", name="Your details")).to_be_visible()
+    summary = page.get_by_role("complementary", name="Your booking")
+    expect(summary).to_contain_text("Haircut")
+    expect(summary).to_contain_text("Ben")
+    expect(summary).to_contain_text("10:00 AM \u2013 11:00 AM")
+    fill_details(page)
+    page.get_by_role("button", name="Book appointment").click()
+
+    expect(page.get_by_role("heading", name="Your appointment")).to_be_visible()
+    expect(page.get_by_role("status")).to_contain_text("You're booked!")
+    expect(page.locator(".facts")).to_contain_text("Confirmed")
+    expect(page.locator(".facts")).to_contain_text(f"{format_day(day)}, {day.year}")
+    expect(page.locator(".facts")).to_contain_text("10:00 AM \u2013 11:00 AM")
+    expect(page.get_by_role("button", name="Copy link")).to_be_visible()  # the script ran
+    appointment = Appointment.objects.get()
+    assert (appointment.stylist, appointment.customer_name) == (demo_tx.ben, "Zoe Park")
+
+    page.get_by_role("link", name="Cancel appointment…").click()
+    expect(page.get_by_role("heading", name="Cancel your appointment?")).to_be_visible()
+    page.get_by_role("button", name="Yes, cancel appointment").click()
+
+    expect(page.get_by_role("heading", name="Cancelled appointment")).to_be_visible()
+    expect(page.get_by_role("status")).to_contain_text("Your appointment is cancelled.")
+    expect(page.get_by_role("link", name="Cancel appointment…")).to_have_count(0)
+    appointment.refresh_from_db()
+    assert appointment.status == Appointment.Status.CANCELLED
+
+
+def test_it_books_on_a_phone(browser: Browser, live_server, demo_tx, output_path):
+    shots = Path(output_path)
+    shots.mkdir(parents=True, exist_ok=True)
+    day = demo_tx.next_working_day()
+    context = browser.new_context(**PHONE)
+    page = context.new_page()
+
+    def look(name: str) -> None:
+        assert fits_the_screen(page), f"{name}: the page scrolls sideways"
+        page.screenshot(path=shots / f"{name}.png", full_page=True)
+
+    page.goto(live_server.url)
+    look("1-services")
+    page.get_by_role("link", name="Colour").tap()
+    expect(page.get_by_role("heading", name="Choose a stylist")).to_be_visible()
+    look("2-stylist")
+    page.get_by_role("link", name="Any stylist").tap()
+    expect(page.get_by_role("heading", name="Choose a day")).to_be_visible()
+    look("3-day")
+    choose_day(page, day)
+    slot = page.get_by_role("link", name="1:30 PM", exact=True)
+    expect(slot).to_be_visible()
+    assert slot.bounding_box()["height"] >= TAP_TARGET_PX
+    look("4-time")
+    slot.tap()
+    expect(page.get_by_role("heading", name="Your details")).to_be_visible()
+    fill_details(page)
+    submit = page.get_by_role("button", name="Book appointment")
+    assert submit.bounding_box()["height"] >= TAP_TARGET_PX
+    look("5-details")
+    submit.tap()
+
+    expect(page.get_by_role("heading", name="Your appointment")).to_be_visible()
+    expect(page.locator(".facts")).to_contain_text("1:30 PM \u2013 3:30 PM")
+    expect(page.locator(".facts")).to_contain_text("Ana")  # the only one who colours
+    look("6-booked")
+    page.get_by_role("link", name="Cancel appointment…").tap()
+    expect(page.get_by_role("heading", name="Cancel your appointment?")).to_be_visible()
+    look("7-cancel")
+    page.get_by_role("button", name="Yes, cancel appointment").tap()
+    expect(page.get_by_role("heading", name="Cancelled appointment")).to_be_visible()
+    look("8-cancelled")
+    context.close()
+
+
+def test_it_books_with_javascript_switched_off(browser: Browser, live_server, demo_tx):
+    day = demo_tx.next_working_day()
+    context = browser.new_context(java_script_enabled=False)
+    page = context.new_page()
+
+    page.goto(live_server.url)
+    page.get_by_role("link", name="Haircut").click()
+    page.get_by_role("link", name="Any stylist").click()
+    choose_day(page, day)
+    page.get_by_role("link", name="9:00 AM", exact=True).click()
+    fill_details(page)
+    page.get_by_role("button", name="Book appointment").click()
+
+    expect(page.get_by_role("heading", name="Your appointment")).to_be_visible()
+    expect(page.get_by_role("button", name="Copy link")).to_have_count(0)
+    page.get_by_role("link", name="Cancel appointment…").click()
+    page.get_by_role("button", name="Yes, cancel appointment").click()
+    expect(page.get_by_role("heading", name="Cancelled appointment")).to_be_visible()
+    assert Appointment.objects.get().status == Appointment.Status.CANCELLED
+    context.close()
+
+
+def test_it_tells_the_customer_when_the_time_was_just_taken(page: Page, live_server, demo_tx, output_path):
+    day = demo_tx.next_working_day()
+    page.goto(f"{live_server.url}/book/{demo_tx.haircut.pk}/{demo_tx.ben.pk}/{day.isoformat()}/10:00/")
+    fill_details(page)
+    AppointmentFactory(service=demo_tx.haircut, stylist=demo_tx.ben, starts_at=demo_tx.local(day, 10))
+
+    page.get_by_role("button", name="Book appointment").click()
+
+    expect(page.get_by_role("alert")).to_have_text(
+        "That time has just been taken. Please choose another time."
+    )
+    expect(page.get_by_role("heading", name=re.compile("Choose a time"))).to_be_visible()
+    page.screenshot(path=Path(output_path) / "taken.png", full_page=True)
+    page.get_by_role("link", name="11:00 AM", exact=True).click()
+    expect(page.get_by_label("Your name")).to_have_value("Zoe Park")  # no need to type it again
+
+
+def test_it_shows_staff_the_day_sheet(browser: Browser, live_server, demo_tx, django_user_model, output_path):
+    day = demo_tx.next_working_day()
+    AppointmentFactory(
+        service=demo_tx.colour,
+        stylist=demo_tx.ana,
+        starts_at=demo_tx.local(day, 9),
+        customer_name="Priya Shah",
+    )
+    AppointmentFactory(
+        service=demo_tx.haircut,
+        stylist=demo_tx.ben,
+        starts_at=demo_tx.local(day, 14),
+        customer_name="Ivo Ruiz",
+        customer_phone="+1 415 555 0199",
+    )
+    staff = Client()
+    staff.force_login(django_user_model.objects.create_user(username="desk", password="x", is_staff=True))
+    context = browser.new_context(viewport={"width": 1280, "height": 800})
+    context.add_cookies(
+        [{"name": "sessionid", "value": staff.cookies["sessionid"].value, "url": live_server.url}]
+    )
+    page = context.new_page()
+
+    page.goto(f"{live_server.url}/staff/day/?date={day.isoformat()}")
+
+    expect(page.get_by_role("heading", level=1)).to_contain_text(f"{format_day(day)}, {day.year}")
+    expect(page.get_by_role("region", name="Ana")).to_contain_text("9:00 AM \u2013 11:00 AM")
+    expect(page.get_by_role("region", name="Ana")).to_contain_text("Priya Shah")
+    expect(page.get_by_role("region", name="Ben")).to_contain_text("2:00 PM \u2013 3:00 PM")
+    page.screenshot(path=Path(output_path) / "day-sheet.png", full_page=True)
+    page.get_by_role("link", name="Next day").click()
+    expect(page.get_by_text("Priya Shah")).to_have_count(0)
+    context.close()

@@ -1,0 +1,752 @@
+"""The customer booking pages, the private manage page and the staff day sheet.
+
+Everything works without JavaScript: each choice is a plain link to a URL a
+customer can bookmark or share (``/book/<service>/<stylist|any>/<date>/<time>/``)
+and only booking and cancelling are POSTs. The views stay thin: reads go through
+``selectors`` and writes through ``services``, both handed the one ``now`` each
+request captures, so every check on a page agrees on the time.
+
+Bad input in a URL never reaches the database as-is: ids are at most nine digits
+(``urls.py``), dates and times are parsed strictly here. Malformed input answers
+400, unknown things 404, and times that are not (or no longer) free 409, always
+with a sentence a customer can act on.
+"""
+
+from __future__ import annotations
+
+import re
+import secrets
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta, timezone
+from decimal import Decimal
+from functools import wraps
+from typing import Any
+
+from django.contrib import messages
+from django.contrib.admin.views.decorators import staff_member_required
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils import timezone as dj_timezone
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_http_methods, require_safe
+
+from chairtime.booking import selectors, services, tokens
+from chairtime.booking.availability import Refusal
+from chairtime.booking.errors import BookingError
+from chairtime.booking.forms import ContactForm
+from chairtime.booking.models import Appointment, Closure, Salon, Service, Stylist, WorkingHours
+
+ANY = "any"
+STEPS = ("Service", "Stylist", "Day", "Time", "Details")
+# Contact details typed into a booking that then lost its time, kept so the
+# customer does not type them again after choosing another time.
+CONTACT_SESSION_KEY = "chairtime.contact"
+# Form nonce -> appointment id of bookings made in this session: a form sent twice
+# (back button, reload) leads to the booking it already made, not to a "taken".
+BOOKED_SESSION_KEY = "chairtime.booked"
+BOOKED_REMEMBERED = 10
+
+_DAY = re.compile(r"(\d{4})-(\d{2})-(\d{2})")
+_START = re.compile(r"([01]\d|2[0-3]):([0-5]\d)(?:([+-])([01]\d):([0-5]\d))?")
+_FIRST_YEAR, _LAST_YEAR = 2000, 2999  # keeps day +/- 1 and UTC conversions in range
+
+
+# --- formatting -------------------------------------------------------------------
+# Pages show the salon's local wall time, 12-hour, as people in the salon say it.
+
+
+def format_time(moment: datetime) -> str:
+    return f"{moment.hour % 12 or 12}:{moment.minute:02d} {'AM' if moment.hour < 12 else 'PM'}"
+
+
+def format_day(day: date) -> str:
+    return f"{day:%A}, {day:%B} {day.day}"
+
+
+def format_long_day(day: date) -> str:
+    return f"{format_day(day)}, {day.year}"
+
+
+DASH = "\u2013"  # an en dash, between the two ends of a time range
+
+
+def format_time_range(start: datetime, end: datetime, *, zone: bool = False) -> str:
+    """ "9:00 AM to 10:00 AM" with an en dash; both ends name their zone when the
+    clocks change in between ("1:00 AM PDT to 1:00 AM PST" is an hour, not nothing)."""
+    if start.tzname() != end.tzname():
+        return f"{format_time(start)} {start.tzname()} {DASH} {format_time(end)} {end.tzname()}"
+    return f"{format_time(start)} {DASH} {format_time(end)}" + (f" {end.tzname()}" if zone else "")
+
+
+def format_duration(minutes: int) -> str:
+    hours, rest = divmod(minutes, 60)
+    parts = ([f"{hours} h"] if hours else []) + ([f"{rest} min"] if rest else [])
+    return " ".join(parts)
+
+
+def format_price(price: Decimal) -> str:
+    # The salon's currency is not configurable yet; see the report on settings.
+    return "Free" if price == 0 else f"${price:,.2f}"
+
+
+def start_slug(start: datetime, ambiguous: bool = False) -> str:
+    """The URL segment of a start: local "HH:MM", plus the UTC offset when the wall
+    time happens twice that day (the night the clocks go back)."""
+    slug = f"{start:%H:%M}"
+    if ambiguous:
+        offset = start.utcoffset() or timedelta(0)
+        sign = "-" if offset < timedelta(0) else "+"
+        hours, minutes = divmod(abs(offset) // timedelta(minutes=1), 60)
+        slug += f"{sign}{hours:02d}:{minutes:02d}"
+    return slug
+
+
+# --- URL parsing ----------------------------------------------------------------------
+
+
+class PageProblem(Exception):
+    """A request the page cannot answer; shown as a friendly error page."""
+
+    def __init__(
+        self, status: int, message: str, *, back_url: str = "", back_label: str = "", title: str = ""
+    ) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+        self.back_url = back_url
+        self.back_label = back_label
+        self.title = title
+
+
+def problem_page(request: HttpRequest, problem: PageProblem) -> HttpResponse:
+    context = {
+        "message": problem.message,
+        "back_url": problem.back_url,
+        "back_label": problem.back_label,
+        "title": problem.title,
+    }
+    return render(request, f"errors/{problem.status}.html", context, status=problem.status)
+
+
+def friendly_problems(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+    @wraps(view)
+    def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        try:
+            return view(request, *args, **kwargs)
+        except PageProblem as problem:
+            return problem_page(request, problem)
+
+    return wrapper
+
+
+def parse_day(value: str) -> date | None:
+    """A canonical YYYY-MM-DD date, or None."""
+    match = _DAY.fullmatch(value) if len(value) == 10 else None
+    if match is None:
+        return None
+    try:
+        day = date(*(int(part) for part in match.groups()))
+    except ValueError:
+        return None
+    return day if _FIRST_YEAR <= day.year <= _LAST_YEAR else None
+
+
+def parse_start(value: str, day: date, tz: Any) -> datetime | None:
+    """The instant of a start segment ("09:30", or "01:30-08:00" on the night
+    the clocks go back) on local ``day``; None when malformed or when that wall
+    time does not exist on that day."""
+    match = _START.fullmatch(value) if len(value) <= 11 else None
+    if match is None:
+        return None
+    hour, minute, sign, offset_hours, offset_minutes = match.groups()
+    wall = datetime.combine(day, time(int(hour), int(minute)))
+    if sign:
+        offset = timedelta(hours=int(offset_hours), minutes=int(offset_minutes))
+        start = wall.replace(tzinfo=timezone(-offset if sign == "-" else offset))
+    else:
+        # fold=0: of a wall time that happens twice, the first.
+        start = wall.replace(tzinfo=tz)
+    # Round trip through UTC: a time in the spring-forward gap, or an offset the
+    # zone does not use that night, comes back as another wall time.
+    if start.astimezone(UTC).astimezone(tz).replace(tzinfo=None) != wall:
+        return None
+    return start.astimezone(UTC)
+
+
+@dataclass
+class Choice:
+    """What the customer has chosen so far, read from the URL."""
+
+    salon: Salon
+    service: Service
+    stylist: Stylist | None  # None: any stylist who offers the service
+    candidates: list[Stylist]
+    now: datetime
+    day: date | None = None
+    start: datetime | None = None
+    step: int = 1
+
+    @property
+    def stylist_slug(self) -> str:
+        return ANY if self.stylist is None else str(self.stylist.pk)
+
+    @property
+    def today(self) -> date:
+        return self.now.astimezone(self.salon.tz).date()
+
+    @property
+    def last_day(self) -> date:
+        return self.today + timedelta(days=self.salon.horizon_days)
+
+    def url(self, name: str, *more: Any) -> str:
+        return reverse(f"booking:{name}", args=[self.service.pk, self.stylist_slug, *more])
+
+    @property
+    def day_url(self) -> str:
+        return self.url("day")
+
+    def time_url(self, day: date | None = None) -> str:
+        return self.url("time", (day or self.day).isoformat())
+
+
+def load_service(service_id: int) -> Service:
+    service = selectors.service_get(service_id)
+    if service is None:
+        raise PageProblem(
+            404,
+            "That service does not exist or can no longer be booked.",
+            back_url=reverse("booking:home"),
+            back_label="See all services",
+            title="Service not found",
+        )
+    return service
+
+
+def load_choice(service_id: int, stylist: int | None) -> Choice:
+    salon = Salon.load()
+    service = load_service(service_id)
+    candidates = list(selectors.stylist_list_for_service(service))
+    chosen = None
+    if stylist is not None:
+        chosen = next((s for s in candidates if s.pk == stylist), None)
+        if chosen is None:
+            raise PageProblem(
+                404,
+                f"That stylist does not offer {service.name.lower()} or takes no bookings.",
+                back_url=reverse("booking:stylist", args=[service.pk]),
+                back_label="Choose a stylist",
+                title="Stylist not available",
+            )
+    return Choice(
+        salon=salon,
+        service=service,
+        stylist=chosen,
+        candidates=[chosen] if chosen else candidates,
+        now=dj_timezone.now(),
+    )
+
+
+def load_day(choice: Choice, value: str) -> date:
+    day = parse_day(value)
+    if day is None:
+        raise PageProblem(
+            400,
+            "That is not a date we understand. Please choose a day from the list.",
+            back_url=choice.day_url,
+            back_label="Choose a day",
+        )
+    choice.day = day
+    return day
+
+
+def day_refusal(choice: Choice, day: date) -> Refusal | None:
+    """Why no time on ``day`` can be booked at all, judged by the date alone."""
+    if day < choice.today:
+        return Refusal.IN_THE_PAST
+    if day > choice.last_day:
+        return Refusal.BEYOND_HORIZON
+    return None
+
+
+# --- page context -----------------------------------------------------------------------
+
+
+def steps(choice: Choice | None, current: int) -> list[dict]:
+    """The step indicator: steps before the current one link back."""
+    urls: list[str] = [reverse("booking:home")]
+    if choice is not None:
+        urls.append(reverse("booking:stylist", args=[choice.service.pk]))
+        urls.append(choice.day_url)
+        if choice.day is not None:
+            urls.append(choice.time_url())
+    return [
+        {
+            "number": number,
+            "label": label,
+            "url": urls[number - 1] if number < current and number <= len(urls) else "",
+            "current": number == current,
+            "done": number < current,
+        }
+        for number, label in enumerate(STEPS, start=1)
+    ]
+
+
+def summary(choice: Choice) -> list[dict]:
+    service = choice.service
+    rows = [
+        {"label": "Service", "value": service.name},
+        {"label": "Length", "value": format_duration(service.duration_minutes)},
+        {"label": "Price", "value": format_price(service.price)},
+    ]
+    if choice.step > 2:
+        rows.append({"label": "Stylist", "value": choice.stylist.name if choice.stylist else "Any stylist"})
+    if choice.day is not None and choice.step > 3:
+        rows.append({"label": "Day", "value": format_day(choice.day)})
+    if choice.start is not None:
+        local = choice.start.astimezone(choice.salon.tz)
+        end = (choice.start + service.duration).astimezone(choice.salon.tz)
+        rows.append({"label": "Time", "value": format_time_range(local, end, zone=True)})
+    return rows
+
+
+def booking_context(choice: Choice, **context: Any) -> dict:
+    return {"choice": choice, "steps": steps(choice, choice.step), "summary": summary(choice), **context}
+
+
+def time_list(choice: Choice, day: date) -> dict:
+    """The free start times of ``day``, grouped into morning, afternoon, evening."""
+    tz = choice.salon.tz
+    starts = selectors.slot_list(
+        salon=choice.salon, service=choice.service, stylists=choice.candidates, day=day, now=choice.now
+    ).starts
+    # On the night the clocks go back one wall time can start twice: name the
+    # zone (PDT/PST) on those, and put the offset in their URLs.
+    walls = Counter(start.replace(tzinfo=None) for start in starts)
+    groups: dict[str, list[dict]] = {"Morning": [], "Afternoon": [], "Evening": []}
+    for start in starts:
+        ambiguous = walls[start.replace(tzinfo=None)] > 1
+        label = format_time(start) + (f" {start.tzname()}" if ambiguous else "")
+        group = "Morning" if start.hour < 12 else "Afternoon" if start.hour < 17 else "Evening"
+        groups[group].append(
+            {"label": label, "url": choice.url("details", day.isoformat(), start_slug(start, ambiguous))}
+        )
+    zones = list(dict.fromkeys(start.tzname() for start in starts)) or [
+        datetime.combine(day, time(12), tzinfo=tz).tzname()
+    ]
+    return {
+        "time_groups": [{"name": name, "times": times} for name, times in groups.items() if times],
+        "time_count": len(starts),
+        "zone_names": " / ".join(zones),
+        "free_starts": {start.astimezone(UTC) for start in starts},
+    }
+
+
+# --- customer pages -------------------------------------------------------------------------
+
+
+@require_safe
+def home(request: HttpRequest) -> HttpResponse:
+    services_ = [
+        {
+            "service": service,
+            "duration": format_duration(service.duration_minutes),
+            "price": format_price(service.price),
+            "url": reverse("booking:stylist", args=[service.pk]),
+        }
+        for service in selectors.service_list()
+    ]
+    return render(request, "booking/home.html", {"services": services_, "steps": steps(None, 1)})
+
+
+@require_safe
+@friendly_problems
+def choose_stylist(request: HttpRequest, service_id: int) -> HttpResponse:
+    choice = load_choice(service_id, None)
+    choice.step = 2
+    options = []
+    if choice.candidates:
+        options.append(
+            {
+                "name": "Any stylist",
+                "note": "We pick whoever is free at the time you choose.",
+                "url": choice.day_url,
+                "any": True,
+            }
+        )
+    for stylist in choice.candidates:
+        options.append(
+            {"name": stylist.name, "note": "", "url": reverse("booking:day", args=[service_id, stylist.pk])}
+        )
+    return render(request, "booking/stylist.html", booking_context(choice, options=options))
+
+
+@require_safe
+@friendly_problems
+def choose_day(request: HttpRequest, service_id: int, stylist: int | None) -> HttpResponse:
+    choice = load_choice(service_id, stylist)
+    choice.step = 3
+    free_counts = selectors.bookable_day_list(
+        salon=choice.salon, service=choice.service, stylists=choice.candidates, now=choice.now
+    )
+    closed = closed_days(choice, [day for day, _ in free_counts])
+    months: dict[str, list[dict]] = {}
+    for day, free in free_counts:
+        if free:
+            state = f"{free} time{'s' if free != 1 else ''}"
+        elif day in closed:
+            state = "Closed"
+        elif day == choice.today:
+            state = "No times left"
+        else:
+            state = "Fully booked"
+        months.setdefault(f"{day:%B %Y}", []).append(
+            {
+                "day": day,
+                "weekday": f"{day:%a}",
+                "column": day.isoweekday(),  # 1 = Monday: where the month's first row starts
+                "number": day.day,
+                "month": f"{day:%b}",
+                "long": format_day(day),
+                "state": state,
+                "free": free,
+                "today": day == choice.today,
+                "url": choice.time_url(day) if free else "",
+            }
+        )
+    return render(
+        request,
+        "booking/day.html",
+        booking_context(
+            choice,
+            months=[{"name": name, "days": days} for name, days in months.items()],
+            any_free=any(free for _, free in free_counts),
+        ),
+    )
+
+
+def closed_days(choice: Choice, days: list[date]) -> set[date]:
+    """Days on which the salon is closed or none of the stylists works, to tell
+    "Closed" from "Fully booked" on the day list."""
+    if not days:
+        return set()
+    closures = set(
+        Closure.objects.filter(date__gte=days[0], date__lte=days[-1]).values_list("date", flat=True)
+    )
+    working = set(
+        WorkingHours.objects.filter(stylist__in=choice.candidates)
+        .values_list("weekday", flat=True)
+        .distinct()
+    )
+    return {day for day in days if day in closures or day.weekday() not in working}
+
+
+@require_safe
+@friendly_problems
+def choose_time(request: HttpRequest, service_id: int, stylist: int | None, day: str) -> HttpResponse:
+    choice = load_choice(service_id, stylist)
+    choice.step = 4
+    chosen_day = load_day(choice, day)
+    refusal = day_refusal(choice, chosen_day)
+    if refusal is not None:
+        raise PageProblem(
+            404,
+            refusal.message,
+            back_url=choice.day_url,
+            back_label="Choose another day",
+            title="This day can't be booked",
+        )
+    return time_page(request, choice)
+
+
+def time_page(request: HttpRequest, choice: Choice, *, error: str = "", status: int = 200) -> HttpResponse:
+    assert choice.day is not None  # noqa: S101 - set by load_day
+    choice.step = 4
+    choice.start = None
+    refusal = day_refusal(choice, choice.day)
+    times = time_list(choice, choice.day) if refusal is None else {"time_groups": [], "time_count": 0}
+    context = booking_context(
+        choice, error=error, day_label=format_day(choice.day), day_refused=refusal is not None, **times
+    )
+    return render(request, "booking/time.html", context, status=status)
+
+
+@require_http_methods(["GET", "HEAD", "POST"])
+@never_cache
+@friendly_problems
+def details(request: HttpRequest, service_id: int, stylist: int | None, day: str, start: str) -> HttpResponse:
+    choice = load_choice(service_id, stylist)
+    choice.step = 5
+    chosen_day = load_day(choice, day)
+    instant = parse_start(start, chosen_day, choice.salon.tz)
+    if instant is None:
+        malformed = len(start) > 11 or _START.fullmatch(start) is None
+        raise PageProblem(
+            400 if malformed else 404,
+            "That is not a start time we offer on this day. Please choose one of the times listed.",
+            back_url=choice.time_url(),
+            back_label="Choose a time",
+            title="" if malformed else "Time not available",
+        )
+    choice.start = instant
+    if request.method == "POST":
+        return book(request, choice)
+
+    refusal = day_refusal(choice, chosen_day)
+    if refusal is not None:
+        return time_page(request, choice, error=refusal.message, status=409)
+    if instant not in time_list(choice, chosen_day)["free_starts"]:
+        local = instant.astimezone(choice.salon.tz)
+        return time_page(
+            request,
+            choice,
+            error=f"Sorry, {format_time(local)} is not available. Please choose another time.",
+            status=409,
+        )
+    initial = request.session.get(CONTACT_SESSION_KEY) or {}
+    form = ContactForm(initial={key: initial.get(key, "") for key in ("name", "email", "phone")})
+    return details_page(request, choice, form)
+
+
+def details_page(request: HttpRequest, choice: Choice, form: ContactForm, status: int = 200) -> HttpResponse:
+    context = booking_context(choice, form=form, nonce=secrets.token_urlsafe(16))
+    return render(request, "booking/details.html", context, status=status)
+
+
+def book(request: HttpRequest, choice: Choice) -> HttpResponse:
+    assert choice.start is not None  # noqa: S101 - set by details()
+    nonce = request.POST.get("nonce", "")[:64]
+    booked = request.session.get(BOOKED_SESSION_KEY) or {}
+    if nonce and nonce in booked:
+        # The same form sent again: show the booking it made, do not make another.
+        return redirect("booking:manage", token=tokens.make_manage_token(booked[nonce]))
+
+    assert choice.day is not None  # noqa: S101 - set by details()
+    refusal = day_refusal(choice, choice.day)
+    if refusal is not None:
+        return time_page(request, choice, error=refusal.message, status=409)
+
+    form = ContactForm(request.POST)
+    if not form.is_valid():
+        return details_page(request, choice, form, status=400)
+    contact = form.cleaned_data
+    try:
+        appointment = services.appointment_book(
+            service_id=choice.service.pk,
+            stylist_id=choice.stylist.pk if choice.stylist else None,
+            start=choice.start,
+            customer_name=contact["name"],
+            customer_email=contact["email"],
+            customer_phone=contact["phone"],
+            now=choice.now,
+        )
+    except BookingError as e:
+        if not e.conflict:
+            raise PageProblem(
+                404, e.message, back_url=reverse("booking:home"), back_label="Start again"
+            ) from e
+        request.session[CONTACT_SESSION_KEY] = {key: contact[key] for key in ("name", "email", "phone")}
+        return time_page(request, choice, error=e.message, status=409)
+
+    request.session.pop(CONTACT_SESSION_KEY, None)
+    if nonce:
+        booked = dict(list(booked.items())[-(BOOKED_REMEMBERED - 1) :])
+        booked[nonce] = appointment.pk
+        request.session[BOOKED_SESSION_KEY] = booked
+    messages.success(
+        request,
+        "You're booked! Keep this page's address (bookmark it): it is the only way to see or cancel "
+        "your appointment online.",
+    )
+    return redirect("booking:manage", token=tokens.make_manage_token(appointment.pk))
+
+
+# --- the customer's private page -----------------------------------------------------------------
+
+
+def load_appointment(token: str) -> Appointment:
+    appointment_id = tokens.read_manage_token(token)
+    appointment = (
+        Appointment.objects.select_related("service", "stylist").filter(pk=appointment_id).first()
+        if appointment_id is not None
+        else None
+    )
+    if appointment is None:
+        raise PageProblem(
+            404,
+            "We could not find that appointment. The link may be incomplete or expired; "
+            "please use the full link from your confirmation, or call the salon.",
+            back_url=reverse("booking:home"),
+            back_label="Book an appointment",
+            title="Appointment not found",
+        )
+    return appointment
+
+
+def appointment_view(request: HttpRequest, appointment: Appointment, token: str, now: datetime) -> dict:
+    tz = Salon.current_time_zone()
+    start = appointment.starts_at.astimezone(tz)
+    end = appointment.ends_at.astimezone(tz)
+    return {
+        "appointment": appointment,
+        "token": token,
+        "day": format_long_day(start.date()),
+        "time": format_time_range(start, end, zone=True),
+        "duration": format_duration(appointment.service.duration_minutes),
+        "price": format_price(appointment.price),
+        "cancelled": appointment.status == Appointment.Status.CANCELLED,
+        "past": appointment.starts_at <= now,
+        "can_cancel": appointment.is_confirmed and appointment.starts_at > now,
+        "manage_url": request.build_absolute_uri(reverse("booking:manage", args=[token])),
+        "book_again_url": reverse("booking:stylist", args=[appointment.service_id]),
+    }
+
+
+def private(response: HttpResponse) -> HttpResponse:
+    # The page is as good as a password: keep it out of shared caches and search engines.
+    response["Cache-Control"] = "private, no-store"
+    response["X-Robots-Tag"] = "noindex, nofollow"
+    return response
+
+
+@require_safe
+@friendly_problems
+def manage(request: HttpRequest, token: str) -> HttpResponse:
+    appointment = load_appointment(token)
+    context = appointment_view(request, appointment, token, dj_timezone.now())
+    return private(render(request, "booking/manage.html", context))
+
+
+@require_http_methods(["GET", "HEAD", "POST"])
+@friendly_problems
+def cancel(request: HttpRequest, token: str) -> HttpResponse:
+    appointment = load_appointment(token)
+    now = dj_timezone.now()
+    context = appointment_view(request, appointment, token, now)
+    if request.method != "POST":
+        if not context["can_cancel"]:
+            return redirect("booking:manage", token=token)
+        return private(render(request, "booking/cancel.html", context))
+    try:
+        services.appointment_cancel(appointment_id=appointment.pk, now=now)
+    except BookingError as e:
+        appointment.refresh_from_db()
+        context = appointment_view(request, appointment, token, now)
+        context["error"] = e.message
+        return private(render(request, "booking/manage.html", context, status=409))
+    messages.success(request, "Your appointment is cancelled. The time is free for someone else now.")
+    return redirect("booking:manage", token=token)
+
+
+@require_safe
+@friendly_problems
+def calendar_file(request: HttpRequest, token: str) -> HttpResponse:
+    appointment = load_appointment(token)
+    salon = Salon.load()
+    manage_url = request.build_absolute_uri(reverse("booking:manage", args=[token]))
+    body = ics_event(appointment, salon, manage_url, dj_timezone.now())
+    response = HttpResponse(body, content_type="text/calendar; charset=utf-8")
+    response["Content-Disposition"] = 'attachment; filename="appointment.ics"'
+    return private(response)
+
+
+def ics_event(appointment: Appointment, salon: Salon, manage_url: str, now: datetime) -> str:
+    """A one-event iCalendar file (RFC 5545): times in UTC, text escaped, long
+    lines folded, CRLF line ends, so calendar apps import it as is."""
+
+    def stamp(moment: datetime) -> str:
+        return moment.astimezone(UTC).strftime("%Y%m%dT%H%M%SZ")
+
+    def text(value: str) -> str:
+        value = value.replace("\\", "\\\\").replace(";", "\\;").replace(",", "\\,")
+        return value.replace("\r\n", "\\n").replace("\n", "\\n").replace("\r", "\\n")
+
+    cancelled = appointment.status == Appointment.Status.CANCELLED
+    lines = [
+        "BEGIN:VCALENDAR",
+        "VERSION:2.0",
+        "PRODID:-//Chairtime//Booking//EN",
+        "CALSCALE:GREGORIAN",
+        "METHOD:PUBLISH",
+        "BEGIN:VEVENT",
+        f"UID:appointment-{appointment.pk}@chairtime",
+        f"DTSTAMP:{stamp(now)}",
+        f"DTSTART:{stamp(appointment.starts_at)}",
+        f"DTEND:{stamp(appointment.ends_at)}",
+        f"SUMMARY:{text(f'{appointment.service.name} with {appointment.stylist.name} at {salon.name}')}",
+        f"DESCRIPTION:{text(f'See or cancel your appointment: {manage_url}')}",
+        f"URL:{manage_url}",
+        f"STATUS:{'CANCELLED' if cancelled else 'CONFIRMED'}",
+        "END:VEVENT",
+        "END:VCALENDAR",
+    ]
+    return "".join(fold(line) + "\r\n" for line in lines)
+
+
+def fold(line: str, limit: int = 75) -> str:
+    """Fold a content line to at most ``limit`` octets per physical line (RFC 5545
+    3.1), never inside a multi-byte character."""
+    parts, current, size = [], "", 0
+    for ch in line:
+        width = len(ch.encode())
+        if size + width > limit:
+            parts.append(current)
+            current, size = " ", 1
+        current += ch
+        size += width
+    parts.append(current)
+    return "\r\n".join(parts)
+
+
+# --- staff ------------------------------------------------------------------------------------------
+
+
+@require_safe
+@staff_member_required
+@friendly_problems
+def staff_day(request: HttpRequest) -> HttpResponse:
+    salon = Salon.load()
+    today = dj_timezone.now().astimezone(salon.tz).date()
+    raw = request.GET.get("date", "")
+    day = parse_day(raw) if raw else today
+    if day is None:
+        raise PageProblem(
+            400,
+            "That is not a date. Use the form YYYY-MM-DD, for example "
+            f"{today.isoformat()}, or pick a day with the calendar.",
+            back_url=reverse("booking:staff_day"),
+            back_label="Show today",
+        )
+    columns, total, cancelled = [], 0, 0
+    for stylist, appointments in selectors.appointment_list_for_day(salon=salon, day=day).items():
+        rows = []
+        for appointment in appointments:
+            start = appointment.starts_at.astimezone(salon.tz)
+            end = appointment.ends_at.astimezone(salon.tz)
+            is_cancelled = appointment.status == Appointment.Status.CANCELLED
+            total += not is_cancelled
+            cancelled += is_cancelled
+            rows.append(
+                {
+                    "appointment": appointment,
+                    "time": format_time_range(start, end),
+                    "cancelled": is_cancelled,
+                    "admin_url": reverse("admin:booking_appointment_change", args=[appointment.pk]),
+                }
+            )
+        columns.append({"stylist": stylist, "rows": rows})
+    context = {
+        "day": day,
+        "day_label": format_long_day(day),
+        "is_today": day == today,
+        "prev_url": f"{reverse('booking:staff_day')}?date={day - timedelta(days=1):%Y-%m-%d}",
+        "next_url": f"{reverse('booking:staff_day')}?date={day + timedelta(days=1):%Y-%m-%d}",
+        "today_url": reverse("booking:staff_day"),
+        "columns": columns,
+        "confirmed_count": total,
+        "cancelled_count": cancelled,
+        "zone": datetime.combine(day, time(12), tzinfo=salon.tz).tzname(),
+    }
+    return render(request, "booking/staff_day.html", context)
