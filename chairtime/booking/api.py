@@ -1,0 +1,375 @@
+"""The JSON API for programmatic clients, mounted at /api/v1/ (docs/api.md).
+
+Thin views: reads go through ``selectors``, writes through ``services``, and every
+refusal is the domain's one ``BookingError``, turned into an HTTP status here and
+nowhere else. Every error body is ``{"detail": <sentence>, "code": <reason>}``
+(422s add the per-field ``errors``), and no client input can cause a 500.
+
+CSRF: django-ninja marks its views csrf_exempt and only checks CSRF inside its
+cookie and session auth classes, which this API does not use. That is safe here
+because nothing is authorised by a cookie: the only credential is the manage
+token, which a client must put into the request itself, and a cross-site page
+cannot read or guess it.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from typing import Any
+
+from django.core.exceptions import RequestDataTooBig
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.http import Http404, HttpRequest, HttpResponse
+from django.urls import NoReverseMatch, reverse
+from django.utils import timezone
+from ninja import NinjaAPI, Path, Query, Status
+from ninja.errors import HttpError
+from ninja.errors import ValidationError as NinjaValidationError
+from ninja.parser import Parser
+
+from chairtime.booking import availability as availability_rules
+from chairtime.booking import selectors, services
+from chairtime.booking.errors import BookingError, Problem
+from chairtime.booking.models import Appointment, Salon, Service, Stylist
+from chairtime.booking.schemas import (
+    MAX_ID,
+    AppointmentIn,
+    AppointmentOut,
+    AvailabilityOut,
+    AvailabilityQuery,
+    CustomerOut,
+    ErrorOut,
+    ServiceOut,
+    StylistOut,
+    ValidationErrorOut,
+)
+from chairtime.booking.tokens import make_manage_token, read_manage_token
+
+DESCRIPTION = """\
+Browse the salon's services and stylists, find free start times, book, and let
+customers read or cancel their appointment with the private `manage_token`
+returned on booking.
+
+All times are ISO 8601 with a UTC offset; responses give them in the salon's own
+time zone. Errors are JSON: `{"detail": "<a sentence for people>", "code": "<reason>"}`,
+and 422 responses add `errors`, one entry per invalid field.
+"""
+
+
+class _InvalidJSON(ValueError):
+    pass
+
+
+class JSONParser(Parser):
+    """The default parser, with an error that says what is wrong with the body."""
+
+    def parse_body(self, request: HttpRequest) -> Any:
+        try:
+            return json.loads(request.body)
+        except json.JSONDecodeError as e:
+            where = f"line {e.lineno}, column {e.colno}"
+            raise _InvalidJSON(f"The request body is not valid JSON: {e.msg} ({where}).") from None
+        except UnicodeDecodeError:
+            raise _InvalidJSON("The request body is not valid JSON: it is not UTF-8 text.") from None
+
+
+api = NinjaAPI(
+    title="Chairtime API",
+    version="1",
+    description=DESCRIPTION,
+    urls_namespace="api",
+    parser=JSONParser(),
+)
+
+NOT_FOUND = {404: ErrorOut}
+INVALID = {422: ValidationErrorOut}
+MANAGE_PROOF_HELP = "The manage_token returned when the appointment was booked."
+
+
+# --- Catalogue --------------------------------------------------------------------
+
+
+@api.get("/services", response=list[ServiceOut], tags=["catalogue"], summary="List bookable services")
+def list_services(request: HttpRequest) -> list[ServiceOut]:
+    return [
+        ServiceOut(
+            id=s.pk,
+            name=s.name,
+            description=s.description,
+            duration_minutes=s.duration_minutes,
+            price=str(s.price),
+        )
+        for s in selectors.service_list()
+    ]
+
+
+@api.get(
+    "/stylists",
+    response={200: list[StylistOut], **NOT_FOUND, **INVALID},
+    tags=["catalogue"],
+    summary="List the stylists who offer a service",
+)
+def list_stylists(
+    request: HttpRequest,
+    service: int = Query(..., ge=1, le=MAX_ID, description="A service id from /services."),
+) -> list[StylistOut]:
+    found = _service_or_404(service)
+    return [StylistOut(id=s.pk, name=s.name) for s in selectors.stylist_list_for_service(found)]
+
+
+@api.get(
+    "/availability",
+    response={200: AvailabilityOut, **NOT_FOUND, **INVALID},
+    tags=["booking"],
+    summary="List free start times on a day",
+    description="A start is listed when the stylist asked for, or without `stylist` at least one "
+    "suitable stylist, is free for the whole service. Dates in the past or beyond the booking "
+    "horizon are not errors: they simply have no free slots.",
+)
+def availability(request: HttpRequest, query: Query[AvailabilityQuery]) -> AvailabilityOut:
+    now = timezone.now()
+    salon = Salon.load()
+    service = _service_or_404(query.service)
+    stylists = selectors.stylist_list_for_service(service)
+    if query.stylist is not None:
+        stylists = stylists.filter(pk=_stylist_for(query.stylist, service).pk)
+
+    slots: list[datetime] = []
+    # Asked first, without a query: a day outside the booking horizon has nothing
+    # to offer, and the extreme dates a client may send never reach the day maths.
+    if query.date in availability_rules.bookable_dates(selectors.salon_policy(salon), now):
+        day_slots = selectors.slot_list(
+            salon=salon, service=service, stylists=list(stylists), day=query.date, now=now
+        )
+        # Already the salon's wall times, each with the UTC offset in force then.
+        slots = list(day_slots.starts)
+    return AvailabilityOut(date=query.date, time_zone=salon.time_zone, slots=slots)
+
+
+# --- Appointments -----------------------------------------------------------------
+
+
+@api.post(
+    "/appointments",
+    response={201: AppointmentOut, 400: ErrorOut, **NOT_FOUND, 409: ErrorOut, 413: ErrorOut, **INVALID},
+    tags=["booking"],
+    summary="Book an appointment",
+    description="Books `start` if it is free at this moment (whatever /availability said a moment "
+    "ago). 409 with a `code` when it is not: taken, too_soon, in_the_past, beyond_horizon, "
+    "closed, outside_hours, off_grid, time_off, no_stylist. Keep the returned `manage_token`: "
+    "it is the only way to read or cancel the appointment later.",
+)
+def book_appointment(request: HttpRequest, payload: AppointmentIn) -> Status[AppointmentOut]:
+    appointment = services.appointment_book(
+        service_id=payload.service,
+        stylist_id=payload.stylist,
+        start=payload.start,
+        customer_name=payload.customer.name,
+        customer_email=payload.customer.email,
+        customer_phone=payload.customer.phone or "",
+    )
+    return Status(201, _appointment_out(request, appointment, make_manage_token(appointment.pk)))
+
+
+@api.get(
+    "/appointments/{appointment_id}",
+    response={200: AppointmentOut, **NOT_FOUND, **INVALID},
+    tags=["booking"],
+    summary="Read an appointment",
+    description="Needs the appointment's `token`. A missing, forged or expired token gives the "
+    "same 404 as an appointment that does not exist.",
+)
+def get_appointment(
+    request: HttpRequest,
+    appointment_id: int = Path(..., ge=1, le=MAX_ID),
+    token: str = Query("", description=MANAGE_PROOF_HELP),
+) -> AppointmentOut:
+    _check_token(appointment_id, token)
+    appointment = Appointment.objects.filter(pk=appointment_id).first()
+    if appointment is None:
+        raise BookingError(Problem.APPOINTMENT_NOT_FOUND)
+    return _appointment_out(request, appointment, token)
+
+
+@api.post(
+    "/appointments/{appointment_id}/cancel",
+    response={200: AppointmentOut, **NOT_FOUND, 409: ErrorOut, **INVALID},
+    tags=["booking"],
+    summary="Cancel an appointment",
+    description="Needs the appointment's `token` (404 otherwise). 409 when it was already "
+    "cancelled (already_cancelled) or has started (already_started).",
+)
+def cancel_appointment(
+    request: HttpRequest,
+    appointment_id: int = Path(..., ge=1, le=MAX_ID),
+    token: str = Query("", description=MANAGE_PROOF_HELP),
+) -> AppointmentOut:
+    _check_token(appointment_id, token)
+    appointment = services.appointment_cancel(appointment_id=appointment_id)
+    return _appointment_out(request, appointment, token)
+
+
+@api.api_operation(["GET", "POST", "PUT", "PATCH", "DELETE"], "/{path:rest}", include_in_schema=False)
+def unknown_endpoint(request: HttpRequest, rest: str) -> None:
+    # Without this, a mistyped API URL would get the site's HTML 404 page.
+    raise Http404
+
+
+# --- Helpers ----------------------------------------------------------------------
+
+
+def _service_or_404(service_id: int) -> Service:
+    service = selectors.service_get(service_id)
+    if service is None:
+        raise BookingError(Problem.SERVICE_NOT_FOUND)
+    return service
+
+
+def _stylist_for(stylist_id: int, service: Service) -> Stylist:
+    """The stylist, if they take bookings for ``service``; the same refusals as
+    the booking service gives for the same ids."""
+    stylist = selectors.stylist_get_for_service(stylist_id, service)
+    if stylist is not None:
+        return stylist
+    if Stylist.objects.filter(pk=stylist_id, is_active=True).exists():
+        raise BookingError(Problem.STYLIST_DOES_NOT_OFFER)
+    raise BookingError(Problem.STYLIST_NOT_FOUND)
+
+
+def _check_token(appointment_id: int, token: str) -> None:
+    # One answer for "no such appointment" and "not your appointment", so the
+    # API cannot be used to find out which ids exist.
+    if read_manage_token(token) != appointment_id:
+        raise BookingError(Problem.APPOINTMENT_NOT_FOUND)
+
+
+def _manage_url(request: HttpRequest, token: str) -> str | None:
+    try:
+        return request.build_absolute_uri(reverse("booking:manage", kwargs={"token": token}))
+    except NoReverseMatch:  # a deployment without the customer pages
+        return None
+
+
+def _appointment_out(request: HttpRequest, appointment: Appointment, token: str) -> AppointmentOut:
+    tz = Salon.load().tz
+    return AppointmentOut(
+        id=appointment.pk,
+        service=appointment.service_id,
+        stylist=appointment.stylist_id,
+        start=appointment.starts_at.astimezone(tz),
+        end=appointment.ends_at.astimezone(tz),
+        status=appointment.status,
+        price=str(appointment.price),
+        # The e-mail address only ever goes to the holder of the token; the phone
+        # number not even there: a forwarded link should not leak it.
+        customer=CustomerOut(name=appointment.customer_name, email=appointment.customer_email),
+        manage_token=token,
+        manage_url=_manage_url(request, token),
+    )
+
+
+# --- Errors -----------------------------------------------------------------------
+
+# Refusals of the *time* are conflicts (409, BookingError.conflict). Of the rest,
+# an id that names nothing bookable is a 404 wherever it appears, query or body;
+# a stylist who exists but does not offer the service is an invalid combination
+# (422); a service nobody offers at the moment is the salon's state, a conflict.
+_PROBLEM_STATUS = {
+    Problem.SERVICE_NOT_FOUND: 404,
+    Problem.STYLIST_NOT_FOUND: 404,
+    Problem.APPOINTMENT_NOT_FOUND: 404,
+    Problem.STYLIST_DOES_NOT_OFFER: 422,
+    Problem.NO_STYLIST: 409,
+}
+_PROBLEM_FIELD = {Problem.STYLIST_DOES_NOT_OFFER: "stylist"}
+# Friendlier words for pydantic's most frequent messages.
+_MESSAGES = {
+    "missing": "This field is required",
+    "extra_forbidden": "This field is not part of the request; check its spelling",
+    # JSON can carry lone surrogates ("\ud800"), which no database could store.
+    "string_unicode": "Text must be valid Unicode",
+}
+_BODY_MISSING = "The request body must be a JSON object; it is empty"
+_BODY_NOT_OBJECT = "The request body must be a JSON object"
+# Model fields, as named in the API, for errors that get as far as full_clean().
+_MODEL_FIELD_LOC = {
+    "customer_name": ["body", "customer", "name"],
+    "customer_email": ["body", "customer", "email"],
+    "customer_phone": ["body", "customer", "phone"],
+    "starts_at": ["body", "start"],
+}
+
+
+def _error(request: HttpRequest, status: int, detail: str, code: str, **extra: Any) -> HttpResponse:
+    return api.create_response(request, {"detail": detail, "code": code, **extra}, status=status)
+
+
+def _invalid(request: HttpRequest, errors: list[dict[str, Any]]) -> HttpResponse:
+    sentences = []
+    for error in errors:
+        where = ".".join(str(part) for part in error["loc"][1:])
+        message = error["msg"].rstrip(".")
+        sentences.append(f"{where}: {message}" if where else message)
+    detail = "; ".join(sentences) + "." if sentences else "The request is not valid."
+    return _error(request, 422, detail, "invalid", errors=errors)
+
+
+@api.exception_handler(BookingError)
+def _booking_error(request: HttpRequest, exc: BookingError) -> HttpResponse:
+    status = 409 if exc.conflict else _PROBLEM_STATUS.get(exc.reason, 422)
+    if status != 422:
+        return _error(request, status, exc.message, exc.code)
+    source = "query" if request.method == "GET" else "body"
+    field = _PROBLEM_FIELD.get(exc.reason)
+    errors = [{"loc": [source, field], "msg": exc.message, "type": exc.code}] if field else []
+    return _error(request, 422, exc.message, exc.code, errors=errors)
+
+
+@api.exception_handler(NinjaValidationError)
+def _validation_error(request: HttpRequest, exc: NinjaValidationError) -> HttpResponse:
+    errors = []
+    for error in exc.errors:
+        loc = list(error["loc"])
+        if loc[:2] == ["body", "payload"]:  # the view's parameter name means nothing to clients
+            loc = ["body", *loc[2:]]
+        if loc == ["body"]:  # the body as a whole: absent, or not an object
+            message = _BODY_MISSING if error["type"] == "missing" else _BODY_NOT_OBJECT
+        else:
+            message = _MESSAGES.get(error["type"], error["msg"]).removeprefix("Value error, ")
+        errors.append({"loc": loc, "msg": message, "type": error["type"]})
+    return _invalid(request, errors)
+
+
+@api.exception_handler(DjangoValidationError)
+def _model_validation_error(request: HttpRequest, exc: DjangoValidationError) -> HttpResponse:
+    # The schemas check everything full_clean() does; this is the safety net
+    # should a model's rules ever grow stricter than the schema's.
+    by_field = exc.message_dict if hasattr(exc, "error_dict") else {"": exc.messages}
+    errors = [
+        {
+            "loc": _MODEL_FIELD_LOC.get(field, ["body", field] if field else ["body"]),
+            "msg": m,
+            "type": "invalid",
+        }
+        for field, messages in by_field.items()
+        for m in messages
+    ]
+    return _invalid(request, errors)
+
+
+@api.exception_handler(HttpError)
+def _http_error(request: HttpRequest, exc: HttpError) -> HttpResponse:
+    if isinstance(exc.__cause__, _InvalidJSON):
+        return _error(request, 400, str(exc.__cause__), "invalid_json")
+    return _error(request, exc.status_code, exc.message, "error")
+
+
+@api.exception_handler(Http404)
+def _not_found(request: HttpRequest, exc: Http404) -> HttpResponse:
+    return _error(request, 404, "There is nothing at this address. See /api/v1/docs.", "not_found")
+
+
+@api.exception_handler(RequestDataTooBig)
+def _too_big(request: HttpRequest, exc: RequestDataTooBig) -> HttpResponse:
+    return _error(request, 413, "The request body is too large.", "too_large")

@@ -1,0 +1,235 @@
+"""The JSON API's request and response shapes.
+
+Every limit a request must respect is declared here, so the OpenAPI document
+states it and a client can check its input before sending it. Text is validated
+with the same regular expressions the document publishes; the messages are
+written for people, because the API puts them in its error responses.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, date, datetime
+from typing import Annotated
+
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.core.validators import validate_email
+from ninja import Field, Schema
+from pydantic import AfterValidator, BeforeValidator, ConfigDict
+from pydantic_core import PydanticCustomError
+
+# Ids are 64-bit database keys; a larger number could only fail inside the driver.
+MAX_ID = 2**63 - 1
+Id = Annotated[int, Field(ge=1, le=MAX_ID)]
+
+NAME_MAX_LENGTH = 100  # Appointment.customer_name
+EMAIL_MAX_LENGTH = 254  # Appointment.customer_email
+PHONE_MAX_LENGTH = 32  # Appointment.customer_phone
+
+# No control characters (PostgreSQL refuses NUL in text; the others have no place
+# in a name), and at least one visible character, so that the name the booking
+# service stores after stripping the spaces is never empty.
+NAME_PATTERN = r"^[^\x00-\x1f\x7f-\x9f]*[^\s\x00-\x1f\x7f-\x9f][^\x00-\x1f\x7f-\x9f]*$"
+# Digits and the punctuation people write phone numbers with; empty means none.
+PHONE_PATTERN = r"^(\+?[0-9 ()./-]*[0-9][0-9 ()./-]*)?$"
+
+# Far enough from datetime.min/max that the day arithmetic of the availability
+# rules (a day's bounds, the longest service before them) cannot overflow.
+_EARLIEST_START = datetime(1, 1, 3, tzinfo=UTC)
+_LATEST_START = datetime(9999, 12, 29, tzinfo=UTC)
+
+
+def _matching(pattern: str, error_type: str, message: str) -> AfterValidator:
+    compiled = re.compile(pattern)
+
+    def check(value: str) -> str:
+        if not compiled.fullmatch(value):
+            raise PydanticCustomError(error_type, message)
+        return value
+
+    return AfterValidator(check)
+
+
+def _email(value: str) -> str:
+    try:
+        validate_email(value)
+    except DjangoValidationError:
+        raise PydanticCustomError("email", "Enter a valid e-mail address.") from None
+    return value
+
+
+def _iso_datetime(value: object) -> datetime:
+    """An ISO 8601 date and time with a UTC offset, read with Python's own parser:
+    pydantic's lax mode would also take Unix timestamps and bare dates."""
+    example = "for example 2027-03-15T09:00:00-07:00"
+    if not isinstance(value, str):
+        raise PydanticCustomError("datetime_type", f"Give an ISO 8601 date and time as a string, {example}.")
+    try:
+        # Upper case: RFC 3339 (the OpenAPI date-time) also allows "t" and "z".
+        parsed = datetime.fromisoformat(value.upper())
+    except ValueError:
+        raise PydanticCustomError("datetime_parsing", f"Give an ISO 8601 date and time, {example}.") from None
+    if parsed.utcoffset() is None:
+        raise PydanticCustomError(
+            "datetime_offset_required",
+            f"A UTC offset is required (such as -07:00 or Z), {example}: without one the time is ambiguous.",
+        )
+    if not _EARLIEST_START <= parsed <= _LATEST_START:
+        raise PydanticCustomError("datetime_range", "That date is out of range.")
+    return parsed
+
+
+def _iso_date(value: object) -> object:
+    # Only YYYY-MM-DD: pydantic's lax mode would also read "1700000000" as a date.
+    if isinstance(value, date):
+        return value
+    if not (isinstance(value, str) and re.fullmatch(r"\d{4}-\d{2}-\d{2}", value)):
+        raise PydanticCustomError("date_parsing", "Give a date as YYYY-MM-DD, for example 2027-03-15.")
+    return value
+
+
+CustomerName = Annotated[
+    str,
+    Field(
+        min_length=1,
+        max_length=NAME_MAX_LENGTH,
+        json_schema_extra={"pattern": NAME_PATTERN},
+        description="The customer's name, as the salon will greet them.",
+        examples=["Alex Doe"],
+    ),
+    _matching(NAME_PATTERN, "name", "Enter a name with at least one letter and no control characters."),
+]
+CustomerEmail = Annotated[
+    str,
+    Field(
+        max_length=EMAIL_MAX_LENGTH,
+        json_schema_extra={"format": "email"},
+        description="Where the confirmation goes.",
+        examples=["alex@example.com"],
+    ),
+    AfterValidator(_email),
+]
+CustomerPhone = Annotated[
+    str,
+    Field(
+        max_length=PHONE_MAX_LENGTH,
+        json_schema_extra={"pattern": PHONE_PATTERN},
+        description="Digits, spaces and + ( ) . / - only. Optional.",
+        examples=["+1 415 555 0100"],
+    ),
+    _matching(PHONE_PATTERN, "phone", "Enter a phone number with digits, spaces and + ( ) . / - only."),
+]
+StartInstant = Annotated[
+    datetime,
+    BeforeValidator(_iso_datetime),
+    Field(
+        description="ISO 8601 with a UTC offset, e.g. 2027-03-15T09:00:00-07:00. "
+        "One of the slots listed by /availability.",
+        examples=["2027-03-15T09:00:00-07:00"],
+    ),
+]
+LocalDate = Annotated[date, BeforeValidator(_iso_date)]
+# A field named "date" would shadow the type inside its class body.
+CalendarDate = date
+
+
+# --- Requests ---------------------------------------------------------------------
+
+
+class StrictSchema(Schema):
+    # Unknown fields are refused rather than ignored: a typo such as "stylst"
+    # would otherwise book with any stylist without a word.
+    model_config = ConfigDict(extra="forbid")
+
+
+class CustomerIn(StrictSchema):
+    name: CustomerName
+    email: CustomerEmail
+    phone: CustomerPhone | None = None
+
+
+class AppointmentIn(StrictSchema):
+    service: Id = Field(description="A service id from /services.")
+    stylist: Id | None = Field(
+        default=None, description="A stylist id from /stylists; null or absent: any suitable stylist."
+    )
+    start: StartInstant
+    customer: CustomerIn
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "service": 1,
+                    "stylist": None,
+                    "start": "2027-03-15T09:00:00-07:00",
+                    "customer": {"name": "Alex Doe", "email": "alex@example.com", "phone": "+1 415 555 0100"},
+                }
+            ]
+        },
+    )
+
+
+class AvailabilityQuery(Schema):
+    service: Id = Field(description="A service id from /services.")
+    date: LocalDate = Field(description="The salon's local date, YYYY-MM-DD.")
+    stylist: Id | None = Field(default=None, description="Only this stylist; omit for any suitable stylist.")
+
+
+# --- Responses --------------------------------------------------------------------
+
+
+class ServiceOut(Schema):
+    id: int
+    name: str
+    description: str
+    duration_minutes: int
+    price: str = Field(description="A decimal string in the salon's currency.", examples=["50.00"])
+
+
+class StylistOut(Schema):
+    id: int
+    name: str
+
+
+class AvailabilityOut(Schema):
+    date: CalendarDate
+    time_zone: str = Field(description="The salon's IANA time zone; slots carry its UTC offset.")
+    slots: list[datetime] = Field(description="Free start times, ascending, in the salon's local time.")
+
+
+class CustomerOut(Schema):
+    name: str
+    email: str
+
+
+class AppointmentOut(Schema):
+    id: int
+    service: int
+    stylist: int
+    start: datetime = Field(description="In the salon's local time, with its UTC offset.")
+    end: datetime = Field(description="In the salon's local time, with its UTC offset.")
+    status: str = Field(description='"confirmed" or "cancelled".')
+    price: str = Field(description="The price when booked, a decimal string.")
+    customer: CustomerOut
+    manage_token: str = Field(description="Proof of ownership: pass it as ?token= to read or cancel.")
+    manage_url: str | None = Field(description="The customer's own page for the appointment, if any.")
+
+
+# --- Errors -----------------------------------------------------------------------
+
+
+class ErrorOut(Schema):
+    detail: str = Field(description="A sentence that can be shown to the customer as is.")
+    code: str = Field(description="A stable machine-readable reason, e.g. taken or service_not_found.")
+
+
+class FieldErrorOut(Schema):
+    loc: list[str | int] = Field(description='Where the problem is, e.g. ["body", "customer", "email"].')
+    msg: str
+    type: str
+
+
+class ValidationErrorOut(ErrorOut):
+    errors: list[FieldErrorOut]
