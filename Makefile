@@ -12,6 +12,12 @@ RUFF := $(VENV)/bin/ruff
 TEST_POSTGRES_URL ?= postgres://postgres@127.0.0.1:5432/chairtime
 TEST_MARIADB_URL ?= mysql://root@127.0.0.1:3306/chairtime
 PYTEST_ARGS ?=
+BROWSER_TESTS := chairtime/booking/tests/test_browser.py
+# The browser tests run in a pytest process of their own (see test_browser.py).
+define run_suite
+	DATABASE_URL=$(1) $(PYTEST) --ignore=$(BROWSER_TESTS) $(PYTEST_ARGS)
+	DATABASE_URL=$(1) $(PYTEST) $(BROWSER_TESTS) $(PYTEST_ARGS)
+endef
 
 .PHONY: help install run test test-sqlite test-postgres test-mariadb test-quick lint format lock clean
 
@@ -38,16 +44,16 @@ test: install  ## the whole suite: lint, then SQLite, PostgreSQL and MariaDB (wi
 	$(MAKE) test-mariadb
 
 test-sqlite: install  ## the suite on SQLite
-	DATABASE_URL= $(PYTEST) $(PYTEST_ARGS)
+	$(call run_suite,)
 
 test-postgres: install  ## the suite on PostgreSQL (TEST_POSTGRES_URL)
-	DATABASE_URL=$(TEST_POSTGRES_URL) $(PYTEST) $(PYTEST_ARGS)
+	$(call run_suite,$(TEST_POSTGRES_URL))
 
 test-mariadb: install  ## the suite on MariaDB (TEST_MARIADB_URL)
-	DATABASE_URL=$(TEST_MARIADB_URL) $(PYTEST) $(PYTEST_ARGS)
+	$(call run_suite,$(TEST_MARIADB_URL))
 
 test-quick: install  ## SQLite only, no browser
-	DATABASE_URL= $(PYTEST) -m "not browser" $(PYTEST_ARGS)
+	DATABASE_URL= $(PYTEST) --ignore=$(BROWSER_TESTS) $(PYTEST_ARGS)
 
 lint: install  ## ruff, formatting, and no missing migrations
 	$(RUFF) check .

@@ -100,6 +100,8 @@ MIDDLEWARE = [
     "chairtime.ops.middleware.HealthCheckMiddleware",
     "django_guid.middleware.guid_middleware",
     "chairtime.ops.middleware.AccessLogMiddleware",
+    # Turns "database unreachable" in a view into a friendly 503 page.
+    "chairtime.ops.middleware_db.DatabaseUnavailableMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -294,8 +296,7 @@ LOGGING = {
     },
     "handlers": {
         "stdout": {
-            "class": "logging.StreamHandler",
-            "stream": "ext://sys.stdout",
+            "class": "chairtime.ops.logging.StdoutHandler",
             "formatter": "json",
             "filters": ["request_id"],
         },

@@ -19,3 +19,6 @@ if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
     DATABASES["default"]["TEST"]["NAME"] = str(BASE_DIR / "var" / f"test-chairtime-{_run}.sqlite3")
 else:
     DATABASES["default"]["TEST"]["NAME"] = f"test_chairtime_{_run}"
+
+# Hashing a password the production way takes most of a second here; tests make many.
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]

@@ -13,6 +13,7 @@ import json
 import logging
 import time
 
+from django.core.cache import cache
 from django.db import DatabaseError, connections
 from django.http import HttpResponse
 
@@ -45,11 +46,26 @@ def database_status() -> dict:
     return {"status": "ok", "latency_ms": round((time.monotonic() - started) * 1000, 1)}
 
 
-def readiness() -> HttpResponse:
+# Probes come every few seconds from every kubelet and the load balancer; DynamoDB's
+# status is only informative, so one look per interval is enough and keeps a slow
+# DynamoDB from stretching every probe towards its timeout.
+DYNAMODB_STATUS_CACHE_SECONDS = 10
+DYNAMODB_STATUS_CACHE_KEY = "chairtime:readyz:dynamodb"
+
+
+def dynamodb_status() -> dict:
     from chairtime.announcements.store import get_store
 
+    status = cache.get(DYNAMODB_STATUS_CACHE_KEY)
+    if status is None:
+        status = get_store().health()
+        cache.set(DYNAMODB_STATUS_CACHE_KEY, status, DYNAMODB_STATUS_CACHE_SECONDS)
+    return status
+
+
+def readiness() -> HttpResponse:
     database = database_status()
-    dynamodb = get_store().health()
+    dynamodb = dynamodb_status()
     ready = database["status"] == "ok"
     return _json(
         {"status": "ok" if ready else "error", "database": database, "dynamodb": dynamodb},
