@@ -54,6 +54,7 @@ __all__ = [
     "StylistSchedule",
     "bookable_dates",
     "check_start",
+    "check_timing",
     "day_bounds",
     "free_starts",
     "free_starts_any",
@@ -282,14 +283,10 @@ def check_start(
     now_utc = _as_utc(now, "now")
     tz = policy.time_zone
 
-    if start_utc < now_utc:
-        return Refusal.IN_THE_PAST
-    if start_utc < now_utc + policy.min_notice:
-        return Refusal.TOO_SOON
-    # start >= now, so its local date is never before local today.
+    timing = _timing_refusal(policy, start_utc, now_utc)
+    if timing is not None:
+        return timing
     day = start_utc.astimezone(tz).date()
-    if day > now_utc.astimezone(tz).date() + timedelta(days=policy.horizon_days):
-        return Refusal.BEYOND_HORIZON
     if day in policy.closures:
         return Refusal.CLOSED
 
@@ -313,7 +310,29 @@ def check_start(
     return None
 
 
+def check_timing(policy: Policy, start: datetime, now: datetime) -> Refusal | None:
+    """The refusals that depend only on when ``start`` is, not on anybody's
+    schedule: IN_THE_PAST, TOO_SOON or BEYOND_HORIZON, else None.
+
+    Callers use it to turn away absurd dates (year 1 or 9999) before reading
+    any schedule for them; :func:`check_start` applies the same checks first.
+    """
+    return _timing_refusal(policy, _as_utc(start, "start"), _as_utc(now, "now"))
+
+
 # --- internals ------------------------------------------------------------------
+
+
+def _timing_refusal(policy: Policy, start_utc: datetime, now_utc: datetime) -> Refusal | None:
+    if start_utc < now_utc:
+        return Refusal.IN_THE_PAST
+    if start_utc < now_utc + policy.min_notice:
+        return Refusal.TOO_SOON
+    # start >= now, so its local date is never before local today.
+    tz = policy.time_zone
+    if start_utc.astimezone(tz).date() > now_utc.astimezone(tz).date() + timedelta(days=policy.horizon_days):
+        return Refusal.BEYOND_HORIZON
+    return None
 
 
 @dataclass(frozen=True, slots=True)

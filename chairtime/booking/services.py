@@ -126,6 +126,11 @@ def _book_locked(
         if not candidates.exists():
             raise BookingError(Problem.STYLIST_DOES_NOT_OFFER)
 
+    # Before any schedule is read: a start in year 1 or 9999 has no day window.
+    timing = availability.check_timing(selectors.salon_policy(salon), start, now)
+    if timing is not None:
+        raise BookingError(timing)
+
     stylists = lock_stylists(candidates)
     if not stylists:
         raise BookingError(Problem.NO_STYLIST)

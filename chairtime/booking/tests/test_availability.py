@@ -25,6 +25,7 @@ from chairtime.booking.availability import (
     StylistSchedule,
     bookable_dates,
     check_start,
+    check_timing,
     day_bounds,
     free_starts,
     free_starts_any,
@@ -1125,3 +1126,13 @@ def test_free_starts_any_is_the_union_of_each_stylists_free_starts(
 
     assert [(start.astimezone(UTC), ids) for start, ids in free.items()] == sorted(expected.items())
     assert all(start.astimezone(first.policy.time_zone).utcoffset() == start.utcoffset() for start in free)
+
+
+def test_check_timing_refuses_by_time_alone_even_at_the_ends_of_the_calendar():
+    policy = make_policy(min_notice=timedelta(hours=1), horizon_days=30)
+    now = at(MONDAY, "08:00")
+
+    assert check_timing(policy, datetime(1, 1, 1, 12, tzinfo=UTC), now) is Refusal.IN_THE_PAST
+    assert check_timing(policy, datetime(9999, 12, 31, 12, tzinfo=UTC), now) is Refusal.BEYOND_HORIZON
+    assert check_timing(policy, now + timedelta(minutes=30), now) is Refusal.TOO_SOON
+    assert check_timing(policy, now + timedelta(days=1), now) is None

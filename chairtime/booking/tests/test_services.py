@@ -97,6 +97,28 @@ def test_it_refuses_days_beyond_the_horizon(demo):
     assert refusal_of(lambda: book(demo, 10, day=far)).reason is Refusal.BEYOND_HORIZON
 
 
+@pytest.mark.parametrize(
+    ("start", "reason"),
+    [
+        (datetime(1, 1, 1, 12, 0, tzinfo=UTC), Refusal.IN_THE_PAST),
+        (datetime(9999, 12, 31, 12, 0, tzinfo=UTC), Refusal.BEYOND_HORIZON),
+    ],
+)
+def test_it_refuses_absurd_dates_without_overflowing(demo, start, reason):
+    error = refusal_of(
+        lambda: services.appointment_book(
+            service_id=demo.haircut.pk,
+            stylist_id=None,
+            start=start,
+            customer_name="A",
+            customer_email="a@example.com",
+            now=NOW,
+        )
+    )
+
+    assert error.reason is reason
+
+
 def test_it_refuses_closure_days_and_time_off(demo):
     ClosureFactory(date=DAY)
     assert refusal_of(lambda: book(demo, 10)).reason is Refusal.CLOSED

@@ -22,5 +22,5 @@ class Command(BaseCommand):
         password = secrets.token_urlsafe(12)
         user_model.objects.create_superuser("admin", "admin@localhost", password)
         self.stdout.write(
-            self.style.SUCCESS(f"Back office: http://127.0.0.1/admin/ user 'admin', password '{password}'")
+            self.style.SUCCESS(f"Back office (/admin/): user 'admin', password '{password}' (shown once)")
         )
