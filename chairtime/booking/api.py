@@ -186,7 +186,7 @@ def get_appointment(
     token: str = Query("", description=MANAGE_PROOF_HELP),
 ) -> AppointmentOut:
     _check_token(appointment_id, token)
-    appointment = Appointment.objects.filter(pk=appointment_id).first()
+    appointment = selectors.appointment_get(appointment_id)
     if appointment is None:
         raise BookingError(Problem.APPOINTMENT_NOT_FOUND)
     return _appointment_out(request, appointment, token)
@@ -229,12 +229,7 @@ def _service_or_404(service_id: int) -> Service:
 def _stylist_for(stylist_id: int, service: Service) -> Stylist:
     """The stylist, if they take bookings for ``service``; the same refusals as
     the booking service gives for the same ids."""
-    stylist = selectors.stylist_get_for_service(stylist_id, service)
-    if stylist is not None:
-        return stylist
-    if Stylist.objects.filter(pk=stylist_id, is_active=True).exists():
-        raise BookingError(Problem.STYLIST_DOES_NOT_OFFER)
-    raise BookingError(Problem.STYLIST_NOT_FOUND)
+    return selectors.stylist_for_booking(stylist_id, service)
 
 
 def _check_token(appointment_id: int, token: str) -> None:

@@ -21,7 +21,9 @@ class BookingError(Exception):
     """A booking request the salon must refuse; ``message`` can be shown as is.
 
     ``conflict`` is true when the request was well formed but the time is not
-    available (HTTP 409); otherwise the thing asked for does not exist (404/422).
+    available (HTTP 409). Otherwise an id names nothing bookable (404), a stylist
+    does not offer the service (422), or nobody offers it at the moment (the API
+    answers that one with 409 too: it is the salon's state, not a bad request).
     """
 
     def __init__(self, reason: Refusal | Problem) -> None:

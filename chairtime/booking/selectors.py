@@ -18,6 +18,7 @@ from django.db.models import Prefetch, QuerySet
 
 from chairtime.booking import availability
 from chairtime.booking.availability import Policy, StylistSchedule
+from chairtime.booking.errors import BookingError, Problem
 from chairtime.booking.models import (
     MAX_SERVICE_DURATION,
     Appointment,
@@ -44,6 +45,35 @@ def stylist_list_for_service(service: Service) -> QuerySet[Stylist]:
 
 def stylist_get_for_service(stylist_id: int, service: Service) -> Stylist | None:
     return stylist_list_for_service(service).filter(pk=stylist_id).first()
+
+
+def stylist_for_booking(stylist_id: int, service: Service) -> Stylist:
+    """The stylist, if they take bookings for ``service``; otherwise a BookingError
+    that tells "no such stylist" from "does not offer this service"."""
+    stylist = stylist_get_for_service(stylist_id, service)
+    if stylist is not None:
+        return stylist
+    if Stylist.objects.filter(pk=stylist_id, is_active=True).exists():
+        raise BookingError(Problem.STYLIST_DOES_NOT_OFFER)
+    raise BookingError(Problem.STYLIST_NOT_FOUND)
+
+
+def appointment_get(appointment_id: int) -> Appointment | None:
+    return Appointment.objects.select_related("service", "stylist").filter(pk=appointment_id).first()
+
+
+def closed_day_set(stylists: Iterable[Stylist], days: Sequence[date]) -> set[date]:
+    """Those of ``days`` on which the salon is closed or none of ``stylists`` works:
+    "Closed" rather than "Fully booked" on the day list."""
+    if not days:
+        return set()
+    closures = set(
+        Closure.objects.filter(date__gte=days[0], date__lte=days[-1]).values_list("date", flat=True)
+    )
+    working = set(
+        WorkingHours.objects.filter(stylist__in=stylists).values_list("weekday", flat=True).distinct()
+    )
+    return {day for day in days if day in closures or day.weekday() not in working}
 
 
 def salon_policy(salon: Salon, first_day: date | None = None, last_day: date | None = None) -> Policy:

@@ -34,19 +34,11 @@ from chairtime.booking.models import Appointment, Salon, Service, Stylist
 
 logger = logging.getLogger("chairtime.booking")
 
-# Refusals from the least to the most specific. When no stylist can take an
-# "any stylist" booking, the customer hears the reason that got furthest: "taken"
-# is more useful than "outside hours" if one stylist works then but is busy.
-_REFUSAL_ORDER = [
-    Refusal.IN_THE_PAST,
-    Refusal.TOO_SOON,
-    Refusal.BEYOND_HORIZON,
-    Refusal.CLOSED,
-    Refusal.OUTSIDE_HOURS,
-    Refusal.OFF_GRID,
-    Refusal.TIME_OFF,
-    Refusal.TAKEN,
-]
+# Refusals from the least to the most specific: Refusal is declared in the order
+# check_start applies them. When no stylist can take an "any stylist" booking, the
+# customer hears the reason that got furthest: "taken" is more useful than
+# "outside hours" if one stylist works then but is busy.
+_REFUSAL_ORDER = list(Refusal)
 
 
 def lock_stylists(stylists: QuerySet[Stylist]) -> list[Stylist]:
@@ -120,11 +112,7 @@ def _book_locked(
 
     candidates = selectors.stylist_list_for_service(service)
     if stylist_id is not None:
-        if not Stylist.objects.filter(pk=stylist_id, is_active=True).exists():
-            raise BookingError(Problem.STYLIST_NOT_FOUND)
-        candidates = candidates.filter(pk=stylist_id)
-        if not candidates.exists():
-            raise BookingError(Problem.STYLIST_DOES_NOT_OFFER)
+        candidates = candidates.filter(pk=selectors.stylist_for_booking(stylist_id, service).pk)
 
     # Before any schedule is read: a start in year 1 or 9999 has no day window.
     timing = availability.check_timing(selectors.salon_policy(salon), start, now)

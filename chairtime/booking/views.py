@@ -37,7 +37,7 @@ from chairtime.booking import selectors, services, tokens
 from chairtime.booking.availability import Refusal
 from chairtime.booking.errors import BookingError
 from chairtime.booking.forms import ContactForm
-from chairtime.booking.models import Appointment, Closure, Salon, Service, Stylist, WorkingHours
+from chairtime.booking.models import Appointment, Salon, Service, Stylist
 
 ANY = "any"
 STEPS = ("Service", "Stylist", "Day", "Time", "Details")
@@ -391,7 +391,7 @@ def choose_day(request: HttpRequest, service_id: int, stylist: int | None) -> Ht
     free_counts = selectors.bookable_day_list(
         salon=choice.salon, service=choice.service, stylists=choice.candidates, now=choice.now
     )
-    closed = closed_days(choice, [day for day, _ in free_counts])
+    closed = selectors.closed_day_set(choice.candidates, [day for day, _ in free_counts])
     months: dict[str, list[dict]] = {}
     for day, free in free_counts:
         if free:
@@ -425,22 +425,6 @@ def choose_day(request: HttpRequest, service_id: int, stylist: int | None) -> Ht
             any_free=any(free for _, free in free_counts),
         ),
     )
-
-
-def closed_days(choice: Choice, days: list[date]) -> set[date]:
-    """Days on which the salon is closed or none of the stylists works, to tell
-    "Closed" from "Fully booked" on the day list."""
-    if not days:
-        return set()
-    closures = set(
-        Closure.objects.filter(date__gte=days[0], date__lte=days[-1]).values_list("date", flat=True)
-    )
-    working = set(
-        WorkingHours.objects.filter(stylist__in=choice.candidates)
-        .values_list("weekday", flat=True)
-        .distinct()
-    )
-    return {day for day in days if day in closures or day.weekday() not in working}
 
 
 @require_safe
@@ -568,11 +552,7 @@ def book(request: HttpRequest, choice: Choice) -> HttpResponse:
 
 def load_appointment(token: str) -> Appointment:
     appointment_id = tokens.read_manage_token(token)
-    appointment = (
-        Appointment.objects.select_related("service", "stylist").filter(pk=appointment_id).first()
-        if appointment_id is not None
-        else None
-    )
+    appointment = selectors.appointment_get(appointment_id) if appointment_id is not None else None
     if appointment is None:
         raise PageProblem(
             404,
