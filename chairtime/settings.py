@@ -10,9 +10,12 @@ secret volumes and the Secrets Store CSI driver mount them.
 from __future__ import annotations
 
 import os
+import re
+from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
+from csp.constants import NONE, SELF
 from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -65,6 +68,14 @@ def envlist(name: str, default: str) -> list[str]:
     return [item.strip() for item in env(name, default).split(",") if item.strip()]
 
 
+def envrate(name: str, default: str) -> str:
+    """A rate limit: "10/m" is ten per minute (periods s, m, h, d; "5/15m" is five per 15 minutes)."""
+    value = env(name, default).strip()
+    if not re.fullmatch(r"[1-9][0-9]*/(?:[1-9][0-9]*)?[smhd]", value):
+        raise ImproperlyConfigured(f"{name}={value!r} is not a rate such as 10/m")
+    return value
+
+
 DEBUG = envbool("DEBUG", "false")
 
 SECRET_KEY = env("SECRET_KEY")
@@ -89,6 +100,12 @@ INSTALLED_APPS = [
     "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
     "django_guid",
+    "csp",
+    "axes",
+    # Only for its static files: the API docs page then loads Swagger UI from this
+    # site instead of a CDN with an inline script, which the CSP would block.
+    "ninja",
+    "django_ratelimit",
     "chairtime.ops",
     "chairtime.booking",
     "chairtime.announcements",
@@ -103,6 +120,7 @@ MIDDLEWARE = [
     # Turns "database unreachable" in a view into a friendly 503 page.
     "chairtime.ops.middleware_db.DatabaseUnavailableMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    "csp.middleware.CSPMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -111,6 +129,8 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "chairtime.booking.middleware.SalonTimeZoneMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last, as django-axes asks: it turns a lockout signalled during login into a 429.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "chairtime.urls"
@@ -193,11 +213,34 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Caches -------------------------------------------------------------------
 
+# "default" is per process on purpose: the salon's time zone, announcements and
+# probe results are cheap to recompute and must not depend on another server.
+# "ratelimit" holds the rate-limit counters, which every pod must share: Redis
+# (ElastiCache/Valkey) when REDIS_URL is set, whose INCR is atomic, unlike
+# DatabaseCache's read-then-write. Without it the counters are per process,
+# which is fine on one machine; with DEBUG off, django_ratelimit.E003 then stops
+# `check --deploy` and `migrate` (see docs/security.md).
+REDIS_URL = env("REDIS_URL")
 CACHES = {
     "default": {
         "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
         "LOCATION": "chairtime",
-    }
+    },
+    "ratelimit": (
+        {
+            # Falls back to counting in the process while Redis is unreachable:
+            # bookings go on, limited per pod (chairtime.ops.security).
+            "BACKEND": "chairtime.ops.security.FailSoftRedisCache",
+            "LOCATION": REDIS_URL,
+            "KEY_PREFIX": env("REDIS_KEY_PREFIX", "chairtime"),
+            "OPTIONS": {
+                "socket_connect_timeout": envfloat("REDIS_TIMEOUT", "0.25"),
+                "socket_timeout": envfloat("REDIS_TIMEOUT", "0.25"),
+            },
+        }
+        if REDIS_URL
+        else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "chairtime-ratelimit"}
+    ),
 }
 
 # --- Auth, sessions, security -----------------------------------------------
@@ -220,10 +263,82 @@ if SECURE_SSL:
     SECURE_HSTS_INCLUDE_SUBDOMAINS = True
     SESSION_COOKIE_SECURE = True
     CSRF_COOKIE_SECURE = True
+    # __Host-: the browser only accepts them over HTTPS, for Path=/ and without a
+    # Domain, so no sibling subdomain or plain-HTTP page can plant or overwrite them.
+    SESSION_COOKIE_NAME = "__Host-sessionid"
+    CSRF_COOKIE_NAME = "__Host-csrftoken"
+# Preloading commits the whole registrable domain to HTTPS for browsers' built-in
+# lists: the domain owner's decision, not the app's (docs/security.md).
+SECURE_HSTS_PRELOAD = envbool("SECURE_HSTS_PRELOAD", "false")
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
+SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
 SESSION_COOKIE_HTTPONLY = True
+SESSION_COOKIE_SAMESITE = "Lax"
+# No script of ours reads the CSRF cookie: forms carry the token in a field.
+CSRF_COOKIE_HTTPONLY = True
+CSRF_COOKIE_SAMESITE = "Lax"
+# Flash messages in the session, not in a cookie of their own without a prefix.
+MESSAGE_STORAGE = "django.contrib.messages.storage.session.SessionStorage"
+
+# Content-Security-Policy (django-csp 4; Django 5.2 has none built in). No inline
+# script or style anywhere: pages load only their own static files.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [NONE],
+        "script-src": [SELF],
+        "style-src": [SELF],
+        "img-src": [SELF, "data:"],
+        "font-src": [SELF],
+        "connect-src": [SELF],
+        "manifest-src": [SELF],
+        "form-action": [SELF],
+        "frame-ancestors": [NONE],
+        "base-uri": [NONE],
+        "object-src": [NONE],
+        "upgrade-insecure-requests": SECURE_SSL,
+    }
+}
+
+# The client's address. The ALB appends the address it saw to X-Forwarded-For;
+# with N proxies of ours in front, the N-th entry from the right is the client
+# and anything left of it is whatever the client sent (chairtime.ops.security).
+TRUSTED_PROXY_COUNT = envint("TRUSTED_PROXY_COUNT", "1" if SECURE_SSL else "0", minimum=0)
+
+# Rate limits per client address ("count/period", period s, m, h or d).
+BOOKING_RATE_LIMIT = envrate("BOOKING_RATE_LIMIT", "10/m")
+CANCEL_RATE_LIMIT = envrate("CANCEL_RATE_LIMIT", "10/m")
+RATELIMIT_USE_CACHE = "ratelimit"
+RATELIMIT_IP_META_KEY = "chairtime.ops.security.client_ip"
+# A counter that cannot be read or written lets the request through: the
+# booking itself is guarded by the database, not by this counter.
+RATELIMIT_FAIL_OPEN = True
+
+# Brute-force protection of the back-office login (django-axes): after
+# LOGIN_FAILURE_LIMIT failures for one username from one address, that pair is
+# refused, even with the right password, for LOGIN_COOLOFF_MINUTES. Attempts are
+# kept in the database, which every pod shares.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_FAILURE_LIMIT = envint("LOGIN_FAILURE_LIMIT", "5", minimum=1)
+AXES_COOLOFF_TIME = timedelta(minutes=envint("LOGIN_COOLOFF_MINUTES", "15", minimum=1))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_CLIENT_IP_CALLABLE = "chairtime.ops.security.client_ip"
+
+SILENCED_SYSTEM_CHECKS = [
+    # django-ratelimit lists django-redis but not Django's own RedisCache, whose
+    # add (SET NX) and incr (INCR) are the atomic operations it needs.
+    "django_ratelimit.W001",
+]
+if DEBUG:
+    # Locally and in tests the counters may be per process (no REDIS_URL).
+    SILENCED_SYSTEM_CHECKS.append("django_ratelimit.E003")
+if not SECURE_HSTS_PRELOAD:
+    SILENCED_SYSTEM_CHECKS.append("security.W021")
 
 # --- Internationalisation -----------------------------------------------------
 
@@ -310,5 +425,9 @@ LOGGING = {
         "django_guid": {"level": "WARNING"},
         "botocore": {"level": "WARNING"},
         "boto3": {"level": "WARNING"},
+        # Whatever LOG_LEVEL says: at DEBUG these write template contexts (manage
+        # tokens, appointments) and SQL parameters (e-mail addresses, phone numbers).
+        "django.template": {"level": "INFO"},
+        "django.db.backends": {"level": "INFO"},
     },
 }

@@ -8,6 +8,11 @@ import os
 
 os.environ.setdefault("DEBUG", "true")
 os.environ.setdefault("LOG_LEVEL", "WARNING")
+# The suite books and cancels many times a minute from 127.0.0.1, and servers the
+# tests start inherit this environment: production rate limits would turn those
+# requests into 429s. The rate-limit tests (ops/tests/test_security.py) set theirs.
+os.environ.setdefault("BOOKING_RATE_LIMIT", "10000/m")
+os.environ.setdefault("CANCEL_RATE_LIMIT", "10000/m")
 
 from chairtime.settings import *  # noqa: F403
 from chairtime.settings import BASE_DIR, DATABASES

@@ -24,6 +24,7 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
 from ninja import NinjaAPI, Path, Query, Status
+from ninja.decorators import decorate_view
 from ninja.errors import HttpError
 from ninja.errors import ValidationError as NinjaValidationError
 from ninja.parser import Parser
@@ -45,6 +46,7 @@ from chairtime.booking.schemas import (
     ValidationErrorOut,
 )
 from chairtime.booking.tokens import make_manage_token, read_manage_token
+from chairtime.ops.security import rate_limit
 
 DESCRIPTION = """\
 Browse the salon's services and stylists, find free start times, book, and let
@@ -84,6 +86,7 @@ api = NinjaAPI(
 
 NOT_FOUND = {404: ErrorOut}
 INVALID = {422: ValidationErrorOut}
+RATE_LIMITED = {429: ErrorOut}
 MANAGE_PROOF_HELP = "The manage_token returned when the appointment was booked."
 
 
@@ -152,14 +155,24 @@ def availability(request: HttpRequest, query: Query[AvailabilityQuery]) -> Avail
 
 @api.post(
     "/appointments",
-    response={201: AppointmentOut, 400: ErrorOut, **NOT_FOUND, 409: ErrorOut, 413: ErrorOut, **INVALID},
+    response={
+        201: AppointmentOut,
+        400: ErrorOut,
+        **NOT_FOUND,
+        409: ErrorOut,
+        413: ErrorOut,
+        **INVALID,
+        **RATE_LIMITED,
+    },
     tags=["booking"],
     summary="Book an appointment",
     description="Books `start` if it is free at this moment (whatever /availability said a moment "
     "ago). 409 with a `code` when it is not: taken, too_soon, in_the_past, beyond_horizon, "
     "closed, outside_hours, off_grid, time_off, no_stylist. Keep the returned `manage_token`: "
-    "it is the only way to read or cancel the appointment later.",
+    "it is the only way to read or cancel the appointment later. 429 (rate_limited) after "
+    "too many bookings from one address in a short time.",
 )
+@decorate_view(rate_limit("book", "BOOKING_RATE_LIMIT"))
 def book_appointment(request: HttpRequest, payload: AppointmentIn) -> Status[AppointmentOut]:
     appointment = services.appointment_book(
         service_id=payload.service,
@@ -194,12 +207,14 @@ def get_appointment(
 
 @api.post(
     "/appointments/{appointment_id}/cancel",
-    response={200: AppointmentOut, **NOT_FOUND, 409: ErrorOut, **INVALID},
+    response={200: AppointmentOut, **NOT_FOUND, 409: ErrorOut, **INVALID, **RATE_LIMITED},
     tags=["booking"],
     summary="Cancel an appointment",
     description="Needs the appointment's `token` (404 otherwise). 409 when it was already "
-    "cancelled (already_cancelled) or has started (already_started).",
+    "cancelled (already_cancelled) or has started (already_started). 429 (rate_limited) after "
+    "too many cancellations from one address in a short time.",
 )
+@decorate_view(rate_limit("cancel", "CANCEL_RATE_LIMIT"))
 def cancel_appointment(
     request: HttpRequest,
     appointment_id: int = Path(..., ge=1, le=MAX_ID),

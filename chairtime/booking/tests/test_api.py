@@ -828,9 +828,9 @@ EXPECTED_OPERATIONS = {
     "/api/v1/services": {"get": {"200"}},
     "/api/v1/stylists": {"get": {"200", "404", "422"}},
     "/api/v1/availability": {"get": {"200", "404", "422"}},
-    "/api/v1/appointments": {"post": {"201", "400", "404", "409", "413", "422"}},
+    "/api/v1/appointments": {"post": {"201", "400", "404", "409", "413", "422", "429"}},
     "/api/v1/appointments/{appointment_id}": {"get": {"200", "404", "422"}},
-    "/api/v1/appointments/{appointment_id}/cancel": {"post": {"200", "404", "409", "422"}},
+    "/api/v1/appointments/{appointment_id}/cancel": {"post": {"200", "404", "409", "422", "429"}},
 }
 
 
