@@ -31,13 +31,13 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone as dj_timezone
 from django.views.decorators.cache import never_cache
-from django.views.decorators.http import require_http_methods, require_safe
 
 from chairtime.booking import selectors, services, tokens
 from chairtime.booking.availability import Refusal
 from chairtime.booking.errors import BookingError
 from chairtime.booking.forms import ContactForm
 from chairtime.booking.models import Appointment, Salon, Service, Stylist
+from chairtime.ops.security import rate_limit
 
 ANY = "any"
 STEPS = ("Service", "Stylist", "Day", "Time", "Details")
@@ -140,6 +140,38 @@ def friendly_problems(view: Callable[..., HttpResponse]) -> Callable[..., HttpRe
             return problem_page(request, problem)
 
     return wrapper
+
+
+View = Callable[..., HttpResponse]
+
+
+def require_http_methods(methods: list[str]) -> Callable[[View], View]:
+    """Django's decorator of the same name, answering other methods with a page
+    that says what to do (Django's own 405 has an empty body)."""
+
+    def decorator(view: View) -> View:
+        @wraps(view)
+        def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+            if request.method not in methods:
+                response = problem_page(
+                    request,
+                    PageProblem(
+                        405,
+                        "This page cannot be used that way. Please use the links and buttons on "
+                        "the page, or start again from the booking page.",
+                        title="That did not work",
+                    ),
+                )
+                response["Allow"] = ", ".join(methods)
+                return response
+            return view(request, *args, **kwargs)
+
+        return wrapper
+
+    return decorator
+
+
+require_safe = require_http_methods(["GET", "HEAD"])
 
 
 def parse_day(value: str) -> date | None:
@@ -459,6 +491,7 @@ def time_page(request: HttpRequest, choice: Choice, *, error: str = "", status: 
 
 @require_http_methods(["GET", "HEAD", "POST"])
 @never_cache
+@rate_limit("book", "BOOKING_RATE_LIMIT")
 @friendly_problems
 def details(request: HttpRequest, service_id: int, stylist: int | None, day: str, start: str) -> HttpResponse:
     choice = load_choice(service_id, stylist)
@@ -600,6 +633,7 @@ def manage(request: HttpRequest, token: str) -> HttpResponse:
 
 
 @require_http_methods(["GET", "HEAD", "POST"])
+@rate_limit("cancel", "CANCEL_RATE_LIMIT")
 @friendly_problems
 def cancel(request: HttpRequest, token: str) -> HttpResponse:
     appointment = load_appointment(token)
