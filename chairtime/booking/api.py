@@ -132,18 +132,20 @@ def list_stylists(
 )
 def availability(request: HttpRequest, query: Query[AvailabilityQuery]) -> AvailabilityOut:
     now = timezone.now()
-    salon = Salon.load()
+    salon = Salon.cached()
     service = _service_or_404(query.service)
-    stylists = selectors.stylist_list_for_service(service)
-    if query.stylist is not None:
-        stylists = stylists.filter(pk=_stylist_for(query.stylist, service).pk)
+    stylists = (
+        [_stylist_for(query.stylist, service)]
+        if query.stylist is not None
+        else list(selectors.stylist_list_for_service(service))
+    )
 
     slots: list[datetime] = []
     # Asked first, without a query: a day outside the booking horizon has nothing
     # to offer, and the extreme dates a client may send never reach the day maths.
     if query.date in availability_rules.bookable_dates(selectors.salon_policy(salon), now):
         day_slots = selectors.slot_list(
-            salon=salon, service=service, stylists=list(stylists), day=query.date, now=now
+            salon=salon, service=service, stylists=stylists, day=query.date, now=now
         )
         # Already the salon's wall times, each with the UTC offset in force then.
         slots = list(day_slots.starts)
@@ -262,7 +264,7 @@ def _manage_url(request: HttpRequest, token: str) -> str | None:
 
 
 def _appointment_out(request: HttpRequest, appointment: Appointment, token: str) -> AppointmentOut:
-    tz = Salon.load().tz
+    tz = Salon.cached().tz
     return AppointmentOut(
         id=appointment.pk,
         service=appointment.service_id,

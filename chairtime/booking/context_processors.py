@@ -7,4 +7,4 @@ from chairtime.booking.models import Salon
 
 
 def salon(request: HttpRequest) -> dict:
-    return {"salon": SimpleLazyObject(Salon.load)}
+    return {"salon": SimpleLazyObject(Salon.cached)}

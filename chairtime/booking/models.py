@@ -23,7 +23,8 @@ from django.db.models import Case, F, Q, Value, When
 # of a query never grows with the salon's history.
 MAX_SERVICE_MINUTES = 12 * 60
 MAX_SERVICE_DURATION = timedelta(minutes=MAX_SERVICE_MINUTES)
-TIME_ZONE_CACHE_KEY = "chairtime:salon-time-zone"
+SALON_CACHE_KEY = "chairtime:salon"
+SALON_CACHE_SECONDS = 60
 
 
 def validate_time_zone(value: str) -> None:
@@ -78,7 +79,7 @@ class Salon(models.Model):
     def save(self, *args, **kwargs) -> None:
         self.pk = 1
         super().save(*args, **kwargs)
-        cache.delete(TIME_ZONE_CACHE_KEY)
+        cache.delete(SALON_CACHE_KEY)
 
     @classmethod
     def load(cls) -> Salon:
@@ -91,13 +92,21 @@ class Salon(models.Model):
         return zoneinfo.ZoneInfo(self.time_zone)
 
     @classmethod
+    def cached(cls) -> Salon:
+        """The salon for reads (pages, availability): from the process cache, so a
+        request does not read the row again. Settings edited in the back office
+        reach every pod within SALON_CACHE_SECONDS; the booking service re-reads
+        the row inside its transaction with ``load()``."""
+        salon = cache.get(SALON_CACHE_KEY)
+        if salon is None:
+            salon = cls.load()
+            cache.set(SALON_CACHE_KEY, salon, SALON_CACHE_SECONDS)
+        return salon
+
+    @classmethod
     def current_time_zone(cls) -> zoneinfo.ZoneInfo:
-        """The salon's zone, cached: every request needs it, it rarely changes."""
-        name = cache.get(TIME_ZONE_CACHE_KEY)
-        if name is None:
-            name = cls.load().time_zone
-            cache.set(TIME_ZONE_CACHE_KEY, name, 60)
-        return zoneinfo.ZoneInfo(name)
+        """The salon's zone: every request needs it, it rarely changes."""
+        return cls.cached().tz
 
 
 class Service(models.Model):

@@ -258,7 +258,7 @@ def load_service(service_id: int) -> Service:
 
 
 def load_choice(service_id: int, stylist: int | None) -> Choice:
-    salon = Salon.load()
+    salon = Salon.cached()
     service = load_service(service_id)
     candidates = list(selectors.stylist_list_for_service(service))
     chosen = None
@@ -658,7 +658,7 @@ def cancel(request: HttpRequest, token: str) -> HttpResponse:
 @friendly_problems
 def calendar_file(request: HttpRequest, token: str) -> HttpResponse:
     appointment = load_appointment(token)
-    salon = Salon.load()
+    salon = Salon.cached()
     manage_url = request.build_absolute_uri(reverse("booking:manage", args=[token]))
     body = ics_event(appointment, salon, manage_url, dj_timezone.now())
     response = HttpResponse(body, content_type="text/calendar; charset=utf-8")
@@ -721,7 +721,7 @@ def fold(line: str, limit: int = 75) -> str:
 @staff_member_required
 @friendly_problems
 def staff_day(request: HttpRequest) -> HttpResponse:
-    salon = Salon.load()
+    salon = Salon.cached()
     today = dj_timezone.now().astimezone(salon.tz).date()
     raw = request.GET.get("date", "")
     day = parse_day(raw) if raw else today
