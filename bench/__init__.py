@@ -1,0 +1,1 @@
+"""`make bench`: Chairtime's performance figures (docs/performance.md)."""
