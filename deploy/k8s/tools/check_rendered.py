@@ -1,0 +1,180 @@
+"""Checks on the rendered overlays that neither kubernetes-validate nor checkov make.
+
+Run by scripts/k8s-check with the tools' venv (PyYAML, jsonschema):
+    python deploy/k8s/tools/check_rendered.py var/k8s/rendered/*.yaml
+
+1. SecretProviderClass has no schema in kubernetes-validate (it is a CRD of the
+   Secrets Store CSI driver). It is checked here against a schema written from the
+   driver's CRD (secrets-store.csi.x-k8s.io/v1; unknown fields refused, as the API
+   server's strict field validation would) plus what the AWS provider needs in
+   `parameters`. This is a hand copy, not the CRD itself: docs/kubernetes.md says so.
+2. Release invariants: every image is <repo>:<tag>@sha256:<digest> with a real tag
+   (never `latest`), the migrations Job is named chairtime-migrate-<tag>, and it runs
+   with the web pods' image, service account, settings and secrets.
+3. No Kubernetes Secret objects and nothing that looks like an AWS access key.
+Prints one line per problem and exits 1 if there is any.
+"""
+
+from __future__ import annotations
+
+import re
+import sys
+from pathlib import Path
+
+import jsonschema
+import yaml
+
+SECRET_PROVIDER_CLASS_SCHEMA = {
+    "type": "object",
+    "required": ["apiVersion", "kind", "metadata", "spec"],
+    "additionalProperties": False,
+    "properties": {
+        "apiVersion": {"const": "secrets-store.csi.x-k8s.io/v1"},
+        "kind": {"const": "SecretProviderClass"},
+        "metadata": {"type": "object", "required": ["name"]},
+        "spec": {
+            "type": "object",
+            "additionalProperties": False,
+            "required": ["provider", "parameters"],
+            "properties": {
+                "provider": {"const": "aws"},
+                "parameters": {
+                    "type": "object",
+                    "additionalProperties": {"type": "string"},
+                    "required": ["region", "objects"],
+                    "properties": {
+                        "region": {"type": "string", "pattern": r"^[a-z]{2}(-[a-z]+)+-\d$"},
+                        "usePodIdentity": {"enum": ["true", "false"]},
+                    },
+                },
+                "secretObjects": {"type": "array"},
+            },
+        },
+    },
+}
+
+# The `objects` parameter is itself YAML: a list of what ASCP fetches.
+ASCP_OBJECTS_SCHEMA = {
+    "type": "array",
+    "minItems": 1,
+    "items": {
+        "type": "object",
+        "additionalProperties": False,
+        "required": ["objectName", "objectType"],
+        "properties": {
+            "objectName": {"type": "string", "minLength": 1},
+            "objectType": {"enum": ["secretsmanager", "ssmparameter"]},
+            "objectAlias": {"type": "string"},
+            "objectVersion": {"type": "string"},
+            "objectVersionLabel": {"type": "string"},
+            "jmesPath": {
+                "type": "array",
+                "items": {
+                    "type": "object",
+                    "additionalProperties": False,
+                    "required": ["path", "objectAlias"],
+                    "properties": {"path": {"type": "string"}, "objectAlias": {"type": "string"}},
+                },
+            },
+        },
+    },
+}
+
+IMAGE = re.compile(
+    r"^(?P<repo>[^@:]+(?::\d+)?/[^@:]+)"  # registry[:port]/repository
+    r":(?P<tag>[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})"
+    r"@sha256:[0-9a-f]{64}$"
+)
+AWS_ACCESS_KEY = re.compile(r"\b(AKIA|ASIA)[0-9A-Z]{16}\b|aws_secret_access_key|AWS_SECRET_ACCESS_KEY")
+
+
+def dotted(path) -> str:
+    return ".".join(map(str, path))
+
+
+def pod_spec(doc: dict) -> dict:
+    return doc["spec"]["template"]["spec"]
+
+
+def check_file(path: Path) -> list[str]:
+    problems: list[str] = []
+    text = path.read_text()
+    docs = [d for d in yaml.safe_load_all(text) if d]
+    where = path.name
+
+    if AWS_ACCESS_KEY.search(text):
+        problems.append(f"{where}: something that looks like an AWS access key or secret key")
+
+    by_kind: dict[str, list[dict]] = {}
+    for doc in docs:
+        by_kind.setdefault(doc["kind"], []).append(doc)
+
+    if "Secret" in by_kind:
+        problems.append(f"{where}: a Secret object; secrets come from Secrets Manager (CSI driver)")
+
+    for spc in by_kind.get("SecretProviderClass", []):
+        spc_where = f"{where}: SecretProviderClass {spc.get('metadata', {}).get('name')}"
+        for error in jsonschema.Draft202012Validator(SECRET_PROVIDER_CLASS_SCHEMA).iter_errors(spc):
+            problems.append(f"{spc_where}: {dotted(error.path)}: {error.message}")
+        objects_text = spc.get("spec", {}).get("parameters", {}).get("objects", "")
+        try:
+            objects = yaml.safe_load(objects_text)
+        except yaml.YAMLError as e:
+            problems.append(f"{spc_where}: parameters.objects is not YAML: {e}")
+            continue
+        for error in jsonschema.Draft202012Validator(ASCP_OBJECTS_SCHEMA).iter_errors(objects):
+            problems.append(f"{spc_where}: parameters.objects.{dotted(error.path)}: {error.message}")
+        if "PLACEHOLDER" in objects_text or "SET-BY-OVERLAY" in objects_text:
+            problems.append(f"{spc_where}: the overlay did not set the secret's name")
+
+    deployments = [d for d in by_kind.get("Deployment", []) if d["metadata"]["name"] == "chairtime-web"]
+    jobs = by_kind.get("Job", [])
+    if len(deployments) != 1 or len(jobs) != 1:
+        counts = f"{len(deployments)} and {len(jobs)}"
+        problems.append(f"{where}: expected one Deployment chairtime-web and one Job, got {counts}")
+        return problems
+    web, job = pod_spec(deployments[0]), pod_spec(jobs[0])
+
+    for doc in (deployments[0], jobs[0]):
+        doc_where = f"{where}: {doc['kind']} {doc['metadata']['name']}"
+        for container in pod_spec(doc)["containers"] + pod_spec(doc).get("initContainers", []):
+            match = IMAGE.match(container["image"])
+            if not match:
+                problems.append(
+                    f"{doc_where}: image {container['image']!r} is not <repo>:<tag>@sha256:<digest>"
+                )
+            elif match["tag"] == "latest":
+                problems.append(f"{doc_where}: the tag is `latest`")
+
+    web_image = web["containers"][0]["image"]
+    match = IMAGE.match(web_image)
+    if match:
+        expected = f"chairtime-migrate-{match['tag']}"
+        actual = jobs[0]["metadata"]["name"]
+        if actual != expected:
+            problems.append(f"{where}: the migrations Job is {actual!r}, not {expected!r} (see replacements)")
+    if job["containers"][0]["image"] != web_image:
+        problems.append(f"{where}: the migrations Job's image is not the web pods' {web_image!r}")
+    for field in ("serviceAccountName",):
+        if job.get(field) != web.get(field):
+            problems.append(f"{where}: the migrations Job's {field} differs from the web pods'")
+    if job["containers"][0].get("envFrom") != web["containers"][0].get("envFrom"):
+        problems.append(f"{where}: the migrations Job's settings (envFrom) differ from the web pods'")
+    job_csi = [v for v in job["volumes"] if "csi" in v]
+    web_csi = [v for v in web["volumes"] if "csi" in v]
+    if job_csi != web_csi:
+        problems.append(f"{where}: the migrations Job's secrets volume differs from the web pods'")
+    return problems
+
+
+def main(paths: list[str]) -> int:
+    problems = [problem for path in paths for problem in check_file(Path(path))]
+    for problem in problems:
+        print(f"ERROR {problem}")
+    if not problems:
+        print(f"OK {len(paths)} overlay(s): SecretProviderClass, image pins, migrations Job, no secrets")
+    return 1 if problems else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
