@@ -22,7 +22,7 @@ endef
 .PHONY: help install run test test-sqlite test-postgres test-mariadb test-quick lint format lock clean
 
 help:  ## list the verbs
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
+	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
 
 $(VENV)/.installed: requirements/base.txt requirements/dev.txt
 	scripts/system-deps build
@@ -70,3 +70,29 @@ lock:  ## re-pin requirements/*.txt from requirements/*.in
 
 clean:  ## remove the virtualenv and local data
 	rm -rf $(VENV) var staticfiles test-results
+
+# --- Performance (bench/run.py; figures in docs/performance.md) ---------------
+.PHONY: bench bench-quick
+
+bench: install  ## measure latency, throughput, bookings and DynamoDB calls on PostgreSQL and MariaDB; write docs/performance.*
+	scripts/system-deps bench
+	scripts/ensure-databases
+	$(PY) -m bench.run
+
+bench-quick: install  ## the same measurements, small and short (CI); writes var/bench/, fails on a broken invariant
+	scripts/system-deps bench
+	scripts/ensure-databases
+	$(PY) -m bench.run --quick
+
+# --- Kubernetes manifests (deploy/k8s; docs/kubernetes.md) ---------------------------
+.PHONY: k8s-check
+k8s-check:  ## render every overlay, validate against Kubernetes 1.33, run checkov (manifests + Dockerfile)
+	scripts/k8s-check
+
+# --- Container image (deploy/container; docs/container.md) ---------------------------
+.PHONY: image image-test
+image: install  ## hadolint, then build the production image with buildah: chairtime:<git sha>[-dirty]
+	scripts/image-build
+
+image-test: install  ## run the last built image read-only against PostgreSQL, Redis and DynamoDB (moto); prove it (IMAGE_TEST_ARGS=--database mariadb)
+	$(PY) scripts/image-test $(IMAGE_TEST_ARGS)

@@ -356,6 +356,9 @@ STATICFILES_DIRS = [BASE_DIR / "chairtime" / "static"]
 # filled by collectstatic when the image is built.
 WHITENOISE_USE_FINDERS = DEBUG
 WHITENOISE_AUTOREFRESH = DEBUG
+# The image keeps only the hashed copies collectstatic makes (templates always
+# refer to those), which halves the static files' share of the image.
+WHITENOISE_KEEP_ONLY_HASHED_FILES = True
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {
