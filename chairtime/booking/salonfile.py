@@ -697,10 +697,7 @@ def _load_services(salon_file: SalonFile, services: dict[str, Service], tally: T
         else:
             tally.unchanged += 1
     if prune:
-        listed = [s.key for s in salon_file.services]
-        tally.deactivated += (
-            Service.objects.filter(is_active=True).exclude(key__in=listed).update(is_active=False)
-        )
+        tally.deactivated += _deactivate_unlisted(Service, [s.key for s in salon_file.services])
 
 
 def _load_stylists(
@@ -740,10 +737,12 @@ def _load_stylists(
         else:
             tally.unchanged += 1
     if prune:
-        listed = [s.key for s in salon_file.stylists]
-        tally.deactivated += (
-            Stylist.objects.filter(is_active=True).exclude(key__in=listed).update(is_active=False)
-        )
+        tally.deactivated += _deactivate_unlisted(Stylist, [s.key for s in salon_file.stylists])
+
+
+def _deactivate_unlisted(model: type[Service] | type[Stylist], listed: list[str]) -> int:
+    """--prune: deactivate, never delete (appointments refer to them)."""
+    return model.objects.filter(is_active=True).exclude(key__in=listed).update(is_active=False)
 
 
 def _load_closures(salon_file: SalonFile, tally: Tally) -> None:

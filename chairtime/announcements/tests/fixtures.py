@@ -121,18 +121,26 @@ def dynamodb_requests(announcement_store: announcements_store.AnnouncementStore)
     return record_requests(announcement_store.client)
 
 
+@contextlib.contextmanager
+def _boto3_pointed_at(monkeypatch: pytest.MonkeyPatch, endpoint: str) -> Iterator[str]:
+    """Send the store's DynamoDB calls to ``endpoint``, with a fresh client and cache."""
+    monkeypatch.setenv("AWS_ENDPOINT_URL_DYNAMODB", endpoint)
+    announcements_store.reset_store()
+    cache.clear()
+    try:
+        yield endpoint
+    finally:
+        announcements_store.reset_store()
+        cache.clear()
+
+
 @pytest.fixture
 def refused_endpoint(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
     """Point boto3 at a loopback port that refuses connections (bound, never listening)."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind(("127.0.0.1", 0))
-        endpoint = f"http://127.0.0.1:{sock.getsockname()[1]}"
-        monkeypatch.setenv("AWS_ENDPOINT_URL_DYNAMODB", endpoint)
-        announcements_store.reset_store()
-        cache.clear()
-        yield endpoint
-    announcements_store.reset_store()
-    cache.clear()
+        with _boto3_pointed_at(monkeypatch, f"http://127.0.0.1:{sock.getsockname()[1]}") as endpoint:
+            yield endpoint
 
 
 @pytest.fixture
@@ -146,10 +154,5 @@ def hanging_endpoint(monkeypatch: pytest.MonkeyPatch, settings) -> Iterator[str]
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind(("127.0.0.1", 0))
         sock.listen(8)
-        endpoint = f"http://127.0.0.1:{sock.getsockname()[1]}"
-        monkeypatch.setenv("AWS_ENDPOINT_URL_DYNAMODB", endpoint)
-        announcements_store.reset_store()
-        cache.clear()
-        yield endpoint
-    announcements_store.reset_store()
-    cache.clear()
+        with _boto3_pointed_at(monkeypatch, f"http://127.0.0.1:{sock.getsockname()[1]}") as endpoint:
+            yield endpoint
