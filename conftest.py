@@ -16,6 +16,10 @@ def _fresh_cache():
     and probe results are cached per process and must not leak between tests."""
     from django.core.cache import cache
 
+    from chairtime.booking import catalog
+
     cache.clear()
+    catalog.clear()
     yield
     cache.clear()
+    catalog.clear()

@@ -306,6 +306,11 @@ CONTENT_SECURITY_POLICY = {
 # and anything left of it is whatever the client sent (chairtime.ops.security).
 TRUSTED_PROXY_COUNT = envint("TRUSTED_PROXY_COUNT", "1" if SECURE_SSL else "0", minimum=0)
 
+# How long a process may answer the same availability question from memory
+# (booking/microcache.py): a booking elsewhere shows there within this many
+# seconds, in this process at once. 0 switches it off.
+AVAILABILITY_CACHE_SECONDS = envfloat("AVAILABILITY_CACHE_SECONDS", "2")
+
 # Rate limits per client address ("count/period", period s, m, h or d).
 BOOKING_RATE_LIMIT = envrate("BOOKING_RATE_LIMIT", "10/m")
 CANCEL_RATE_LIMIT = envrate("CANCEL_RATE_LIMIT", "10/m")

@@ -13,6 +13,8 @@ os.environ.setdefault("LOG_LEVEL", "WARNING")
 # requests into 429s. The rate-limit tests (ops/tests/test_security.py) set theirs.
 os.environ.setdefault("BOOKING_RATE_LIMIT", "10000/m")
 os.environ.setdefault("CANCEL_RATE_LIMIT", "10000/m")
+# Off: tests move the clock within a test; test_microcache.py switches it on.
+os.environ.setdefault("AVAILABILITY_CACHE_SECONDS", "0")
 
 from chairtime.settings import *  # noqa: F403
 from chairtime.settings import BASE_DIR, DATABASES

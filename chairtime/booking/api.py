@@ -30,9 +30,10 @@ from ninja.errors import ValidationError as NinjaValidationError
 from ninja.parser import Parser
 
 from chairtime.booking import availability as availability_rules
-from chairtime.booking import selectors, services
+from chairtime.booking import catalog, selectors, services
 from chairtime.booking.errors import BookingError, Problem
-from chairtime.booking.models import Appointment, Salon, Service, Stylist
+from chairtime.booking.microcache import micro_cache
+from chairtime.booking.models import Appointment, Salon, Service
 from chairtime.booking.schemas import (
     MAX_ID,
     AppointmentIn,
@@ -130,22 +131,31 @@ def list_stylists(
     "suitable stylist, is free for the whole service. Dates in the past or beyond the booking "
     "horizon are not errors: they simply have no free slots.",
 )
+@decorate_view(micro_cache)
 def availability(request: HttpRequest, query: Query[AvailabilityQuery]) -> AvailabilityOut:
     now = timezone.now()
     salon = Salon.cached()
-    service = _service_or_404(query.service)
-    stylists = (
-        [_stylist_for(query.stylist, service)]
-        if query.stylist is not None
-        else list(selectors.stylist_list_for_service(service))
-    )
+    # Services, stylists, hours, time off and closures from the process's snapshot
+    # (booking/catalog.py); only the day's appointments are read per request.
+    config = catalog.get()
+    service = config.service(query.service)
+    if service is None:
+        raise BookingError(Problem.SERVICE_NOT_FOUND)
+    if query.stylist is None:
+        stylists = config.stylists_for(service)
+    elif not config.has_stylist(query.stylist):
+        raise BookingError(Problem.STYLIST_NOT_FOUND)
+    elif service.pk not in config.offers[query.stylist]:
+        raise BookingError(Problem.STYLIST_DOES_NOT_OFFER)
+    else:
+        stylists = [config.stylists[query.stylist]]
 
     slots: list[datetime] = []
     # Asked first, without a query: a day outside the booking horizon has nothing
     # to offer, and the extreme dates a client may send never reach the day maths.
     if query.date in availability_rules.bookable_dates(selectors.salon_policy(salon), now):
         day_slots = selectors.slot_list(
-            salon=salon, service=service, stylists=stylists, day=query.date, now=now
+            salon=salon, service=service, stylists=stylists, day=query.date, now=now, catalog=config
         )
         # Already the salon's wall times, each with the UTC offset in force then.
         slots = list(day_slots.starts)
@@ -241,12 +251,6 @@ def _service_or_404(service_id: int) -> Service:
     if service is None:
         raise BookingError(Problem.SERVICE_NOT_FOUND)
     return service
-
-
-def _stylist_for(stylist_id: int, service: Service) -> Stylist:
-    """The stylist, if they take bookings for ``service``; the same refusals as
-    the booking service gives for the same ids."""
-    return selectors.stylist_for_booking(stylist_id, service)
 
 
 def _check_token(appointment_id: int, token: str) -> None:

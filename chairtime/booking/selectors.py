@@ -18,6 +18,7 @@ from django.db.models import Prefetch, QuerySet
 
 from chairtime.booking import availability
 from chairtime.booking.availability import Policy, StylistSchedule
+from chairtime.booking.catalog import Catalog
 from chairtime.booking.errors import BookingError, Problem
 from chairtime.booking.models import (
     MAX_SERVICE_DURATION,
@@ -62,25 +63,39 @@ def appointment_get(appointment_id: int) -> Appointment | None:
     return Appointment.objects.select_related("service", "stylist").filter(pk=appointment_id).first()
 
 
-def closed_day_set(stylists: Iterable[Stylist], days: Sequence[date]) -> set[date]:
+def closed_day_set(
+    stylists: Iterable[Stylist], days: Sequence[date], *, catalog: Catalog | None = None
+) -> set[date]:
     """Those of ``days`` on which the salon is closed or none of ``stylists`` works:
     "Closed" rather than "Fully booked" on the day list."""
     if not days:
         return set()
-    closures = set(
-        Closure.objects.filter(date__gte=days[0], date__lte=days[-1]).values_list("date", flat=True)
-    )
-    working = set(
-        WorkingHours.objects.filter(stylist__in=stylists).values_list("weekday", flat=True).distinct()
-    )
+    if catalog is not None:
+        closures = catalog.closures_between(days[0], days[-1])
+        working = {weekday for s in stylists for weekday in catalog.weekly_hours(s.pk)}
+    else:
+        closures = frozenset(
+            Closure.objects.filter(date__gte=days[0], date__lte=days[-1]).values_list("date", flat=True)
+        )
+        working = set(
+            WorkingHours.objects.filter(stylist__in=stylists).values_list("weekday", flat=True).distinct()
+        )
     return {day for day in days if day in closures or day.weekday() not in working}
 
 
-def salon_policy(salon: Salon, first_day: date | None = None, last_day: date | None = None) -> Policy:
+def salon_policy(
+    salon: Salon,
+    first_day: date | None = None,
+    last_day: date | None = None,
+    *,
+    catalog: Catalog | None = None,
+) -> Policy:
     """The salon's booking policy, with its closures between first_day and last_day
-    (none when no days are given)."""
+    (none when no days are given), from ``catalog`` when given, else the database."""
     closures: Iterable[date] = ()
-    if first_day is not None and last_day is not None:
+    if first_day is not None and last_day is not None and catalog is not None:
+        closures = catalog.closures_between(first_day, last_day)
+    elif first_day is not None and last_day is not None:
         closures = Closure.objects.filter(date__gte=first_day, date__lte=last_day).values_list(
             "date", flat=True
         )
@@ -94,24 +109,34 @@ def salon_policy(salon: Salon, first_day: date | None = None, last_day: date | N
 
 
 def stylist_schedules(
-    stylists: Sequence[Stylist], salon: Salon, first_day: date, last_day: date
+    stylists: Sequence[Stylist],
+    salon: Salon,
+    first_day: date,
+    last_day: date,
+    *,
+    catalog: Catalog | None = None,
 ) -> list[StylistSchedule]:
     """Each stylist's hours, time off and confirmed appointments around the local
     days first_day..last_day, in the order of ``stylists``: three indexed queries,
-    whatever the number of stylists."""
+    whatever the number of stylists; one (the appointments) when the hours and time
+    off come from ``catalog`` (read paths only: the booking service passes none)."""
     window_start, _ = availability.day_bounds(first_day, salon.tz)
     _, window_end = availability.day_bounds(last_day, salon.tz)
     ids = [s.pk for s in stylists]
 
     hours: dict[int, dict[int, list]] = defaultdict(lambda: defaultdict(list))
-    for h in WorkingHours.objects.filter(stylist_id__in=ids).order_by("weekday", "start"):
-        hours[h.stylist_id][h.weekday].append((h.start, h.end))
-
-    time_off: dict[int, list] = defaultdict(list)
-    for t in TimeOff.objects.filter(stylist_id__in=ids, start__lt=window_end, end__gt=window_start).order_by(
-        "start"
-    ):
-        time_off[t.stylist_id].append((t.start, t.end))
+    time_off: dict[int, tuple | list] = defaultdict(list)
+    if catalog is not None:
+        for pk in ids:
+            hours[pk] = catalog.weekly_hours(pk)  # type: ignore[assignment]
+            time_off[pk] = catalog.time_off_between(pk, window_start, window_end)
+    else:
+        for h in WorkingHours.objects.filter(stylist_id__in=ids).order_by("weekday", "start"):
+            hours[h.stylist_id][h.weekday].append((h.start, h.end))
+        for t in TimeOff.objects.filter(
+            stylist_id__in=ids, start__lt=window_end, end__gt=window_start
+        ).order_by("start"):
+            time_off[t.stylist_id].append((t.start, t.end))
 
     bookings: dict[int, list] = defaultdict(list)
     for stylist_id, starts_at, ends_at in (
@@ -144,23 +169,35 @@ class DaySlots:
 
 
 def slot_list(
-    *, salon: Salon, service: Service, stylists: Sequence[Stylist], day: date, now: datetime
+    *,
+    salon: Salon,
+    service: Service,
+    stylists: Sequence[Stylist],
+    day: date,
+    now: datetime,
+    catalog: Catalog | None = None,
 ) -> DaySlots:
     """The free start times of ``service`` on local ``day`` with any of ``stylists``."""
-    policy = salon_policy(salon, day, day)
-    schedules = stylist_schedules(stylists, salon, day, day)
+    policy = salon_policy(salon, day, day, catalog=catalog)
+    schedules = stylist_schedules(stylists, salon, day, day, catalog=catalog)
     return DaySlots(day, availability.free_starts_any(schedules, policy, day, service.duration, now))
 
 
 def bookable_day_list(
-    *, salon: Salon, service: Service, stylists: Sequence[Stylist], now: datetime
+    *,
+    salon: Salon,
+    service: Service,
+    stylists: Sequence[Stylist],
+    now: datetime,
+    catalog: Catalog | None = None,
 ) -> list[tuple[date, int]]:
     """Every local date customers may book now, with how many start times are free
-    on it (0 for a full or closed day), read in three queries for the whole horizon."""
+    on it (0 for a full or closed day), read in three queries for the whole horizon
+    (one with ``catalog``)."""
     today = availability.local_today(salon_policy(salon), now)
     last_day = today + timedelta(days=salon.horizon_days)
-    policy = salon_policy(salon, today, last_day)
-    schedules = stylist_schedules(stylists, salon, today, last_day)
+    policy = salon_policy(salon, today, last_day, catalog=catalog)
+    schedules = stylist_schedules(stylists, salon, today, last_day, catalog=catalog)
     open_days = set(availability.bookable_dates(policy, now))
     days = [today + timedelta(days=n) for n in range(salon.horizon_days + 1)]
     return [

@@ -32,7 +32,7 @@ from django.urls import reverse
 from django.utils import timezone as dj_timezone
 from django.views.decorators.cache import never_cache
 
-from chairtime.booking import selectors, services, tokens
+from chairtime.booking import catalog, selectors, services, tokens
 from chairtime.booking.availability import Refusal
 from chairtime.booking.errors import BookingError
 from chairtime.booking.forms import ContactForm
@@ -352,7 +352,12 @@ def time_list(choice: Choice, day: date) -> dict:
     """The free start times of ``day``, grouped into morning, afternoon, evening."""
     tz = choice.salon.tz
     starts = selectors.slot_list(
-        salon=choice.salon, service=choice.service, stylists=choice.candidates, day=day, now=choice.now
+        salon=choice.salon,
+        service=choice.service,
+        stylists=choice.candidates,
+        day=day,
+        now=choice.now,
+        catalog=catalog.get(),
     ).starts
     # On the night the clocks go back one wall time can start twice: name the
     # zone (PDT/PST) on those, and put the offset in their URLs.
@@ -420,10 +425,11 @@ def choose_stylist(request: HttpRequest, service_id: int) -> HttpResponse:
 def choose_day(request: HttpRequest, service_id: int, stylist: int | None) -> HttpResponse:
     choice = load_choice(service_id, stylist)
     choice.step = 3
+    config = catalog.get()
     free_counts = selectors.bookable_day_list(
-        salon=choice.salon, service=choice.service, stylists=choice.candidates, now=choice.now
+        salon=choice.salon, service=choice.service, stylists=choice.candidates, now=choice.now, catalog=config
     )
-    closed = selectors.closed_day_set(choice.candidates, [day for day, _ in free_counts])
+    closed = selectors.closed_day_set(choice.candidates, [day for day, _ in free_counts], catalog=config)
     months: dict[str, list[dict]] = {}
     for day, free in free_counts:
         if free:

@@ -1,0 +1,119 @@
+"""The read paths' configuration snapshot (booking/catalog.py): what it saves, how
+fresh it is, and that the booking service never trusts it."""
+
+from __future__ import annotations
+
+from datetime import time, timedelta
+
+from chairtime.booking import catalog
+from chairtime.booking.models import Closure, Service, Stylist, TimeOff, WorkingHours
+from chairtime.booking.tests.factories import ClosureFactory, TimeOffFactory
+from chairtime.booking.tests.test_api import booking, post, slots
+
+
+def test_it_answers_availability_with_one_query_once_the_snapshot_is_loaded(
+    client, demo, django_assert_num_queries
+):
+    day = demo.next_working_day()
+    slots(client, demo.haircut, day)  # loads the salon and the snapshot
+    # Only the day's confirmed appointments are read per request.
+    with django_assert_num_queries(1):
+        assert slots(client, demo.haircut, day, stylist=demo.ana)
+    with django_assert_num_queries(1):
+        assert slots(client, demo.haircut, day)
+
+
+def test_it_sees_a_change_made_in_this_process_at_once(client, demo):
+    day = demo.next_working_day()
+    assert slots(client, demo.colour, day, stylist=demo.ana)
+    catalog.get()
+
+    TimeOffFactory(stylist=demo.ana, start=demo.local(day, 0), end=demo.local(day, 23))
+    assert slots(client, demo.colour, day, stylist=demo.ana) == []
+
+    ClosureFactory(date=day + timedelta(days=1))
+    assert day + timedelta(days=1) in catalog.get().closures
+
+    demo.ben.services.add(demo.colour)  # m2m
+    assert slots(client, demo.colour, day, stylist=demo.ben)
+
+
+def test_it_keeps_a_change_made_elsewhere_for_at_most_catalog_seconds(client, demo, monkeypatch):
+    """Another process's edit sends no signal here: this process keeps its snapshot
+    until it is CATALOG_SECONDS old (simulated here with an update(), which sends no
+    signal either)."""
+    day = demo.next_working_day()
+    assert slots(client, demo.haircut, day, stylist=demo.ben)
+
+    Stylist.objects.filter(pk=demo.ben.pk).update(is_active=False)
+    assert slots(client, demo.haircut, day, stylist=demo.ben), "stale within CATALOG_SECONDS"
+
+    monkeypatch.setattr(catalog, "CATALOG_SECONDS", 0.0)
+    response = client.get(
+        "/api/v1/availability", {"service": demo.haircut.pk, "stylist": demo.ben.pk, "date": day}
+    )
+    assert response.status_code == 404
+    assert response.json()["code"] == "stylist_not_found"
+
+
+def test_the_booking_service_refuses_what_a_stale_snapshot_still_offers(client, demo):
+    day = demo.next_working_day()
+    offered = slots(client, demo.haircut, day, stylist=demo.ana)
+    assert offered
+    # Time off entered "on another pod": no signal reaches this process's snapshot.
+    TimeOff.objects.bulk_create(
+        [TimeOff(stylist=demo.ana, start=demo.local(day, 0), end=demo.local(day, 23, 30), reason="sick")]
+    )
+    assert slots(client, demo.haircut, day, stylist=demo.ana) == offered
+
+    response = post(client, "/appointments", booking(offered[0], service=demo.haircut, stylist=demo.ana))
+    assert response.status_code == 409
+    assert response.json()["code"] == "time_off"
+
+
+def test_it_holds_only_active_services_and_stylists_and_whom_they_offer(demo):
+    Service.objects.filter(pk=demo.colour.pk).update(is_active=False)
+    snapshot = catalog.get()
+    assert set(snapshot.services) == {demo.haircut.pk}
+    assert snapshot.stylists_for(demo.haircut) == [demo.ana, demo.ben]
+    assert snapshot.offers[demo.ana.pk] == frozenset({demo.haircut.pk})
+    assert snapshot.has_stylist(demo.ben.pk)
+
+
+def test_it_keeps_no_history_of_time_off_or_closures(demo):
+    today = demo.next_working_day(min_days_ahead=0)
+    long_ago = today - timedelta(days=400)
+    TimeOffFactory(stylist=demo.ana, start=demo.local(long_ago, 9), end=demo.local(long_ago, 17))
+    ClosureFactory(date=long_ago)
+    soon = today + timedelta(days=3)
+    TimeOffFactory(stylist=demo.ana, start=demo.local(soon, 9), end=demo.local(soon, 17))
+    ClosureFactory(date=soon)
+
+    snapshot = catalog.get()
+    assert snapshot.closures == frozenset({soon})
+    assert snapshot.time_off[demo.ana.pk] == ((demo.local(soon, 9), demo.local(soon, 17)),)
+
+
+def test_it_gives_hours_in_order_by_weekday(demo):
+    WorkingHours.objects.filter(stylist=demo.ben).delete()
+    WorkingHours.objects.bulk_create(
+        [
+            WorkingHours(stylist=demo.ben, weekday=2, start=time(14), end=time(18)),
+            WorkingHours(stylist=demo.ben, weekday=2, start=time(8), end=time(12)),
+        ]
+    )
+    catalog.clear()  # bulk_create sends no signal
+    assert catalog.get().weekly_hours(demo.ben.pk) == {2: [(time(8), time(12)), (time(14), time(18))]}
+    assert catalog.get().weekly_hours(999) == {}
+
+
+def test_it_is_cleared_by_deletes_too(demo):
+    day = demo.next_working_day()
+    ClosureFactory(date=day)
+    assert day in catalog.get().closures
+    Closure.objects.filter(date=day).delete()  # a queryset delete sends post_delete per row
+    assert day not in catalog.get().closures
+
+    assert 0 in catalog.get().weekly_hours(demo.ana.pk)
+    demo.ana.hours.filter(weekday=0).delete()
+    assert 0 not in catalog.get().weekly_hours(demo.ana.pk)
