@@ -37,6 +37,7 @@ run: install  ## serve the demo salon on http://127.0.0.1:8080 (SQLite + local D
 
 test: install  ## the whole suite: lint, then SQLite, PostgreSQL and MariaDB (with browser tests)
 	scripts/system-deps browser
+	scripts/k8s-tools
 	scripts/ensure-databases
 	$(MAKE) lint
 	$(MAKE) test-sqlite

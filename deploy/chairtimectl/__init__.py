@@ -1,0 +1,3 @@
+"""chairtimectl: the operator command (deploy, rollback, history, status, diagnose).
+
+Run it as ``bin/chairtimectl``; see cli.py and docs/runbook.md."""

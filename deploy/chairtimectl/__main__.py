@@ -1,0 +1,5 @@
+import sys
+
+from chairtimectl.cli import main
+
+sys.exit(main())

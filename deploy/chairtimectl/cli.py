@@ -1,0 +1,397 @@
+"""chairtimectl: deploy, roll back and troubleshoot Chairtime on Kubernetes.
+
+    bin/chairtimectl deploy --image REPO:TAG[@sha256:DIGEST] [--overlay staging]
+    bin/chairtimectl rollback [--to-revision N]
+    bin/chairtimectl history | status | diagnose
+
+The same command runs in the pipeline's deploy stage (deploy/buildspecs/deploy.yml)
+and on an operator's machine; it only drives kubectl with the current kubeconfig
+(`aws eks update-kubeconfig` on EKS), so each step can be repeated by hand.
+docs/runbook.md says when to use which, and how to remedy what `diagnose` shows.
+
+Exit status: 0 done; 1 the release failed (and was rolled back when it could be);
+2 bad usage or a cluster that cannot be reached.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from collections.abc import Callable
+
+from chairtimectl import report
+from chairtimectl.kube import Kube, KubeError
+from chairtimectl.release import DEPLOYMENT, ImageRef, ReleaseError, namespace_of, render, split
+
+SELECTOR = "app.kubernetes.io/name=chairtime,app.kubernetes.io/component=web"
+MIGRATIONS = "app.kubernetes.io/name=chairtime,app.kubernetes.io/component=migrations"
+POLL_SECONDS = 2.0
+
+
+class Failed(Exception):
+    """The release failed; the message is the reason, for the operator."""
+
+
+class Console:
+    """Progress lines with the seconds since the command started."""
+
+    def __init__(self) -> None:
+        self.started = time.monotonic()
+        self.last = ""
+
+    def say(self, message: str) -> None:
+        print(f"[{time.monotonic() - self.started:6.1f}s] {message}", flush=True)
+
+    def progress(self, message: str) -> None:
+        """Print ``message`` only when it differs from the previous progress line."""
+        if message != self.last:
+            self.last = message
+            self.say(message)
+
+    def block(self, lines: list[str]) -> None:
+        for line in lines:
+            print(line, flush=True)
+
+
+# --- deploy -------------------------------------------------------------------------------
+
+
+def deploy(args: argparse.Namespace, console: Console) -> int:
+    image = ImageRef.parse(args.image)
+    kube = Kube(context=args.context)
+    console.say(f"rendering {args.overlay} with {image}")
+    objects = render(kube, args.overlay, image)
+    kube.namespace = args.namespace or namespace_of(objects)
+    prerequisites, jobs, rest = split(objects)
+    for obj in rest:
+        if obj["kind"] == "Deployment" and obj["metadata"]["name"] == DEPLOYMENT:
+            annotations = obj["metadata"].setdefault("annotations", {})
+            annotations[report.CHANGE_CAUSE] = f"chairtimectl deploy {image.repository}:{image.tag}"
+
+    before = kube.get("deployment", DEPLOYMENT)
+    previous = report.revision(before) if before else 0
+    console.say(
+        f"namespace {kube.namespace}: "
+        + (f"revision {previous} runs {report.image_of(before)}" if before else "first release")
+    )
+
+    console.say(f"applying settings and identity ({len(prerequisites)} objects)")
+    _print_applied(console, kube.apply(prerequisites))
+    for job in jobs:
+        run_migrations(kube, job, console, args.migrate_timeout)
+
+    console.say(f"applying the release ({len(rest)} objects)")
+    _print_applied(console, kube.apply(rest))
+    after = kube.get("deployment", DEPLOYMENT)
+    try:
+        wait_for_rollout(kube, console, args.timeout, args.stuck_after)
+    except Failed as failure:
+        console.say(f"RELEASE FAILED: {failure}")
+        current = report.revision(kube.get("deployment", DEPLOYMENT))
+        if previous and current != previous:
+            console.say(f"rolling back to revision {previous} ({report.image_of(before)})")
+            kube.run(["rollout", "undo", f"deployment/{DEPLOYMENT}", f"--to-revision={previous}"])
+            try:
+                wait_for_rollout(kube, console, args.timeout, args.stuck_after)
+                console.say(f"rolled back: revision {previous}'s image serves again")
+            except Failed as second:
+                console.say(f"THE ROLLBACK FAILED TOO: {second}; run `chairtimectl diagnose`")
+        elif not previous:
+            console.say("nothing to roll back to (first release); run `chairtimectl diagnose`")
+        console.say(f"deploy of {image} failed: {failure}")
+        return 1
+    console.say(f"released {image} as revision {report.revision(after)}")
+    return 0
+
+
+def _print_applied(console: Console, output: str) -> None:
+    console.block([f"    {line}" for line in output.splitlines()])
+
+
+def run_migrations(kube: Kube, job: dict, console: Console, timeout: float) -> None:
+    """Create the release's migrations Job (once: a finished Job is kept, and
+    names its release) and wait for it."""
+    name = job["metadata"]["name"]
+    existing = kube.get("job", name)
+    if existing and _job_state(existing) == "complete":
+        console.say(f"migrations {name}: already complete for this release")
+        return
+    if existing and _job_state(existing) == "failed":
+        raise Failed(
+            f"migrations Job {name} failed earlier for this release; read it with "
+            f"`kubectl -n {kube.namespace} logs job/{name}`, fix the cause, then "
+            f"`kubectl -n {kube.namespace} delete job {name}` and deploy again"
+        )
+    if not existing:
+        console.say(f"migrations: creating Job {name}")
+        kube.apply([job])
+    deadline = time.monotonic() + timeout
+    while True:
+        current = kube.get("job", name)
+        state = _job_state(current)
+        status = current.get("status", {})
+        console.progress(
+            f"migrations {name}: {state} "
+            f"({status.get('active', 0)} running, {status.get('failed', 0)} failed attempts)"
+        )
+        if state == "complete":
+            return
+        if state == "failed" or time.monotonic() > deadline:
+            pods = kube.items("pods", selector=f"job-name={name}")
+            lines = []
+            for pod in pods:
+                lines.append(f"  {pod['metadata']['name']}: {pod.get('status', {}).get('phase')}")
+                lines += [
+                    f"    {x}" for x in kube.logs(pod["metadata"]["name"], "migrate").splitlines()[-15:]
+                ]
+            console.block(lines)
+            why = "failed" if state == "failed" else f"did not finish within {timeout:.0f} s"
+            raise Failed(f"migrations Job {name} {why}; the previous release was left running untouched")
+        time.sleep(POLL_SECONDS)
+
+
+def _job_state(job: dict) -> str:
+    for kind, state in (("Complete", "complete"), ("Failed", "failed")):
+        c = report.condition(job, kind)
+        if c and c.get("status") == "True":
+            return state
+    return "running"
+
+
+def wait_for_rollout(kube: Kube, console: Console, timeout: float, stuck_after: float) -> None:
+    """Until the Deployment's current revision is fully available; Failed, with the
+    pods' reasons, at the deadline, when the progress deadline passes, or when a new
+    pod shows a reason that does not fix itself (image pull, crash loop) for
+    ``stuck_after`` seconds."""
+    deadline = time.monotonic() + timeout
+    stuck_since: dict[str, float] = {}
+    while True:
+        deployment = kube.get("deployment", DEPLOYMENT)
+        state = report.rollout_state(deployment)
+        console.progress(f"rollout revision {report.revision(deployment)}: {state.message}")
+        if state.done:
+            return
+        new_pods = _new_pod_reports(kube, deployment)
+        now = time.monotonic()
+        for pod in new_pods:
+            if pod.stuck:
+                stuck_since.setdefault(pod.name, now)
+            else:
+                stuck_since.pop(pod.name, None)
+        stuck = [p for p in new_pods if p.stuck and now - stuck_since[p.name] >= stuck_after]
+        timed_out = now > deadline
+        if state.failed or stuck or timed_out:
+            console.block(["  pods of the new revision:", *report.format_pods(new_pods, "    ")])
+            failing = [p for p in new_pods if p.failing] or new_pods
+            reasons = "; ".join(f"{p.name}: {_first_reason(p)}" for p in failing) or "no pods were created"
+            why = (
+                state.failed
+                if state.failed
+                else f"pods stuck in {', '.join(sorted({p.stuck for p in stuck}))}"
+                if stuck
+                else f"not available within {timeout:.0f} s"
+            )
+            raise Failed(f"{why}. {reasons}")
+        time.sleep(POLL_SECONDS)
+
+
+def _new_pod_reports(kube: Kube, deployment: dict) -> list[report.PodReport]:
+    replicasets = kube.items("replicasets", selector=SELECTOR)
+    current = report.current_replicaset(deployment, replicasets)
+    if current is None:
+        return []
+    events = kube.items("events")
+    return [
+        report.pod_report(p, events) for p in report.pods_of(current, kube.items("pods", selector=SELECTOR))
+    ]
+
+
+def _first_reason(pod: report.PodReport) -> str:
+    probe = [p for p in pod.problems if "probe failed" in p]
+    return (probe or pod.problems or ["not ready, no reason reported yet"])[0]
+
+
+# --- rollback, history, status, diagnose ------------------------------------------------------
+
+
+def _kube_for(args: argparse.Namespace) -> Kube:
+    kube = Kube(context=args.context)
+    kube.namespace = args.namespace or namespace_of(render(kube, args.overlay, None))
+    return kube
+
+
+def _deployment(kube: Kube) -> dict:
+    deployment = kube.get("deployment", DEPLOYMENT)
+    if deployment is None:
+        raise Failed(
+            f"no Deployment {DEPLOYMENT} in namespace {kube.namespace}: nothing was deployed there yet"
+        )
+    return deployment
+
+
+def rollback(args: argparse.Namespace, console: Console) -> int:
+    """Back to the previous revision, or to --to-revision N (see `history`). The
+    schema stays as it is: migrations are backward compatible (docs/runbook.md)."""
+    kube = _kube_for(args)
+    deployment = _deployment(kube)
+    replicasets = report.replicasets_of(deployment, kube.items("replicasets", selector=SELECTOR))
+    current = report.revision(deployment)
+    if args.to_revision is not None:
+        target = next((rs for rs in replicasets if report.revision(rs) == args.to_revision), None)
+        if target is None:
+            known = ", ".join(str(report.revision(rs)) for rs in replicasets)
+            raise Failed(f"there is no revision {args.to_revision} (known: {known})")
+        if args.to_revision == current:
+            console.say(f"revision {current} is already the current one; nothing to do")
+            return 0
+    else:
+        older = [rs for rs in replicasets if report.revision(rs) < current]
+        if not older:
+            raise Failed("there is no earlier revision to roll back to")
+        target = older[0]
+    console.say(
+        f"rolling back from revision {current} ({report.image_of(deployment)}) "
+        f"to revision {report.revision(target)} ({report.image_of(target)})"
+    )
+    kube.run(["rollout", "undo", f"deployment/{DEPLOYMENT}", f"--to-revision={report.revision(target)}"])
+    wait_for_rollout(kube, console, args.timeout, args.stuck_after)
+    console.say(f"now at revision {report.revision(_deployment(kube))}: {report.image_of(target)}")
+    return 0
+
+
+def history(args: argparse.Namespace, console: Console) -> int:
+    kube = _kube_for(args)
+    deployment = _deployment(kube)
+    console.block(report.history_lines(deployment, kube.items("replicasets", selector=SELECTOR)))
+    return 0
+
+
+def status(args: argparse.Namespace, console: Console) -> int:
+    kube = _kube_for(args)
+    deployment = _deployment(kube)
+    state = report.rollout_state(deployment)
+    events = kube.items("events")
+    pods = [report.pod_report(p, events) for p in kube.items("pods", selector=SELECTOR)]
+    console.block(
+        [
+            f"namespace {kube.namespace}, deployment {DEPLOYMENT}",
+            f"  revision {report.revision(deployment)}: {report.image_of(deployment)}",
+            f"  {'rolled out' if state.done else 'ROLLING OUT'}: {state.message}",
+            "pods:",
+            *report.format_pods(pods, "  "),
+            "ingress:",
+            *report.ingress_lines(kube.items("ingress"), events),
+        ]
+    )
+    return 0 if state.done and all(p.ready for p in pods) else 1
+
+
+def diagnose(args: argparse.Namespace, console: Console) -> int:
+    """Everything an operator reads first when something is wrong, in one report."""
+    kube = _kube_for(args)
+    deployment = kube.get("deployment", DEPLOYMENT)
+    events = kube.items("events")
+    lines = [f"=== chairtime in namespace {kube.namespace}"]
+    pods_all = kube.items("pods", selector="app.kubernetes.io/name=chairtime")
+    reports = {p["metadata"]["name"]: report.pod_report(p, events) for p in pods_all}
+    if deployment is None:
+        lines.append(f"no Deployment {DEPLOYMENT}: nothing deployed here yet")
+    else:
+        state = report.rollout_state(deployment)
+        lines += [
+            f"deployment: revision {report.revision(deployment)} {report.image_of(deployment)}",
+            f"  {'rolled out' if state.done else 'NOT ROLLED OUT'}: {state.message}",
+        ]
+        for kind in ("Available", "Progressing", "ReplicaFailure"):
+            c = report.condition(deployment, kind)
+            if c:
+                lines.append(f"  {kind}={c.get('status')} {c.get('reason', '')}: {c.get('message', '')}")
+        lines.append("revisions:")
+        replicasets = kube.items("replicasets", selector=SELECTOR)
+        lines += ["  " + x for x in report.history_lines(deployment, replicasets)[:-1]]
+    failing = [r for r in reports.values() if r.failing]
+    lines.append(f"pods ({len(reports)}, {len(failing)} failing):")
+    lines += report.format_pods(reports.values(), "  ")
+    for pod in failing:
+        raw = next(p for p in pods_all if p["metadata"]["name"] == pod.name)
+        for container in [c["name"] for c in raw["spec"].get("containers", [])]:
+            lines.append(f"last log lines of {pod.name} ({container}):")
+            lines += ["    " + x for x in kube.logs(pod.name, container, tail=args.log_lines).splitlines()]
+            if pod.restarts:
+                lines.append("  before its last restart:")
+                previous = kube.logs(pod.name, container, tail=args.log_lines, previous=True)
+                lines += ["    " + x for x in previous.splitlines()]
+    lines += ["migrations jobs:", *report.job_lines(kube.items("jobs", selector=MIGRATIONS))]
+    lines += ["ingress / load balancer:", *report.ingress_lines(kube.items("ingress"), events)]
+    lines += ["recent warnings:", *report.warning_lines(events)]
+    found = report.hints("\n".join(lines))
+    if found:
+        lines.append("runbook (docs/runbook.md): " + "; ".join(f'"{h}"' for h in found))
+    console.block(lines)
+    return 1 if failing or deployment is None else 0
+
+
+# --- command line ----------------------------------------------------------------------------
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="chairtimectl", description=__doc__.split("\n\n")[0])
+    p.add_argument(
+        "--overlay",
+        default=os.environ.get("CHAIRTIME_OVERLAY", "staging"),
+        help="deploy/k8s/overlays/NAME or a path to an overlay (default: $CHAIRTIME_OVERLAY or staging)",
+    )
+    p.add_argument("--namespace", help="override the overlay's namespace")
+    p.add_argument("--context", help="kubeconfig context (default: the current one)")
+    commands = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def command(name: str, run: Callable, help: str) -> argparse.ArgumentParser:
+        sub = commands.add_parser(name, help=help, description=help)
+        sub.set_defaults(run=run)
+        return sub
+
+    def waits(sub: argparse.ArgumentParser) -> None:
+        sub.add_argument("--timeout", type=float, default=300, help="seconds the rollout may take (300)")
+        sub.add_argument(
+            "--stuck-after",
+            type=float,
+            default=60,
+            help="fail once a new pod shows an image pull error or a crash loop this long (60 s)",
+        )
+
+    d = command(
+        "deploy", deploy, "migrate, release IMAGE, wait, and roll back automatically if it does not come up"
+    )
+    d.add_argument("--image", required=True, help="REPOSITORY:TAG[@sha256:DIGEST]")
+    d.add_argument("--migrate-timeout", type=float, default=900, help="seconds migrations may take (900)")
+    waits(d)
+    r = command("rollback", rollback, "go back to the previous revision, or to --to-revision N")
+    r.add_argument("--to-revision", type=int, help="a revision number from `history`")
+    waits(r)
+    command("history", history, "the revisions kept, with their images")
+    command("status", status, "the current revision, its pods and the load balancer's address")
+    g = command("diagnose", diagnose, "one report of pods, probes, events, logs, jobs and the Ingress")
+    g.add_argument("--log-lines", type=int, default=20, help="log lines per failing container (20)")
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    console = Console()
+    try:
+        return args.run(args, console)
+    except (ReleaseError, KubeError) as error:
+        console.say(f"error: {error}")
+        return 2
+    except Failed as failure:
+        console.say(f"failed: {failure}")
+        return 1
+    except KeyboardInterrupt:
+        console.say("interrupted")
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())
