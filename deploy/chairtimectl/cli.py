@@ -1,6 +1,6 @@
 """chairtimectl: deploy, roll back and troubleshoot Chairtime on Kubernetes.
 
-    bin/chairtimectl deploy --image REPO:TAG[@sha256:DIGEST] [--overlay staging]
+    bin/chairtimectl [--overlay staging] deploy --image REPO:TAG[@sha256:DIGEST] [--smoke-url URL]
     bin/chairtimectl rollback [--to-revision N]
     bin/chairtimectl history | status | diagnose
 
@@ -24,6 +24,7 @@ from collections.abc import Callable
 from chairtimectl import report
 from chairtimectl.kube import Kube, KubeError
 from chairtimectl.release import DEPLOYMENT, ImageRef, ReleaseError, namespace_of, render, split
+from chairtimectl.smoke import SmokeFailed, smoke
 
 SELECTOR = "app.kubernetes.io/name=chairtime,app.kubernetes.io/component=web"
 MIGRATIONS = "app.kubernetes.io/name=chairtime,app.kubernetes.io/component=migrations"
@@ -87,6 +88,12 @@ def deploy(args: argparse.Namespace, console: Console) -> int:
     after = kube.get("deployment", DEPLOYMENT)
     try:
         wait_for_rollout(kube, console, args.timeout, args.stuck_after)
+        if args.smoke_url:
+            console.say(f"smoke test through {args.smoke_url}")
+            try:
+                smoke(args.smoke_url, args.smoke_host, args.smoke_timeout, console.say)
+            except SmokeFailed as error:
+                raise Failed(str(error)) from None
     except Failed as failure:
         console.say(f"RELEASE FAILED: {failure}")
         current = report.revision(kube.get("deployment", DEPLOYMENT))
@@ -366,6 +373,13 @@ def parser() -> argparse.ArgumentParser:
     )
     d.add_argument("--image", required=True, help="REPOSITORY:TAG[@sha256:DIGEST]")
     d.add_argument("--migrate-timeout", type=float, default=900, help="seconds migrations may take (900)")
+    d.add_argument(
+        "--smoke-url",
+        help="after the rollout, check /readyz and the availability API through this URL (the ALB); "
+        "roll back when they fail",
+    )
+    d.add_argument("--smoke-host", help="Host header for the smoke test (when the URL is the ALB's own name)")
+    d.add_argument("--smoke-timeout", type=float, default=120, help="seconds the smoke test may retry (120)")
     waits(d)
     r = command("rollback", rollback, "go back to the previous revision, or to --to-revision N")
     r.add_argument("--to-revision", type=int, help="a revision number from `history`")
