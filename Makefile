@@ -97,3 +97,8 @@ image: install  ## hadolint, then build the production image with buildah: chair
 
 image-test: install  ## run the last built image read-only against PostgreSQL, Redis and DynamoDB (moto); prove it (IMAGE_TEST_ARGS=--database mariadb)
 	$(PY) scripts/image-test $(IMAGE_TEST_ARGS)
+
+# --- AWS stacks (deploy/aws; docs/aws.md) ---------------------------------------------
+.PHONY: aws-check
+aws-check:  ## test, synthesize (staging + prod), cfn-lint and checkov the CDK stacks; no AWS account needed
+	scripts/aws-check

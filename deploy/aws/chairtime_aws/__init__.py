@@ -1,0 +1,1 @@
+"""Chairtime's AWS infrastructure (AWS CDK v2). See docs/aws.md."""

@@ -1,0 +1,379 @@
+"""The EKS cluster of an environment, its add-ons, and the app's AWS identity."""
+
+from __future__ import annotations
+
+import json
+
+import aws_cdk as cdk
+from aws_cdk import aws_ec2 as ec2
+from aws_cdk import aws_eks as eks
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_logs as logs
+from aws_cdk.lambda_layer_kubectl_v33 import KubectlV33Layer
+from constructs import Construct
+
+from .config import DATABASE_APP_USER, DEPLOYERS_GROUP, REDIS_PORT, SERVICE_ACCOUNT, Settings
+from .data import DataStack
+
+KUBERNETES_VERSION = eks.KubernetesVersion.V1_33
+ALB_CONTROLLER_VERSION = eks.AlbControllerVersion.V2_17_1
+# Helm charts (repository, chart, version). The AWS provider's chart installs the
+# Secrets Store CSI driver itself as a dependency (secrets-store-csi-driver.install).
+SECRETS_STORE_CHART = (
+    "https://aws.github.io/secrets-store-csi-driver-provider-aws",
+    "secrets-store-csi-driver-provider-aws",
+    "2.2.0",
+)
+METRICS_SERVER_CHART = ("https://kubernetes-sigs.github.io/metrics-server/", "metrics-server", "3.12.2")
+# The namespace's labels, as in deploy/k8s/overlays/<env>/namespace.yaml: the stack
+# creates the namespace so the deploy role needs no right to create namespaces.
+NAMESPACE_LABELS = {
+    "pod-security.kubernetes.io/enforce": "restricted",
+    "pod-security.kubernetes.io/enforce-version": "v1.33",
+    "elbv2.k8s.aws/pod-readiness-gate-inject": "enabled",
+}
+
+
+class ClusterStack(cdk.Stack):
+    """EKS 1.33 with a managed node group in the private subnets.
+
+    Access is through EKS access entries only (authentication mode API, no aws-auth
+    ConfigMap): the operators' admin role from ``-c admin_role_arn``, the pipeline's
+    deploy role (made by the pipeline stack, mapped to ``chairtime-deployers``, whose
+    RBAC is here). The app's pods get their AWS role through EKS Pod Identity, allowed
+    exactly: its table, ``rds-db:connect`` as ``chairtime_app``, its own secret.
+    """
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        settings: Settings,
+        vpc: ec2.IVpc,
+        logs_key: kms.IKey,
+        data: DataStack,
+        **kwargs,
+    ) -> None:
+        super().__init__(scope, construct_id, **kwargs)
+        env = settings.env
+        removal = cdk.RemovalPolicy.RETAIN if env.protect else cdk.RemovalPolicy.DESTROY
+        private = ec2.SubnetSelection(subnet_type=ec2.SubnetType.PRIVATE_WITH_EGRESS)
+
+        # EKS writes the control plane's logs here; made first for retention and key.
+        control_plane_logs = logs.LogGroup(
+            self,
+            "ControlPlaneLogs",
+            log_group_name=f"/aws/eks/{env.cluster_name}/cluster",
+            retention=env.log_retention,
+            encryption_key=logs_key,
+            removal_policy=removal,
+        )
+        secrets_key = kms.Key(
+            self,
+            "SecretsKey",
+            alias=f"alias/{env.cluster_name}-eks-secrets",
+            description=f"Chairtime {env.name}: envelope encryption of Kubernetes Secrets",
+            enable_key_rotation=True,
+            removal_policy=removal,
+        )
+        endpoint = eks.EndpointAccess.PUBLIC_AND_PRIVATE
+        if settings.api_allowed_cidrs:
+            endpoint = endpoint.only_from(*settings.api_allowed_cidrs)
+
+        self.cluster = eks.Cluster(
+            self,
+            "Cluster",
+            cluster_name=env.cluster_name,
+            version=KUBERNETES_VERSION,
+            kubectl_layer=KubectlV33Layer(self, "KubectlLayer"),
+            vpc=vpc,
+            vpc_subnets=[private],
+            endpoint_access=endpoint,
+            authentication_mode=eks.AuthenticationMode.API,
+            default_capacity=0,
+            secrets_encryption_key=secrets_key,
+            cluster_logging=[
+                eks.ClusterLoggingTypes.API,
+                eks.ClusterLoggingTypes.AUDIT,
+                eks.ClusterLoggingTypes.AUTHENTICATOR,
+                eks.ClusterLoggingTypes.CONTROLLER_MANAGER,
+                eks.ClusterLoggingTypes.SCHEDULER,
+            ],
+            alb_controller=eks.AlbControllerOptions(version=ALB_CONTROLLER_VERSION),
+            deletion_protection=env.protect,
+            removal_policy=removal,
+            output_cluster_name=True,
+        )
+        self.cluster.node.add_dependency(control_plane_logs)
+
+        if settings.admin_role_arn:
+            self.cluster.grant_access(
+                "AdminAccess",
+                settings.admin_role_arn,
+                [
+                    eks.AccessPolicy.from_access_policy_name(
+                        "AmazonEKSClusterAdminPolicy", access_scope_type=eks.AccessScopeType.CLUSTER
+                    )
+                ],
+            )
+        else:
+            cdk.Annotations.of(self).add_warning_v2(
+                "chairtime:no-admin-role",
+                "No -c admin_role_arn: no operator can use kubectl on this cluster "
+                "(add an access entry later with `aws eks create-access-entry`).",
+            )
+
+        nodes = self._add_nodes(env.node_instance_type, env.node_min, env.node_desired, env.node_max, private)
+        addons = self._add_addons(nodes)
+        # The controller's chart waits for its pods to be ready: give it nodes first.
+        if self.cluster.alb_controller is not None:
+            self.cluster.alb_controller.node.add_dependency(nodes)
+        self._add_charts()
+        self._add_namespace_and_deployer_rbac(env.namespace)
+
+        # The database and Redis admit the cluster's security group, which EKS puts on
+        # every node and so on every pod (VPC CNI without per-pod security groups).
+        # The rules live here so that the data stack need not know the cluster.
+        cluster_sg = self.cluster.cluster_security_group_id
+        for name, group, port in (
+            ("DatabaseFromCluster", data.db_security_group, settings.db_port),
+            ("RedisFromCluster", data.redis_security_group, REDIS_PORT),
+        ):
+            ec2.CfnSecurityGroupIngress(
+                self,
+                name,
+                group_id=group.security_group_id,
+                source_security_group_id=cluster_sg,
+                ip_protocol="tcp",
+                from_port=port,
+                to_port=port,
+                description=f"{env.cluster_name} nodes and pods",
+            )
+
+        self.app_role = self._add_app_identity(settings, data, addons["eks-pod-identity-agent"])
+
+        kubeconfig = f"aws eks update-kubeconfig --name {env.cluster_name} --region {self.region}"
+        if settings.admin_role_arn:
+            kubeconfig += f" --role-arn {settings.admin_role_arn}"
+        cdk.CfnOutput(self, "KubeconfigCommand", value=kubeconfig)
+        cdk.CfnOutput(self, "AppRoleArn", value=self.app_role.role_arn)
+        cdk.CfnOutput(self, "Namespace", value=env.namespace)
+        cdk.CfnOutput(self, "ClusterSecurityGroupId", value=cluster_sg)
+
+    def _add_nodes(
+        self, instance_type: str, min_size: int, desired: int, max_size: int, subnets: ec2.SubnetSelection
+    ) -> eks.Nodegroup:
+        # IMDSv2 only, one hop: containers (one hop further) cannot reach the node's
+        # instance metadata and its role; pods get credentials from Pod Identity.
+        template = ec2.LaunchTemplate(
+            self,
+            "NodeLaunchTemplate",
+            require_imdsv2=True,
+            http_put_response_hop_limit=1,
+            http_tokens=ec2.LaunchTemplateHttpTokens.REQUIRED,
+            block_devices=[
+                ec2.BlockDevice(
+                    device_name="/dev/xvda",
+                    volume=ec2.BlockDeviceVolume.ebs(
+                        30, encrypted=True, volume_type=ec2.EbsDeviceVolumeType.GP3
+                    ),
+                )
+            ],
+        )
+        return self.cluster.add_nodegroup_capacity(
+            "Nodes",
+            instance_types=[ec2.InstanceType(instance_type)],
+            ami_type=eks.NodegroupAmiType.AL2023_X86_64_STANDARD,
+            capacity_type=eks.CapacityType.ON_DEMAND,
+            min_size=min_size,
+            desired_size=desired,
+            max_size=max_size,
+            max_unavailable=1,
+            subnets=subnets,
+            enable_node_auto_repair=True,
+            launch_template_spec=eks.LaunchTemplateSpec(
+                id=template.launch_template_id or "", version=template.latest_version_number
+            ),
+        )
+
+    def _add_addons(self, nodes: eks.Nodegroup) -> dict[str, eks.CfnAddon]:
+        # EKS-managed add-ons: updated with the cluster. OVERWRITE takes over the
+        # self-managed copies EKS installs at creation.
+        addons: dict[str, eks.CfnAddon] = {}
+        for name, configuration in (
+            # Enforces the app's NetworkPolicy (deploy/k8s/base/networkpolicy.yaml).
+            ("vpc-cni", {"enableNetworkPolicy": "true"}),
+            ("kube-proxy", None),
+            ("coredns", None),
+            ("eks-pod-identity-agent", None),
+        ):
+            addon = eks.CfnAddon(
+                self,
+                f"Addon-{name}",
+                addon_name=name,
+                cluster_name=self.cluster.cluster_name,
+                resolve_conflicts="OVERWRITE",
+                configuration_values=json.dumps(configuration) if configuration else None,
+            )
+            # coredns only becomes ACTIVE once it has nodes to run on.
+            addon.node.add_dependency(nodes)
+            addons[name] = addon
+        return addons
+
+    def _add_charts(self) -> None:
+        repository, chart, version = SECRETS_STORE_CHART
+        self.cluster.add_helm_chart(
+            "SecretsStoreCsiDriver",
+            repository=repository,
+            chart=chart,
+            version=version,
+            release="secrets-store-csi-driver-provider-aws",
+            namespace="kube-system",
+            values={
+                # No syncing into Kubernetes Secrets: the values stay out of etcd.
+                "secrets-store-csi-driver": {"install": True, "syncSecret": {"enabled": False}},
+            },
+        )
+        repository, chart, version = METRICS_SERVER_CHART
+        self.cluster.add_helm_chart(
+            "MetricsServer",
+            repository=repository,
+            chart=chart,
+            version=version,
+            release="metrics-server",
+            namespace="kube-system",
+        )
+
+    def _add_namespace_and_deployer_rbac(self, namespace: str) -> None:
+        """The app's namespace, and what the deploy role may do beyond AmazonEKSEditPolicy.
+
+        The pipeline's access entry (pipeline stack) gives ``AmazonEKSEditPolicy`` scoped
+        to this namespace and the group ``chairtime-deployers``. Edit does not cover the
+        release's Namespace object (cluster-scoped) nor the SecretProviderClass (a CRD):
+        this RBAC adds exactly those, for this namespace's name only.
+        """
+        name = f"{DEPLOYERS_GROUP}-{namespace}"
+        self.cluster.add_manifest(
+            "AppNamespace",
+            {
+                "apiVersion": "v1",
+                "kind": "Namespace",
+                "metadata": {"name": namespace, "labels": NAMESPACE_LABELS},
+            },
+            {
+                "apiVersion": "rbac.authorization.k8s.io/v1",
+                "kind": "ClusterRole",
+                "metadata": {"name": name},
+                "rules": [
+                    {
+                        "apiGroups": [""],
+                        "resources": ["namespaces"],
+                        "resourceNames": [namespace],
+                        "verbs": ["get", "patch"],
+                    }
+                ],
+            },
+            {
+                "apiVersion": "rbac.authorization.k8s.io/v1",
+                "kind": "ClusterRoleBinding",
+                "metadata": {"name": name},
+                "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": name},
+                "subjects": [
+                    {"apiGroup": "rbac.authorization.k8s.io", "kind": "Group", "name": DEPLOYERS_GROUP}
+                ],
+            },
+            {
+                "apiVersion": "rbac.authorization.k8s.io/v1",
+                "kind": "Role",
+                "metadata": {"name": DEPLOYERS_GROUP, "namespace": namespace},
+                "rules": [
+                    {
+                        "apiGroups": ["secrets-store.csi.x-k8s.io"],
+                        "resources": ["secretproviderclasses"],
+                        "verbs": ["get", "list", "watch", "create", "update", "patch", "delete"],
+                    }
+                ],
+            },
+            {
+                "apiVersion": "rbac.authorization.k8s.io/v1",
+                "kind": "RoleBinding",
+                "metadata": {"name": DEPLOYERS_GROUP, "namespace": namespace},
+                "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": DEPLOYERS_GROUP},
+                "subjects": [
+                    {"apiGroup": "rbac.authorization.k8s.io", "kind": "Group", "name": DEPLOYERS_GROUP}
+                ],
+            },
+        )
+
+    def _add_app_identity(self, settings: Settings, data: DataStack, agent: eks.CfnAddon) -> iam.Role:
+        """The pods' role (Pod Identity): their table, their database user, their secret."""
+        env = settings.env
+        role = iam.Role(
+            self,
+            "AppRole",
+            description=f"Chairtime {env.name} pods ({env.namespace}/{SERVICE_ACCOUNT}), EKS Pod Identity",
+            assumed_by=iam.SessionTagsPrincipal(iam.ServicePrincipal("pods.eks.amazonaws.com")),
+        )
+        role.add_to_policy(
+            iam.PolicyStatement(
+                sid="AnnouncementsTable",
+                actions=[
+                    "dynamodb:GetItem",
+                    "dynamodb:Query",
+                    "dynamodb:PutItem",
+                    "dynamodb:DeleteItem",
+                    "dynamodb:DescribeTable",
+                ],
+                resources=[data.table.table_arn],
+            )
+        )
+        role.add_to_policy(
+            iam.PolicyStatement(
+                sid="DatabaseIamAuth",
+                actions=["rds-db:connect"],
+                resources=[
+                    self.format_arn(
+                        service="rds-db",
+                        resource="dbuser",
+                        resource_name=f"{data.db_resource_id}/{DATABASE_APP_USER}",
+                        arn_format=cdk.ArnFormat.COLON_RESOURCE_NAME,
+                    )
+                ],
+            )
+        )
+        role.add_to_policy(
+            iam.PolicyStatement(
+                sid="AppSecret",
+                actions=["secretsmanager:GetSecretValue", "secretsmanager:DescribeSecret"],
+                resources=[data.app_secret.secret_arn],
+            )
+        )
+        # The table and the secret are encrypted with the data key; DynamoDB and
+        # Secrets Manager use it on the pods' behalf, and only through them.
+        role.add_to_policy(
+            iam.PolicyStatement(
+                sid="DataKeyThroughDynamoDbAndSecretsManager",
+                actions=["kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey*", "kms:DescribeKey"],
+                resources=[data.data_key.key_arn],
+                conditions={
+                    "StringEquals": {
+                        "kms:ViaService": [
+                            f"dynamodb.{self.region}.amazonaws.com",
+                            f"secretsmanager.{self.region}.amazonaws.com",
+                        ]
+                    }
+                },
+            )
+        )
+        association = eks.CfnPodIdentityAssociation(
+            self,
+            "AppPodIdentity",
+            cluster_name=self.cluster.cluster_name,
+            namespace=env.namespace,
+            service_account=SERVICE_ACCOUNT,
+            role_arn=role.role_arn,
+        )
+        association.node.add_dependency(agent)
+        return role

@@ -1,0 +1,78 @@
+"""Accepted checkov findings stay on the resources they are about; no account is hard-coded."""
+
+import re
+
+import aws_cdk as cdk
+from aws_cdk.assertions import Template
+from chairtime_aws.checkov import ACCEPTED
+
+from .conftest import AWS_DIR, REPO
+from .support import resources
+
+
+def skipped(template):
+    """logical id -> the checkov ids skipped on that resource"""
+    return {
+        logical_id: sorted(s["id"] for s in resource["Metadata"]["checkov"]["skip"])
+        for logical_id, resource in template.to_json()["Resources"].items()
+        if "checkov" in resource.get("Metadata", {})
+    }
+
+
+def test_the_data_stack_accepts_only_redis_without_auth_and_a_single_az_staging_database(staging, prod):
+    staging_skips = skipped(staging.data)
+    assert staging_skips == {
+        "Redis": ["CKV_AWS_31"],
+        next(k for k in staging_skips if k.startswith("Database")): ["CKV_AWS_157"],
+    }
+    assert skipped(prod.data) == {"Redis": ["CKV_AWS_31"]}
+
+
+def test_nothing_is_accepted_in_the_registry_and_only_the_bucket_log_in_the_pipeline(staging):
+    assert skipped(staging.registry) == {}
+    [(bucket, checks)] = skipped(staging.pipeline).items()
+    assert bucket.startswith("Artifacts") and checks == ["CKV_AWS_18"]
+
+
+def nested_templates(stack):
+    return [Template.from_stack(c) for c in stack.node.find_all() if isinstance(c, cdk.NestedStack)]
+
+
+def test_lambda_findings_are_accepted_only_on_cdks_own_provider_functions(each_env):
+    stacks = each_env.stacks
+    # The data, registry and pipeline stacks have no function at all.
+    for template in (each_env.data, each_env.registry, each_env.pipeline):
+        assert not resources(template, "AWS::Lambda::Function")
+    # The rest are CDK's: the VPC's default security group, the OIDC provider,
+    # CfnUtils, and, in the cluster's nested stacks, the EKS and kubectl providers.
+    functions = 0
+    for template in [each_env.network, each_env.cluster, *nested_templates(stacks.cluster)]:
+        skips = skipped(template)
+        for logical_id in resources(template, "AWS::Lambda::Function"):
+            assert skips[logical_id] == ["CKV_AWS_115", "CKV_AWS_116", "CKV_AWS_117", "CKV_AWS_173"], (
+                logical_id
+            )
+            functions += 1
+    assert functions == 9
+    # CDK gives the functions in the nested stacks log groups of their own, without a key.
+    for template in nested_templates(stacks.cluster):
+        skips = skipped(template)
+        for logical_id in resources(template, "AWS::Logs::LogGroup"):
+            assert skips[logical_id] == ["CKV_AWS_158"], logical_id
+    assert len(nested_templates(stacks.cluster)) == 2
+
+
+def test_the_app_role_has_no_accepted_finding(each_env):
+    assert not [k for k in skipped(each_env.cluster) if k.startswith("AppRole")]
+
+
+def test_every_accepted_finding_is_explained_in_the_docs():
+    docs = (REPO / "docs/aws-checkov.md").read_text()
+    assert [a.check for a in ACCEPTED if a.check not in docs] == []
+
+
+def test_no_account_id_or_arn_is_written_into_the_stacks_code():
+    for path in [*sorted((AWS_DIR / "chairtime_aws").glob("*.py")), AWS_DIR / "app.py", AWS_DIR / "cdk.json"]:
+        text = path.read_text()
+        assert not re.search(r"\b\d{12}\b", text), path
+        assert not re.search(r"arn:aws:(?!eks::aws:)[a-z0-9-]+:[a-z0-9-]*:\d", text), path
