@@ -98,6 +98,16 @@ image: install  ## hadolint, then build the production image with buildah: chair
 image-test: install  ## run the last built image read-only against PostgreSQL, Redis and DynamoDB (moto); prove it (IMAGE_TEST_ARGS=--database mariadb)
 	$(PY) scripts/image-test $(IMAGE_TEST_ARGS)
 
+# --- Kubernetes end to end (deploy/k8s/e2e; docs/e2e-k8s.md) -------------------------
+.PHONY: e2e-k8s e2e-k8s-down
+e2e-k8s: install  ## deploy/rollback/diagnose with chairtimectl on a real local Kubernetes 1.20 (after make image)
+	scripts/system-deps container k8s-e2e
+	scripts/k8s-tools
+	$(PY) deploy/k8s/e2e/scenario.py $(E2E_ARGS)
+
+e2e-k8s-down:  ## stop the local Kubernetes cluster (E2E_ARGS=--keep leaves it up)
+	deploy/k8s/e2e/cluster.py down
+
 # --- AWS stacks (deploy/aws; docs/aws.md) ---------------------------------------------
 .PHONY: aws-check
 aws-check:  ## test, synthesize (staging + prod), cfn-lint and checkov the CDK stacks; no AWS account needed

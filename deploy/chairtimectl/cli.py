@@ -292,7 +292,7 @@ def status(args: argparse.Namespace, console: Console) -> int:
             *report.ingress_lines(kube.items("ingress"), events),
         ]
     )
-    return 0 if state.done and all(p.ready for p in pods) else 1
+    return 0 if state.done and not any(p.failing for p in pods) else 1
 
 
 def diagnose(args: argparse.Namespace, console: Console) -> int:

@@ -152,7 +152,15 @@ class PodReport:
     stuck: str | None = None  # a STUCK_REASONS reason the pod shows now
 
     @property
+    def terminating(self) -> bool:
+        return self.phase == "Terminating"
+
+    @property
     def failing(self) -> bool:
+        """Not ready, or showing a problem; a pod on its way out, or one that
+        finished its work (a Job's), is neither."""
+        if self.terminating or self.phase == "Succeeded":  # leaving, or a finished Job's pod
+            return False
         return not self.ready or bool(self.problems)
 
 
@@ -203,7 +211,7 @@ def hints(text: str) -> list[str]:
 def format_pods(reports: Iterable[PodReport], indent: str = "  ") -> list[str]:
     lines = []
     for r in reports:
-        state = "ready" if r.ready else "NOT READY"
+        state = "ready" if r.ready else "done" if r.phase == "Succeeded" else "NOT READY"
         lines.append(f"{indent}{r.name}: {r.phase}, {state}, {r.restarts} restarts")
         lines += [f"{indent}  - {p}" for p in r.problems]
     return lines
@@ -216,7 +224,12 @@ def history_lines(deployment: dict, replicasets: Iterable[dict]) -> list[str]:
         meta = rs["metadata"]
         mark = "*" if revision(rs) == current else " "
         pods = f"{rs.get('status', {}).get('readyReplicas', 0)}/{rs['spec'].get('replicas', 0)}"
+        # Kubernetes copies the Deployment's change-cause to each new ReplicaSet, also
+        # when the change came from elsewhere (`kubectl set image`): shown only when
+        # it names this revision's image.
         cause = meta.get("annotations", {}).get(CHANGE_CAUSE, "")
+        if image_of(rs).split("@")[0] not in cause:
+            cause = ""
         lines.append(
             f"{mark}{revision(rs):>7}  {pods:>5}  {meta.get('creationTimestamp', ''):20}  {image_of(rs)}"
             + (f"  ({cause})" if cause else "")

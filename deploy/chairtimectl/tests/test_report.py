@@ -144,7 +144,18 @@ def test_it_marks_image_pull_errors_and_crash_loops_as_stuck():
     assert "container web last exited with code 1 (Error)" in crashing.problems
 
     starting = report.pod_report(pod("web-3", waiting="ContainerCreating"), [])
-    assert starting.stuck is None and not starting.ready
+    assert starting.stuck is None and not starting.ready and starting.failing
+
+    leaving = pod("web-4")
+    leaving["metadata"]["deletionTimestamp"] = "2026-11-26T10:00:00Z"
+    gone = report.pod_report(leaving, [])
+    assert gone.phase == "Terminating" and not gone.failing
+
+    finished = pod("migrate-1")
+    finished["status"]["phase"] = "Succeeded"
+    done = report.pod_report(finished, [])
+    assert not done.failing
+    assert report.format_pods([done]) == ["  migrate-1: Succeeded, done, 0 restarts"]
 
 
 def test_it_points_at_the_runbook_section_for_each_known_failure():
@@ -158,7 +169,8 @@ def test_it_points_at_the_runbook_section_for_each_known_failure():
 def test_it_lists_the_history_newest_first_with_the_current_revision_marked():
     d = deployment(revision=2)
     sets = [
-        replicaset("one", 1, "r/c:aaa", ready=0),
+        # A change made with `kubectl set image` inherits the previous change-cause.
+        replicaset("one", 1, "r/c:aaa", ready=0, cause="chairtimectl deploy r/c:zzz"),
         replicaset("two", 2, "r/c:bbb", cause="chairtimectl deploy r/c:bbb"),
     ]
     lines = report.history_lines(d, sets)
