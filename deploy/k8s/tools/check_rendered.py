@@ -1,7 +1,7 @@
 """Checks on the rendered overlays that neither kubernetes-validate nor checkov make.
 
 Run by scripts/k8s-check with the tools' venv (PyYAML, jsonschema):
-    python deploy/k8s/tools/check_rendered.py var/k8s/rendered/*.yaml
+    python deploy/k8s/tools/check_rendered.py var/k8s-check/rendered/*.yaml
 
 1. SecretProviderClass has no schema in kubernetes-validate (it is a CRD of the
    Secrets Store CSI driver). It is checked here against a schema written from the
