@@ -19,7 +19,7 @@ define run_suite
 	DATABASE_URL=$(1) $(PYTEST) $(BROWSER_TESTS) $(PYTEST_ARGS)
 endef
 
-.PHONY: help install run test test-sqlite test-postgres test-mariadb test-quick lint format lock clean
+.PHONY: help install run test test-sqlite test-postgres test-mariadb test-quick test-ci ci-database lint format lock clean
 
 help:  ## list the verbs
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -55,6 +55,21 @@ test-mariadb: install  ## the suite on MariaDB (TEST_MARIADB_URL)
 
 test-quick: install  ## SQLite only, no browser
 	DATABASE_URL= $(PYTEST) --ignore=$(BROWSER_TESTS) $(PYTEST_ARGS)
+
+# The pipeline's test stage (deploy/buildspecs/test.yml): PostgreSQL, as production,
+# with JUnit and Cobertura reports in test-results/ and a coverage floor. The browser
+# tests stay in `make test` (a build container has no Chromium).
+COVERAGE_FLOOR ?= 85
+test-ci: install  ## the suite on PostgreSQL with JUnit + Cobertura reports in test-results/ and a coverage floor
+	scripts/k8s-tools
+	mkdir -p test-results
+	DATABASE_URL=$(TEST_POSTGRES_URL) $(PYTEST) --ignore=$(BROWSER_TESTS) $(PYTEST_ARGS) \
+	  --junitxml=test-results/junit-postgres.xml \
+	  --cov=chairtime --cov=chairtimectl --cov-report=xml:test-results/coverage.xml \
+	  --cov-report=term:skip-covered --cov-fail-under=$(COVERAGE_FLOOR)
+
+ci-database:  ## PostgreSQL on 127.0.0.1:5432, installed and started if missing (the pipeline's test stage)
+	scripts/ensure-databases postgres
 
 lint: install  ## ruff, formatting, and no missing migrations
 	$(RUFF) check .
