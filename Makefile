@@ -127,3 +127,16 @@ e2e-k8s-down:  ## stop the local Kubernetes cluster (E2E_ARGS=--keep leaves it u
 .PHONY: aws-check
 aws-check:  ## test, synthesize (staging + prod), cfn-lint and checkov the CDK stacks; no AWS account needed
 	scripts/aws-check
+
+# --- The pipeline, replayed here (deploy/pipeline-local; docs/pipeline-local.md) ---------
+.PHONY: image-publish kubeconfig pipeline-local
+image-publish: install  ## push the last `make image` to ECR (IMAGE_REPOSITORY), wait for its scan, refuse CRITICAL findings
+	$(PY) scripts/image-publish
+
+kubeconfig: install  ## write a kubeconfig (KUBECONFIG, default var/kubeconfig) for the EKS cluster CLUSTER_NAME
+	$(PY) scripts/kubeconfig
+
+pipeline-local: install  ## replay the pipeline's buildspecs here (moto, a local registry, the local cluster): a release, then a broken one rolled back
+	scripts/system-deps container k8s-e2e registry
+	scripts/k8s-tools
+	$(PY) deploy/pipeline-local/replay.py $(PIPELINE_LOCAL_ARGS)

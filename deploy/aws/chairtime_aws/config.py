@@ -10,6 +10,7 @@ the SecretProviderClass, docs/kubernetes.md) are derived here and nowhere else.
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass
 
 from aws_cdk import aws_logs as logs
@@ -57,6 +58,9 @@ class EnvironmentConfig:
     log_retention: logs.RetentionDays
     # Deletion protection, RETAIN/SNAPSHOT removal policies, stack termination protection.
     protect: bool
+    # The public host name (the Ingress host, the ALB's DNS name). A placeholder, as in
+    # the overlays; the context value `<env>_host` (e.g. -c staging_host=...) sets it.
+    default_host: str
 
     @property
     def namespace(self) -> str:
@@ -105,6 +109,7 @@ ENVIRONMENTS: dict[str, EnvironmentConfig] = {
         redis_nodes=1,
         log_retention=logs.RetentionDays.ONE_MONTH,
         protect=False,
+        default_host="staging.chairtime.example",
     ),
     "prod": EnvironmentConfig(
         name="prod",
@@ -124,6 +129,7 @@ ENVIRONMENTS: dict[str, EnvironmentConfig] = {
         redis_nodes=2,
         log_retention=logs.RetentionDays.ONE_YEAR,
         protect=True,
+        default_host="book.chairtime.example",
     ),
 }
 
@@ -146,6 +152,9 @@ class Settings:
     api_allowed_cidrs: tuple[str, ...]
     # A manual approval between the staging and prod deploy stages.
     prod_approval: bool
+    # Every environment's public host (the pipeline deploys to all of them): the
+    # context value `<env>_host`, else the environment's placeholder.
+    hosts: dict[str, str]
 
     @property
     def db_port(self) -> int:
@@ -161,6 +170,18 @@ def _flag(value: object, name: str) -> bool:
     if text in ("false", "0", "no"):
         return False
     raise ConfigError(f"-c {name}={value!r}: use true or false")
+
+
+# A DNS name of two labels or more (no scheme, port or path).
+_LABEL = r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?"
+_HOST = re.compile(rf"^(?=.{{1,253}}$){_LABEL}(?:\.{_LABEL})+$")
+
+
+def _host(value: object, name: str) -> str:
+    host = str(value).strip().lower()
+    if not _HOST.match(host):
+        raise ConfigError(f"-c {name}={value!r}: a DNS name is expected (no scheme, port or path)")
+    return host
 
 
 def settings_from_context(node: Node, environ: dict[str, str] | None = None) -> Settings:
@@ -186,6 +207,10 @@ def settings_from_context(node: Node, environ: dict[str, str] | None = None) -> 
     if isinstance(cidrs, str):
         cidrs = [c.strip() for c in cidrs.split(",") if c.strip()]
     approval = node.try_get_context("prod_approval")
+    hosts = {
+        name: _host(node.try_get_context(f"{name}_host") or config.default_host, f"{name}_host")
+        for name, config in ENVIRONMENTS.items()
+    }
     return Settings(
         env=ENVIRONMENTS[env_name],
         account=str(account),
@@ -194,4 +219,5 @@ def settings_from_context(node: Node, environ: dict[str, str] | None = None) -> 
         admin_role_arn=admin_role_arn,
         api_allowed_cidrs=tuple(cidrs),
         prod_approval=True if approval is None else _flag(approval, "prod_approval"),
+        hosts=hosts,
     )

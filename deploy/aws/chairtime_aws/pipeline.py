@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 
 import aws_cdk as cdk
 from aws_cdk import aws_codebuild as codebuild
@@ -56,6 +56,7 @@ class PipelineStack(cdk.Stack):
         *,
         repository: ecr.IRepository,
         prod_approval: bool,
+        hosts: Mapping[str, str],
         **kwargs,
     ) -> None:
         super().__init__(scope, construct_id, **kwargs)
@@ -190,7 +191,7 @@ class PipelineStack(cdk.Stack):
 
         # --- Deploy: one project per environment, each let into its own cluster only ----
         deploys = {
-            env_name: self._deploy_project(ENVIRONMENTS[env_name], project)
+            env_name: self._deploy_project(ENVIRONMENTS[env_name], hosts[env_name], project)
             for env_name in DEPLOY_ENVIRONMENTS
         }
 
@@ -286,14 +287,20 @@ class PipelineStack(cdk.Stack):
         cdk.CfnOutput(self, "ArtifactBucketName", value=artifacts.bucket_name)
 
     def _deploy_project(
-        self, env: EnvironmentConfig, project: Callable[..., codebuild.PipelineProject]
+        self, env: EnvironmentConfig, host: str, project: Callable[..., codebuild.PipelineProject]
     ) -> codebuild.PipelineProject:
         deploy = project(
             f"Deploy{env.name.title()}Project",
             project_name=f"{PROJECT}-deploy-{env.name}",
             buildspec=BUILDSPEC_DEPLOY,
             cache=codebuild.Cache.local(codebuild.LocalCacheMode.SOURCE, codebuild.LocalCacheMode.CUSTOM),
-            environment_variables={"OVERLAY": env.overlay, "CLUSTER_NAME": env.cluster_name},
+            # SMOKE_URL: the release's smoke test goes through the environment's public
+            # name (the ALB), as a customer's browser does (deploy/buildspecs/deploy.yml).
+            environment_variables={
+                "OVERLAY": env.overlay,
+                "CLUSTER_NAME": env.cluster_name,
+                "SMOKE_URL": f"https://{host}",
+            },
             # One release at a time per environment.
             concurrent_build_limit=1,
         )

@@ -80,6 +80,7 @@ def build(app: cdk.App) -> Stacks:
         f"{PROJECT}-pipeline",
         repository=registry.repository,
         prod_approval=settings.prod_approval,
+        hosts=settings.hosts,
         env=aws_env,
         termination_protection=True,
         description="Chairtime: release pipeline (test, image, deploy staging, deploy prod)",

@@ -43,6 +43,7 @@ def test_defaults_are_postgres_and_an_approval_before_prod():
     assert settings.prod_approval is True
     assert settings.admin_role_arn is None
     assert settings.api_allowed_cidrs == ()
+    assert settings.hosts == {"staging": "staging.chairtime.example", "prod": "book.chairtime.example"}
 
 
 def test_context_strings_are_parsed_like_the_cli_passes_them():
@@ -58,6 +59,14 @@ def test_context_strings_are_parsed_like_the_cli_passes_them():
         settings_from_context(node_with(env="staging", admin_role_arn="Admin"), ENV)
 
 
+def test_each_environments_host_comes_from_the_context_whichever_is_synthesized():
+    settings = settings_from_context(node_with(env="staging", prod_host=" Book.Salon.Example.org "), ENV)
+    assert settings.hosts == {"staging": "staging.chairtime.example", "prod": "book.salon.example.org"}
+    for bad in ("https://book.example.org", "book.example.org/path", "localhost", "bad_host.example.org"):
+        with pytest.raises(ConfigError, match="a DNS name is expected"):
+            settings_from_context(node_with(env="prod", staging_host=bad), ENV)
+
+
 @pytest.mark.parametrize("env", ["staging", "prod"])
 def test_names_match_what_the_overlays_expect(env):
     config = ENVIRONMENTS[env]
@@ -67,6 +76,8 @@ def test_names_match_what_the_overlays_expect(env):
     assert re.findall(r'objectName: "([^"]+)"', overlay) == [config.app_secret_name]
     # The NetworkPolicy's CIDR, in and out, is this environment's VPC.
     assert re.findall(r"ipBlock/cidr\s+value: ([\d./]+)", overlay) == [config.vpc_cidr] * 2
+    # The Ingress host (a placeholder, like the pipeline's default smoke-test host).
+    assert re.findall(r"rules/0/host\s+value: (\S+)", overlay) == [config.default_host]
 
 
 def test_the_table_design_is_the_one_the_app_uses():

@@ -5,7 +5,7 @@ import pytest
 from aws_cdk import aws_ecr as ecr
 from chairtime_aws.pipeline import PipelineStack
 
-from .conftest import context
+from .conftest import context, synthesize
 from .support import actions_of, flatten, logical_id, only, resources, statements_of_role
 
 STAGES = ["Source", "Test", "Image", "DeployStaging", "ApproveProd", "DeployProd"]
@@ -55,7 +55,12 @@ def test_the_approval_can_be_left_out(tmp_path):
     env = cdk.Environment(account="123456789012", region="us-east-1")
     registry = cdk.Stack(app, "registry", env=env)
     stack = PipelineStack(
-        app, "pipeline", repository=ecr.Repository(registry, "Repo"), prod_approval=False, env=env
+        app,
+        "pipeline",
+        repository=ecr.Repository(registry, "Repo"),
+        prod_approval=False,
+        hosts={"staging": "staging.chairtime.example", "prod": "book.chairtime.example"},
+        env=env,
     )
     template = cdk.assertions.Template.from_stack(stack)
     assert [s["Name"] for s in pipeline(template)["Stages"]] == [
@@ -139,12 +144,27 @@ def test_only_the_image_project_is_privileged(staging):
     }
 
 
-def test_deploy_projects_know_their_overlay_and_cluster_and_run_one_at_a_time(staging):
+def deploy_variables(template, env):
+    props = projects(template)[f"chairtime-deploy-{env}"]
+    return {v["Name"]: v["Value"] for v in props["Environment"]["EnvironmentVariables"]}
+
+
+def test_deploy_projects_know_their_overlay_cluster_and_public_url_and_run_one_at_a_time(staging):
+    hosts = {"staging": "staging.chairtime.example", "prod": "book.chairtime.example"}
     for env in ("staging", "prod"):
-        props = projects(staging.pipeline)[f"chairtime-deploy-{env}"]
-        variables = {v["Name"]: v["Value"] for v in props["Environment"]["EnvironmentVariables"]}
-        assert variables == {"OVERLAY": env, "CLUSTER_NAME": f"chairtime-{env}"}
-        assert props["ConcurrentBuildLimit"] == 1
+        assert deploy_variables(staging.pipeline, env) == {
+            "OVERLAY": env,
+            "CLUSTER_NAME": f"chairtime-{env}",
+            # the smoke test of deploy/buildspecs/deploy.yml, through the ALB's public name
+            "SMOKE_URL": f"https://{hosts[env]}",
+        }
+        assert projects(staging.pipeline)[f"chairtime-deploy-{env}"]["ConcurrentBuildLimit"] == 1
+
+
+def test_the_smoke_url_is_the_host_the_context_names(tmp_path_factory):
+    custom = synthesize(tmp_path_factory, env="prod", staging_host="staging.salon.example.org")
+    assert deploy_variables(custom.pipeline, "staging")["SMOKE_URL"] == "https://staging.salon.example.org"
+    assert deploy_variables(custom.pipeline, "prod")["SMOKE_URL"] == "https://book.chairtime.example"
 
 
 def test_builds_are_cached_logged_with_retention_and_encrypted(staging):
