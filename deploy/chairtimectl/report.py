@@ -157,11 +157,12 @@ class PodReport:
 
     @property
     def failing(self) -> bool:
-        """Not ready, or showing a problem; a pod on its way out, or one that
-        finished its work (a Job's), is neither."""
+        """Not ready. A pod on its way out, or one that finished its work (a Job's),
+        is not failing; nor is a Ready pod whose events tell of its start (a startup
+        probe refused before gunicorn listened): its problems are still listed."""
         if self.terminating or self.phase == "Succeeded":  # leaving, or a finished Job's pod
             return False
-        return not self.ready or bool(self.problems)
+        return not self.ready
 
 
 def pod_report(pod: dict, events: Iterable[dict]) -> PodReport:

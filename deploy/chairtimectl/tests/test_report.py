@@ -151,6 +151,10 @@ def test_it_marks_image_pull_errors_and_crash_loops_as_stuck():
     gone = report.pod_report(leaving, [])
     assert gone.phase == "Terminating" and not gone.failing
 
+    refused = event("web-5", "Unhealthy", "Startup probe failed")
+    started = report.pod_report(pod("web-5", ready=True), [refused])
+    assert not started.failing and started.problems == ["Unhealthy: Startup probe failed"]
+
     finished = pod("migrate-1")
     finished["status"]["phase"] = "Succeeded"
     done = report.pod_report(finished, [])
