@@ -71,6 +71,7 @@ ROOT = HERE.parents[1]
 sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(ROOT / "deploy"))
 
+from chairtimectl.report import image_of, is_ready  # noqa: E402
 from chairtimectl.smoke import SmokeFailed, checks  # noqa: E402
 from runner import BuildResult, codebuild_environment, run_build  # noqa: E402
 
@@ -691,10 +692,6 @@ def deployment() -> dict:
     return kubectl_json("get", "deployment", "chairtime-web")
 
 
-def image_of(obj: dict) -> str:
-    return obj["spec"]["template"]["spec"]["containers"][0]["image"]
-
-
 def web_pods() -> list[dict]:
     selector = "app.kubernetes.io/name=chairtime,app.kubernetes.io/component=web"
     return [
@@ -704,12 +701,6 @@ def web_pods() -> list[dict]:
     ]
 
 
-def ready(pod: dict) -> bool:
-    return any(
-        c["type"] == "Ready" and c["status"] == "True" for c in pod.get("status", {}).get("conditions", [])
-    )
-
-
 def check_serving(replay: Replay, image_ref: str, alb: Alb) -> None:
     """The release ``image_ref`` runs and serves: the Deployment, its pods (pulled by
     digest from the registry), and the smoke test's requests through the ALB."""
@@ -717,7 +708,7 @@ def check_serving(replay: Replay, image_ref: str, alb: Alb) -> None:
     replay.check(image_of(deployment()) == image_ref, f"the Deployment runs {image_ref}")
     pods = web_pods()
     replay.check(
-        pods and all(ready(p) and image_of({"spec": {"template": p}}) == image_ref for p in pods),
+        pods and all(is_ready(p) and image_of({"spec": {"template": p}}) == image_ref for p in pods),
         f"{len(pods)} web pods, all Ready, all on that image",
     )
     ids = {s.get("imageID", "") for p in pods for s in p.get("status", {}).get("containerStatuses", [])}

@@ -44,6 +44,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[3]
 sys.path.insert(0, str(ROOT / "deploy"))
 
+from chairtimectl.report import image_of, is_ready  # noqa: E402
 from chairtimectl.smoke import checks  # noqa: E402
 
 CLUSTER = [sys.executable, str(ROOT / "deploy/k8s/e2e/cluster.py")]
@@ -104,16 +105,6 @@ def web_pods() -> list[dict]:
 
 def deployment() -> dict:
     return kubectl_json("get", "deployment", "chairtime-web")
-
-
-def image_of(obj: dict) -> str:
-    return obj["spec"]["template"]["spec"]["containers"][0]["image"]
-
-
-def ready(pod: dict) -> bool:
-    return any(
-        c["type"] == "Ready" and c["status"] == "True" for c in pod.get("status", {}).get("conditions", [])
-    )
 
 
 def replicaset_of(pod: dict) -> str:
@@ -211,7 +202,7 @@ def scenario(images: dict[str, str], steps: dict[str, float]) -> None:
     check("migrations chairtime-migrate-" in result.stdout, "the release's migrations Job ran first")
     check(f"released {images['first']} as revision 1" in result.stdout, "it reports revision 1")
     pods = web_pods()
-    check(len(pods) == 2 and all(ready(p) for p in pods), "2 web pods, each Ready from its own probe")
+    check(len(pods) == 2 and all(is_ready(p) for p in pods), "2 web pods, each Ready from its own probe")
     load_demo_salon()
     seen = checks(f"http://{pods[0]['status']['podIP']}:8000")
     check(seen[2].endswith("slots)"), f"a pod answers /readyz and the availability API ({seen[2]})")
@@ -236,7 +227,7 @@ def scenario(images: dict[str, str], steps: dict[str, float]) -> None:
     check(image_of(deployment()) == images["second"], "the Deployment runs the second image again")
     after = web_pods()
     check(
-        {p["metadata"]["name"] for p in after} == good_pods and all(ready(p) for p in after),
+        {p["metadata"]["name"] for p in after} == good_pods and all(is_ready(p) for p in after),
         "the previous ReplicaSet kept the very same pods, all Ready",
     )
     done(s)
@@ -246,7 +237,7 @@ def scenario(images: dict[str, str], steps: dict[str, float]) -> None:
     check(result.returncode == 0, "chairtimectl rollback exits 0")
     check(image_of(deployment()) == images["first"], "the Deployment runs the first image")
     pods = web_pods()
-    check(len(pods) == 2 and all(ready(p) for p in pods), "2 Ready pods")
+    check(len(pods) == 2 and all(is_ready(p) for p in pods), "2 Ready pods")
     check(
         all(image_of({"spec": {"template": p}}) == images["first"] for p in pods), "both run the first image"
     )
@@ -265,7 +256,7 @@ def scenario(images: dict[str, str], steps: dict[str, float]) -> None:
             p["metadata"]["name"]
             for p in web_pods()
             if image_of({"spec": {"template": p}}) == images["unready"]
-            and not ready(p)
+            and not is_ready(p)
             and p["metadata"]["name"] in probed
         }
     check(failing, f"the bad release's pods fail their readiness probe: {sorted(failing)}")
