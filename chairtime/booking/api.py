@@ -15,7 +15,8 @@ cannot read or guess it.
 from __future__ import annotations
 
 import json
-from datetime import datetime
+import re
+from datetime import UTC, datetime
 from typing import Any
 
 from django.core.exceptions import RequestDataTooBig
@@ -85,6 +86,19 @@ api = NinjaAPI(
     parser=JSONParser(),
 )
 
+IDEMPOTENCY_KEY = "Idempotency-Key"
+_IDEMPOTENCY_KEY = re.compile(r"[\x21-\x7e]{16,255}")
+IDEMPOTENCY_KEY_HELP = (
+    "The Idempotency-Key header must be 16 to 255 visible ASCII characters, "
+    "for example a random UUID made for this booking."
+)
+IDEMPOTENCY_KEY_DOC = (
+    "Makes retrying safe: a booking sent again with the same key and the same body "
+    "within 24 hours books nothing more and answers 201 with the appointment the first "
+    "one booked (waiting for it if it is still being booked). The same key with another "
+    "body is refused with 422 (`request_key_reused`). Use a new random key (a UUID) for "
+    "every new booking: the key, with the body, reads the booking back."
+)
 NOT_FOUND = {404: ErrorOut}
 INVALID = {422: ValidationErrorOut}
 RATE_LIMITED = {429: ErrorOut}
@@ -178,6 +192,17 @@ def availability(request: HttpRequest, query: Query[AvailabilityQuery]) -> Avail
     },
     tags=["booking"],
     summary="Book an appointment",
+    openapi_extra={
+        "parameters": [
+            {
+                "in": "header",
+                "name": "Idempotency-Key",
+                "required": False,
+                "schema": {"type": "string", "minLength": 16, "maxLength": 255},
+                "description": IDEMPOTENCY_KEY_DOC,
+            }
+        ]
+    },
     description="Books `start` if it is free at this moment (whatever /availability said a moment "
     "ago). 409 with a `code` when it is not: taken, too_soon, in_the_past, beyond_horizon, "
     "closed, outside_hours, off_grid, time_off, no_stylist. Keep the returned `manage_token`: "
@@ -185,7 +210,14 @@ def availability(request: HttpRequest, query: Query[AvailabilityQuery]) -> Avail
     "too many bookings from one address in a short time.",
 )
 @decorate_view(rate_limit("book", "BOOKING_RATE_LIMIT"))
-def book_appointment(request: HttpRequest, payload: AppointmentIn) -> Status[AppointmentOut]:
+def book_appointment(
+    request: HttpRequest, payload: AppointmentIn, response: HttpResponse
+) -> Status[AppointmentOut] | HttpResponse:
+    key = request.headers.get(IDEMPOTENCY_KEY)
+    if key is not None and not _IDEMPOTENCY_KEY.fullmatch(key):
+        return _error(request, 400, IDEMPOTENCY_KEY_HELP, "invalid_idempotency_key")
+    # The same request, whatever the spelling of its JSON or the offset of its start.
+    asked = payload.model_copy(update={"start": payload.start.astimezone(UTC)}).model_dump_json()
     appointment = services.appointment_book(
         service_id=payload.service,
         stylist_id=payload.stylist,
@@ -193,7 +225,10 @@ def book_appointment(request: HttpRequest, payload: AppointmentIn) -> Status[App
         customer_name=payload.customer.name,
         customer_email=payload.customer.email,
         customer_phone=payload.customer.phone or "",
+        request=services.request_key("api", key, asked) if key is not None else None,
     )
+    if key is not None:
+        response["Idempotency-Key"] = key
     return Status(201, _appointment_out(request, appointment, make_manage_token(appointment.pk)))
 
 
@@ -297,6 +332,7 @@ _PROBLEM_STATUS = {
     Problem.APPOINTMENT_NOT_FOUND: 404,
     Problem.STYLIST_DOES_NOT_OFFER: 422,
     Problem.NO_STYLIST: 409,
+    Problem.REQUEST_KEY_REUSED: 422,
 }
 _PROBLEM_FIELD = {Problem.STYLIST_DOES_NOT_OFFER: "stylist"}
 # Friendlier words for pydantic's most frequent messages.

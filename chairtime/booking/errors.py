@@ -15,6 +15,14 @@ class Problem(enum.Enum):
     APPOINTMENT_NOT_FOUND = "We could not find that appointment. The link may be incomplete or expired."
     ALREADY_CANCELLED = "This appointment was already cancelled."
     ALREADY_STARTED = "This appointment has already started, so it can no longer be cancelled online."
+    ALREADY_BOOKED = (
+        "You already have this appointment: this service at this time is booked under the same "
+        "e-mail address. Use the link you were given when you booked to see or cancel it."
+    )
+    REQUEST_KEY_REUSED = (
+        "This request key was already used for a different booking request. "
+        "Use a new key for every new booking."
+    )
 
 
 class BookingError(Exception):
@@ -37,4 +45,5 @@ class BookingError(Exception):
         return isinstance(self.reason, Refusal) or self.reason in (
             Problem.ALREADY_CANCELLED,
             Problem.ALREADY_STARTED,
+            Problem.ALREADY_BOOKED,
         )

@@ -16,6 +16,7 @@ from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Case, F, Q, Value, When
+from django.db.models.functions import Lower
 
 # A service may not last longer than this. The availability query relies on it: to
 # find the appointments that overlap a day it reads those that *start* between
@@ -243,6 +244,19 @@ class Appointment(models.Model):
     )
     customer_name = models.CharField(max_length=100)
     customer_email = models.EmailField(max_length=254)
+    # The customer's e-mail address, lower-cased, while the appointment is confirmed
+    # (NULL once cancelled, or when there is no address). Unique with the service and
+    # the start: one customer cannot hold the same service at the same time twice,
+    # whichever stylists two racing requests chose (the browser's Back button and
+    # Book again; two "any stylist" requests that do not lock the same stylists).
+    confirmed_customer = models.GeneratedField(
+        expression=Case(
+            When(Q(status="confirmed") & ~Q(customer_email=""), then=Lower("customer_email")),
+            default=Value(None),
+        ),
+        output_field=models.CharField(max_length=254, null=True),
+        db_persist=True,
+    )
     customer_phone = models.CharField(max_length=32, blank=True)
     price = models.DecimalField(max_digits=8, decimal_places=2, help_text="The service's price when booked.")
     created_at = models.DateTimeField()
@@ -262,6 +276,10 @@ class Appointment(models.Model):
             models.UniqueConstraint(
                 fields=["stylist", "confirmed_starts_at"], name="appointment_one_confirmed_start_per_stylist"
             ),
+            models.UniqueConstraint(
+                fields=["service", "confirmed_customer", "starts_at"],
+                name="appointment_one_per_customer_service_start",
+            ),
         ]
         indexes = [models.Index(fields=["starts_at"], name="appointment_starts_at")]
 
@@ -271,3 +289,30 @@ class Appointment(models.Model):
     @property
     def is_confirmed(self) -> bool:
         return self.status == self.Status.CONFIRMED
+
+
+class BookingRequest(models.Model):
+    """A request that booked, remembered by its key so that the same request sent
+    again books nothing more: a booking form's one-time nonce, or an API client's
+    ``Idempotency-Key``. The booking service claims the key first in its
+    transaction, so a second request with it waits for the first and then answers
+    with the first one's appointment."""
+
+    KEPT_FOR = timedelta(hours=24)
+
+    salon = models.ForeignKey(Salon, on_delete=models.CASCADE, related_name="booking_requests", default=1)
+    # SHA-256 of where the key came from and the key itself: never the key, which
+    # an API client may treat as a secret.
+    key = models.CharField(max_length=64)
+    # SHA-256 of what was asked: the same key with another request is refused.
+    fingerprint = models.CharField(max_length=64)
+    # NULL only inside the claiming transaction, before the appointment exists.
+    appointment = models.ForeignKey(Appointment, on_delete=models.CASCADE, null=True, related_name="+")
+    created_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["salon", "key"], name="booking_request_one_per_key")]
+        indexes = [models.Index(fields=["created_at"], name="booking_request_created_at")]
+
+    def __str__(self) -> str:
+        return f"booking request {self.key[:12]} at {self.created_at:%Y-%m-%d %H:%M} UTC"

@@ -16,13 +16,13 @@ from __future__ import annotations
 
 import re
 import secrets
-from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta, timezone
 from decimal import Decimal
 from functools import wraps
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from django.contrib import messages
 from django.contrib.admin.views.decorators import staff_member_required
@@ -44,10 +44,6 @@ STEPS = ("Service", "Stylist", "Day", "Time", "Details")
 # Contact details typed into a booking that then lost its time, kept so the
 # customer does not type them again after choosing another time.
 CONTACT_SESSION_KEY = "chairtime.contact"
-# Form nonce -> appointment id of bookings made in this session: a form sent twice
-# (back button, reload) leads to the booking it already made, not to a "taken".
-BOOKED_SESSION_KEY = "chairtime.booked"
-BOOKED_REMEMBERED = 10
 
 _DAY = re.compile(r"(\d{4})-(\d{2})-(\d{2})")
 _START = re.compile(r"([01]\d|2[0-3]):([0-5]\d)(?:([+-])([01]\d):([0-5]\d))?")
@@ -92,11 +88,24 @@ def format_price(price: Decimal) -> str:
     return "Free" if price == 0 else f"${price:,.2f}"
 
 
-def start_slug(start: datetime, ambiguous: bool = False) -> str:
+def wall_time_repeats(start: datetime, tz: ZoneInfo) -> bool:
+    """True when the local wall time of instant ``start`` happens twice in ``tz``
+    (the night the clocks go back), whichever of the two it is and whatever else
+    is free that night.
+
+    A real instant's wall time is never in a gap, so its two folds disagree on
+    the offset only when it repeats."""
+    local = start.astimezone(tz)
+    return local.replace(fold=0).utcoffset() != local.replace(fold=1).utcoffset()
+
+
+def start_slug(start: datetime, tz: ZoneInfo) -> str:
     """The URL segment of a start: local "HH:MM", plus the UTC offset when the wall
-    time happens twice that day (the night the clocks go back)."""
+    time happens twice that day (parse_start reads a bare repeated time as the
+    first of the two), so that every link names exactly one instant."""
+    start = start.astimezone(tz)
     slug = f"{start:%H:%M}"
-    if ambiguous:
+    if wall_time_repeats(start, tz):
         offset = start.utcoffset() or timedelta(0)
         sign = "-" if offset < timedelta(0) else "+"
         hours, minutes = divmod(abs(offset) // timedelta(minutes=1), 60)
@@ -359,16 +368,15 @@ def time_list(choice: Choice, day: date) -> dict:
         now=choice.now,
         catalog=catalog.get(),
     ).starts
-    # On the night the clocks go back one wall time can start twice: name the
-    # zone (PDT/PST) on those, and put the offset in their URLs.
-    walls = Counter(start.replace(tzinfo=None) for start in starts)
+    # On the night the clocks go back a wall time happens twice: name the zone
+    # (PDT/PST) on those, and put the offset in their URLs (start_slug).
     groups: dict[str, list[dict]] = {"Morning": [], "Afternoon": [], "Evening": []}
     for start in starts:
-        ambiguous = walls[start.replace(tzinfo=None)] > 1
-        label = format_time(start) + (f" {start.tzname()}" if ambiguous else "")
+        repeats = wall_time_repeats(start, tz)
+        label = format_time(start) + (f" {start.tzname()}" if repeats else "")
         group = "Morning" if start.hour < 12 else "Afternoon" if start.hour < 17 else "Evening"
         groups[group].append(
-            {"label": label, "url": choice.url("details", day.isoformat(), start_slug(start, ambiguous))}
+            {"label": label, "url": choice.url("details", day.isoformat(), start_slug(start, tz))}
         )
     zones = list(dict.fromkeys(start.tzname() for start in starts)) or [
         datetime.combine(day, time(12), tzinfo=tz).tzname()
@@ -540,11 +548,14 @@ def details_page(request: HttpRequest, choice: Choice, form: ContactForm, status
 
 def book(request: HttpRequest, choice: Choice) -> HttpResponse:
     assert choice.start is not None  # noqa: S101 - set by details()
+    # The form's one-time nonce: the same form sent again (a double click, a reload,
+    # two tabs) leads to the booking it made, even while that is still being made.
     nonce = request.POST.get("nonce", "")[:64]
-    booked = request.session.get(BOOKED_SESSION_KEY) or {}
-    if nonce and nonce in booked:
-        # The same form sent again: show the booking it made, do not make another.
-        return redirect("booking:manage", token=tokens.make_manage_token(booked[nonce]))
+    request_key = (
+        services.request_key("form", nonce, choice.service.pk, choice.stylist_slug, choice.start.isoformat())
+        if nonce
+        else None
+    )
 
     assert choice.day is not None  # noqa: S101 - set by details()
     refusal = day_refusal(choice, choice.day)
@@ -563,6 +574,7 @@ def book(request: HttpRequest, choice: Choice) -> HttpResponse:
             customer_name=contact["name"],
             customer_email=contact["email"],
             customer_phone=contact["phone"],
+            request=request_key,
             now=choice.now,
         )
     except BookingError as e:
@@ -574,10 +586,6 @@ def book(request: HttpRequest, choice: Choice) -> HttpResponse:
         return time_page(request, choice, error=e.message, status=409)
 
     request.session.pop(CONTACT_SESSION_KEY, None)
-    if nonce:
-        booked = dict(list(booked.items())[-(BOOKED_REMEMBERED - 1) :])
-        booked[nonce] = appointment.pk
-        request.session[BOOKED_SESSION_KEY] = booked
     messages.success(
         request,
         "You're booked! Keep this page's address (bookmark it): it is the only way to see or cancel "

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import copy
 import functools
+import itertools
 import json
 import re
 from datetime import UTC, date, datetime, time, timedelta
@@ -91,8 +92,19 @@ def booking(start: datetime | str, *, service, stylist=None, **customer) -> dict
     }
 
 
+_customers = itertools.count()
+
+
 def book(client: Client, demo, start: datetime, *, stylist=None, service=None) -> dict:
-    response = post(client, "/appointments", booking(start, service=service or demo.haircut, stylist=stylist))
+    """Book as a new customer each time (one customer cannot hold the same service
+    at the same start twice)."""
+    body = booking(
+        start,
+        service=service or demo.haircut,
+        stylist=stylist,
+        email=f"customer{next(_customers)}@example.com",
+    )
+    response = post(client, "/appointments", body)
     assert response.status_code == 201, response.content
     return response.json()
 
@@ -463,7 +475,12 @@ def test_it_books_without_a_phone_number(client, demo, at_monday_morning):
 
 
 def _taken(demo):
-    AppointmentFactory(service=demo.haircut, stylist=demo.ben, starts_at=demo.local(TUESDAY, 10))
+    AppointmentFactory(
+        service=demo.haircut,
+        stylist=demo.ben,
+        starts_at=demo.local(TUESDAY, 10),
+        customer_email="b@example.com",
+    )
 
 
 @pytest.mark.parametrize(
@@ -516,9 +533,13 @@ def test_it_answers_409_to_the_second_of_two_identical_bookings(client, demo, at
 
     assert post(client, "/appointments", body).status_code == 201
     response = post(client, "/appointments", body)
+    someone_else = post(
+        client, "/appointments", {**body, "customer": {"name": "B", "email": "b@example.com"}}
+    )
 
-    assert response.status_code == 409
-    assert response.json()["code"] == "taken"
+    assert response.status_code == someone_else.status_code == 409
+    assert response.json()["code"] == "already_booked"
+    assert someone_else.json()["code"] == "taken"
     assert Appointment.objects.count() == 1
 
 
@@ -871,3 +892,93 @@ def test_it_serves_interactive_documentation(client, db):
 
     assert response.status_code == 200
     assert b"openapi.json" in response.content
+
+
+# --- Booking twice --------------------------------------------------------------------
+
+
+def post_with_key(client: Client, body: dict, key: str) -> HttpResponse:
+    return documented(
+        client.post(
+            f"{API}/appointments",
+            json.dumps(body),
+            content_type="application/json",
+            headers={"Idempotency-Key": key},
+        )
+    )
+
+
+def test_it_answers_a_repeated_idempotency_key_with_the_first_booking(client, demo, at_monday_morning):
+    body = booking(demo.local(TUESDAY, 10), service=demo.haircut)
+    key = "4f1b9c7e-8d2a-4c3b-9e5f-0a1b2c3d4e5f"
+
+    first = post_with_key(client, body, key)
+    # The same request, spelled differently: another offset, the keys reordered.
+    again_body = {**body, "start": "2027-03-16T17:00:00Z"}
+    again = post_with_key(client, dict(reversed(again_body.items())), key)
+
+    assert first.status_code == again.status_code == 201
+    assert again.json() == first.json()
+    assert again["Idempotency-Key"] == key
+    assert Appointment.objects.count() == 1
+
+
+def test_it_refuses_an_idempotency_key_reused_for_another_booking(client, demo, at_monday_morning):
+    key = "4f1b9c7e-8d2a-4c3b-9e5f-0a1b2c3d4e5f"
+    post_with_key(client, booking(demo.local(TUESDAY, 10), service=demo.haircut), key)
+
+    other = post_with_key(client, booking(demo.local(TUESDAY, 14), service=demo.haircut), key)
+
+    assert other.status_code == 422
+    assert other.json()["code"] == "request_key_reused"
+    assert "new key" in other.json()["detail"]
+    assert Appointment.objects.count() == 1
+
+
+@pytest.mark.parametrize("key", ["short", "x" * 256, "with a space in the key"])
+def test_it_refuses_a_malformed_idempotency_key(client, demo, at_monday_morning, key):
+    response = post_with_key(client, booking(demo.local(TUESDAY, 10), service=demo.haircut), key)
+
+    assert response.status_code == 400
+    assert response.json()["code"] == "invalid_idempotency_key"
+    assert Appointment.objects.count() == 0
+
+
+def test_it_forgets_an_idempotency_key_after_a_day(client, demo, time_machine):
+    time_machine.move_to(MONDAY_MORNING, tick=False)
+    key = "4f1b9c7e-8d2a-4c3b-9e5f-0a1b2c3d4e5f"
+    body = booking(demo.local(TUESDAY, 14), service=demo.haircut, stylist=demo.ben)
+    first = post_with_key(client, body, key)
+    time_machine.move_to(MONDAY_MORNING + timedelta(hours=23, minutes=59), tick=False)
+    assert post_with_key(client, body, key).json()["id"] == first.json()["id"]
+
+    time_machine.move_to(MONDAY_MORNING + timedelta(hours=24), tick=False)
+    later = post_with_key(client, body, key)
+
+    # Booked again from scratch: Ben is taken by the first booking now.
+    assert later.status_code == 409
+    assert later.json()["code"] in {"taken", "already_booked"}
+
+
+def test_it_refuses_the_same_customer_the_same_service_at_the_same_start(client, demo, at_monday_morning):
+    start = demo.local(TUESDAY, 10)
+    post(client, "/appointments", booking(start, service=demo.haircut, stylist=demo.ana))
+
+    # Ben is free then, but this customer already holds a haircut at 10:00.
+    again = post(
+        client,
+        "/appointments",
+        booking(start, service=demo.haircut, stylist=demo.ben, email="ALEX@example.com"),
+    )
+
+    assert again.status_code == 409
+    assert again.json() == {"detail": Problem.ALREADY_BOOKED.value, "code": "already_booked"}
+    assert b"manage" not in again.content and b"token" not in again.content
+    assert Appointment.objects.count() == 1
+    # Someone else may book Ben then, and this customer another service or time.
+    assert (
+        post(client, "/appointments", booking(start, service=demo.haircut, email="b@example.com")).status_code
+        == 201
+    )
+    other = booking(demo.local(TUESDAY, 14), service=demo.haircut)
+    assert post(client, "/appointments", other).status_code == 201

@@ -7,6 +7,8 @@ lock prevents it, and finally fire real concurrent HTTP requests at a live serve
 
 from __future__ import annotations
 
+import json
+import re
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, date, datetime
@@ -138,3 +140,77 @@ def test_concurrent_http_bookings_of_one_slot_yield_exactly_one_appointment(demo
     assert Appointment.objects.filter(status="confirmed").count() == 1
     created = next(r.json() for r in responses if r.status_code == 201)
     assert Appointment.objects.get().pk == created["id"]
+
+
+@needs_row_locks
+def test_a_booking_racing_load_salon_sees_its_settings_and_hours_together(demo_tx, monkeypatch):
+    # The file moves the salon to New York and Ana's Monday to 12:00-14:00 there.
+    # 12:30 Los Angeles (15:30 New York) is outside her hours before the load (her
+    # lunch break) and after it; only old settings read with new hours would
+    # offer it. Reviewed: the booking read the salon row before the stylist lock
+    # and the hours after it, and answered 201.
+    from chairtime.booking import salonfile
+
+    wanted = json.loads(salonfile.salon_file_dump())
+    wanted["salon"]["time_zone"] = "America/New_York"
+    (ana,) = (s for s in wanted["stylists"] if s["key"] == "ana")
+    ana["hours"]["mon"] = [["12:00", "14:00"]]
+    parsed = salonfile.salon_file_parse(json.dumps(wanted))
+
+    written = threading.Event()
+    real_load_closures = salonfile._load_closures
+
+    def load_closures_then_linger(*args, **kwargs):
+        real_load_closures(*args, **kwargs)
+        written.set()  # settings and hours written, not yet committed
+        threading.Event().wait(0.5)
+
+    monkeypatch.setattr(salonfile, "_load_closures", load_closures_then_linger)
+
+    def load() -> None:
+        try:
+            salonfile.salon_file_load(salon_file=parsed, now=NOW)
+        finally:
+            connections.close_all()
+
+    def book_during_the_load() -> Appointment | BookingError | DatabaseError:
+        assert written.wait(timeout=10)
+        return book_in_thread(demo_tx, 12, 30)
+
+    with ThreadPoolExecutor(2) as pool:
+        loading = pool.submit(load)
+        booking = pool.submit(book_during_the_load)
+        loading.result()
+        result = booking.result()
+
+    assert isinstance(result, BookingError), result
+    assert result.code == "outside_hours"
+    assert not Appointment.objects.exists()
+
+
+def test_the_same_booking_form_sent_four_times_at_once_books_once(demo_tx, live_server):
+    # Reviewed: the form's one-time nonce was looked up before booking and stored
+    # after it, so with "any stylist" two POSTs gave two appointments (Ana and Ben)
+    # and four gave three; the customer only ever saw one of them.
+    day = demo_tx.next_working_day(min_days_ahead=3)
+    url = f"{live_server.url}/book/{demo_tx.haircut.pk}/any/{day.isoformat()}/10:00/"
+    browser = requests.Session()
+    form = browser.get(url, timeout=10)
+    assert form.status_code == 200
+    fields = dict(re.findall(r'name="(csrfmiddlewaretoken|nonce)" value="([^"]+)"', form.text))
+    data = {**fields, "name": "Zoe Park", "email": "zoe@example.com", "phone": ""}
+    attempts = 4
+    barrier = threading.Barrier(attempts)
+
+    def post(_: int) -> requests.Response:
+        tab = requests.Session()
+        tab.cookies.update(browser.cookies)
+        barrier.wait(timeout=10)
+        return tab.post(url, data=data, headers={"Referer": url}, allow_redirects=False, timeout=60)
+
+    with ThreadPoolExecutor(attempts) as pool:
+        responses = list(pool.map(post, range(attempts)))
+
+    assert [r.status_code for r in responses] == [302] * attempts
+    assert len({r.headers["Location"] for r in responses}) == 1
+    assert Appointment.objects.filter(status="confirmed").count() == 1

@@ -34,10 +34,11 @@ from chairtime.booking.models import Appointment
 from chairtime.booking.tests.factories import (
     AppointmentFactory,
     ClosureFactory,
+    ServiceFactory,
     StylistFactory,
     TimeOffFactory,
 )
-from chairtime.booking.views import format_duration, format_price
+from chairtime.booking.views import format_duration, format_price, parse_start
 from chairtime.ops.errors import server_error
 
 LA = ZoneInfo("America/Los_Angeles")
@@ -673,6 +674,76 @@ def test_it_tells_the_two_1_am_apart_on_the_night_the_clocks_go_back(client, dem
     assert booked.status_code == 302
     assert Appointment.objects.get().starts_at == datetime(2027, 11, 7, 9, 0, tzinfo=UTC)
     assert "Time 1:00 AM \u2013 2:00 AM PST" in text(client.get(booked["Location"]))
+
+
+def transition_days(zone: str, year: int) -> list[date]:
+    """The local dates of ``year`` on which ``zone`` changes its UTC offset."""
+    tz = ZoneInfo(zone)
+    days = []
+    day = date(year, 1, 1)
+    while day.year == year:
+        if (
+            datetime.combine(day, time(0), tz).utcoffset()
+            != datetime.combine(day + timedelta(days=1), time(0), tz).utcoffset()
+        ):
+            days.append(day)
+        day += timedelta(days=1)
+    return days
+
+
+# Zones whose clocks change by an hour, by half an hour (Lord Howe), by two
+# hours (Troll), at odd offsets (St John's, Chatham), backwards in winter
+# (Dublin's negative summer time), and at midnight (Santiago, Havana, Beirut).
+SWEPT_ZONES = [
+    "America/Los_Angeles",
+    "Europe/London",
+    "Europe/Dublin",
+    "Australia/Lord_Howe",
+    "Pacific/Chatham",
+    "America/St_Johns",
+    "America/Santiago",
+    "America/Havana",
+    "Asia/Beirut",
+    "Antarctica/Troll",
+]
+
+
+@pytest.mark.parametrize(
+    ("zone", "day"), [(zone, day) for zone in SWEPT_ZONES for day in transition_days(zone, 2027)], ids=str
+)
+def test_every_time_link_books_the_instant_it_shows_on_a_day_the_clocks_change(client, demo, zone, day):
+    # Reviewed: the page put the offset in a link only when both copies of a
+    # repeated wall time were free, so with 01:30 PDT booked the free 01:30 PST
+    # was linked as /01:30/ (read as PDT: 409), and on Lord Howe /01:30/ was a 409
+    # with nothing booked at all.
+    demo.salon.time_zone = zone
+    demo.salon.save()
+    trim = ServiceFactory(name="Trim", duration_minutes=30)
+    owl = StylistFactory(name="Owl", services=[trim], hours={day.weekday(): [(time(0, 0), time(23, 30))]})
+    tz = ZoneInfo(zone)
+    with time_machine.travel(datetime.combine(day - timedelta(days=3), time(12), tz), tick=False):
+        # The first of each repeated wall time on the hour taken, so only its
+        # second is free (a real instant's folds differ only when it repeats).
+        first = datetime.combine(day, time(0), tz).astimezone(UTC)
+        for step in range(60):
+            start = (first + timedelta(minutes=30 * step)).astimezone(tz)
+            if (
+                start.fold == 0
+                and start.minute == 0
+                and start.replace(fold=1).utcoffset() != start.utcoffset()
+            ):
+                AppointmentFactory(service=trim, stylist=owl, starts_at=start)
+        page = client.get(time_url(trim, day, owl))
+        api = client.get("/api/v1/availability", {"service": trim.pk, "stylist": owl.pk, "date": day})
+
+        assert page.status_code == api.status_code == 200
+        links = re.findall(rf'href="(/book/[^"]+/{day.isoformat()}/([^"/]+)/)"', page.content.decode())
+        offered = {datetime.fromisoformat(slot) for slot in api.json()["slots"]}
+        assert len(links) == len(offered) > 0
+        assert {parse_start(slug, day, tz) for _, slug in links} == offered
+        for link, _ in links:
+            details = client.get(link)
+            assert details.status_code == 200, (link, text(details)[-300:])
 
 
 # --- announcements and outages ---------------------------------------------------------------------

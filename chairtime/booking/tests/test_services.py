@@ -3,6 +3,7 @@ refusals explained, cancellation frees the time, the constraint as a backstop.""
 
 from __future__ import annotations
 
+import itertools
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
@@ -20,6 +21,9 @@ DAY = date(2027, 3, 15)
 NOW = datetime(2027, 3, 12, 18, 0, tzinfo=UTC)
 
 
+_customers = itertools.count()
+
+
 def book(demo, hh, mm=0, *, stylist="ana", service="haircut", day=DAY, now=NOW, **kwargs):
     stylist_obj = getattr(demo, stylist) if stylist else None
     return services.appointment_book(
@@ -27,7 +31,9 @@ def book(demo, hh, mm=0, *, stylist="ana", service="haircut", day=DAY, now=NOW, 
         stylist_id=stylist_obj.pk if stylist_obj else None,
         start=demo.local(day, hh, mm),
         customer_name=kwargs.get("name", "Alex Doe"),
-        customer_email="alex@example.com",
+        # A new customer each time, unless said: one customer cannot hold the same
+        # service at the same start twice (test_it_refuses_the_same_customer_...).
+        customer_email=kwargs.get("email", f"customer{next(_customers)}@example.com"),
         customer_phone="+1 555 0100",
         now=now,
     )
