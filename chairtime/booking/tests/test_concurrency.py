@@ -143,6 +143,36 @@ def test_concurrent_http_bookings_of_one_slot_yield_exactly_one_appointment(demo
 
 
 @needs_row_locks
+def test_one_customer_racing_two_stylists_for_one_start_gets_one_appointment(demo_tx, monkeypatch):
+    # Named Ana and named Ben share no lock, so both requests pass the service's
+    # "already booked" check before either writes: the unique (service, customer,
+    # start) constraint is what refuses the second.
+    hold_after_check(monkeypatch, barrier=threading.Barrier(2))
+
+    def book_with(stylist) -> Appointment | BookingError | DatabaseError:
+        try:
+            return services.appointment_book(
+                service_id=demo_tx.haircut.pk,
+                stylist_id=stylist.pk,
+                start=demo_tx.local(DAY, 10),
+                customer_name="Racer",
+                customer_email="racer@example.com",
+                now=NOW,
+            )
+        except (BookingError, DatabaseError) as e:
+            return e
+        finally:
+            connections.close_all()
+
+    with ThreadPoolExecutor(2) as pool:
+        results = list(pool.map(book_with, [demo_tx.ana, demo_tx.ben]))
+
+    assert Appointment.objects.filter(status="confirmed").count() == 1
+    refused = [r for r in results if not isinstance(r, Appointment)]
+    assert [getattr(r, "code", r) for r in refused] == ["already_booked"]
+
+
+@needs_row_locks
 def test_a_booking_racing_load_salon_sees_its_settings_and_hours_together(demo_tx, monkeypatch):
     # The file moves the salon to New York and Ana's Monday to 12:00-14:00 there.
     # 12:30 Los Angeles (15:30 New York) is outside her hours before the load (her

@@ -357,6 +357,23 @@ def test_it_does_not_book_twice_when_the_same_form_is_sent_again(client, demo, c
     assert again["Location"] == first["Location"]
 
 
+def test_it_does_not_book_twice_after_back_and_book_again(client, demo, clock):
+    # Reviewed: Back showed the details form again with a fresh nonce, and Book
+    # gave the customer a second appointment at the same time with another stylist.
+    url = details_url(demo.haircut, TOMORROW, "10:00")
+    first = book(client, url, nonce="form-1")
+
+    again = book(client, url, nonce="form-2", email="ZOE@example.com")
+
+    assert again.status_code == 409
+    page = text(again)
+    assert Problem.ALREADY_BOOKED.value in page
+    # Knowing an e-mail address and a time is no way in: no manage link is shown.
+    assert "/booking/" not in again.content.decode()
+    assert Appointment.objects.count() == 1
+    assert client.get(first["Location"]).status_code == 200
+
+
 def test_it_keeps_the_contact_details_when_the_time_was_taken(client, demo, clock):
     AppointmentFactory(service=demo.haircut, stylist=demo.ben, starts_at=demo.local(TOMORROW, 10))
 
