@@ -182,6 +182,16 @@ class WorkingHours(models.Model):
         return f"{self.get_weekday_display()} {self.start:%H:%M}-{self.end:%H:%M}"
 
     def clean(self) -> None:
+        # Offered start times step from the interval's start, and booking links
+        # name hours and minutes only: a start at 10:00:30 would offer times no
+        # link can book. Whole minutes, as salon files require too.
+        errors = {
+            name: f"Give the {name} in whole minutes (HH:MM), without seconds, not {value.isoformat()}."
+            for name, value in (("start", self.start), ("end", self.end))
+            if value is not None and (value.second or value.microsecond)
+        }
+        if errors:
+            raise ValidationError(errors)
         if self.start is not None and self.end is not None and self.end <= self.start:
             raise ValidationError({"end": "The end must be after the start."})
 

@@ -474,6 +474,21 @@ BAD_FILES = [
     ),
     (("stylists", 0, "hours", "mon", 0), ["09:00"], "stylists[0].hours.mon[0]: must be a pair of times"),
     (
+        ("stylists", 0, "hours", "mon", 0),
+        ["10:00:30", "17:00"],
+        'stylists[0].hours.mon[0]: start "10:00:30" has seconds; working hours are in whole minutes',
+    ),
+    (
+        ("stylists", 0, "hours", "mon", 0),
+        ["10:00", "17:00:00.5"],
+        'stylists[0].hours.mon[0]: end "17:00:00.5" has seconds; working hours are in whole minutes',
+    ),
+    (
+        ("stylists", 0, "hours", "mon", 0),
+        ["10:00:00", "17:00"],
+        'stylists[0].hours.mon[0]: start "10:00:00" has seconds',
+    ),
+    (
         ("stylists", 1, "hours", "tue", 1),
         ["11:00", "17:00"],
         "stylists[1].hours.tue[1]: 11:00-17:00 overlaps 09:00-12:00 (hours.tue[0])",
