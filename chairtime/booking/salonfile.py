@@ -211,14 +211,23 @@ def _interval(value: Any) -> tuple[dt.time, dt.time]:
 
 
 _DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+# The years the booking pages serve (views.parse_day). Far enough from datetime's
+# limits (years 1 and 9999) that converting between the salon's zone and UTC,
+# on loading and again on dumping, can never leave its range.
+FIRST_DATE, LAST_DATE = dt.date(2000, 1, 1), dt.date(2999, 12, 31)
+_OUT_OF_RANGE = f"must be between {FIRST_DATE} and {LAST_DATE}"
 
 
 def _date(value: Any) -> dt.date:
     if isinstance(value, str) and _DATE.fullmatch(value):
         try:
-            return dt.date.fromisoformat(value)
+            day = dt.date.fromisoformat(value)
         except ValueError:
             pass
+        else:
+            if not FIRST_DATE <= day <= LAST_DATE:
+                raise _invalid(f"{_OUT_OF_RANGE}, not {_show(value)}")
+            return day
     raise _invalid(f'must be a date "YYYY-MM-DD", not {_show(value)}')
 
 
@@ -230,9 +239,15 @@ _DATETIME = re.compile(
 def _datetime(value: Any) -> dt.datetime:
     if isinstance(value, str) and _DATETIME.fullmatch(value):
         try:
-            return dt.datetime.fromisoformat(value)
+            instant = dt.datetime.fromisoformat(value)
         except ValueError:
             pass
+        else:
+            # Checked here, before any conversion: 9999-12-31T20:00 in Los Angeles
+            # is past the last datetime Python can hold once in UTC.
+            if not FIRST_DATE <= instant.date() <= LAST_DATE:
+                raise _invalid(f"{_OUT_OF_RANGE}, not {_show(value)}")
+            return instant
     raise _invalid(
         f'must be a local date and time "YYYY-MM-DDTHH:MM" (optionally with an offset such as '
         f'"-08:00"), not {_show(value)}'
@@ -442,7 +457,16 @@ def _local_text(value: dt.datetime) -> str:
 def _instant(value: dt.datetime, tz: ZoneInfo, where: str, problems: list[str]) -> dt.datetime | None:
     """A time off bound as an aware UTC datetime; a naive one is wall time in ``tz``."""
     if value.tzinfo is not None:
-        return value.astimezone(_UTC)
+        instant = value.astimezone(_UTC)
+        # With an offset, the salon's own calendar may put it on another day, and
+        # that local date-time is what dump_salon writes back.
+        local = instant.astimezone(tz).replace(tzinfo=None)
+        if not FIRST_DATE <= local.date() <= LAST_DATE:
+            problems.append(
+                f"{where}: {_local_text(value)} is {_local_text(local)} in {tz.key}; {_OUT_OF_RANGE} there"
+            )
+            return None
+        return instant
     earlier = value.replace(tzinfo=tz, fold=0)
     later = value.replace(tzinfo=tz, fold=1)
     if earlier.utcoffset() == later.utcoffset():
