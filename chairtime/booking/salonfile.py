@@ -35,6 +35,8 @@ from pydantic import ValidationError as PydanticValidationError
 from pydantic_core import ErrorDetails, PydanticCustomError
 
 from chairtime.booking.models import (
+    FIRST_DATE,
+    LAST_DATE,
     Closure,
     Salon,
     Service,
@@ -211,10 +213,8 @@ def _interval(value: Any) -> tuple[dt.time, dt.time]:
 
 
 _DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
-# The years the booking pages serve (views.parse_day). Far enough from datetime's
-# limits (years 1 and 9999) that converting between the salon's zone and UTC,
-# on loading and again on dumping, can never leave its range.
-FIRST_DATE, LAST_DATE = dt.date(2000, 1, 1), dt.date(2999, 12, 31)
+# FIRST_DATE..LAST_DATE (models): converting between the salon's zone and UTC,
+# on loading and again on dumping, can never leave datetime's range.
 _OUT_OF_RANGE = f"must be between {FIRST_DATE} and {LAST_DATE}"
 
 

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
-from datetime import time
+import io
+from datetime import UTC, date, datetime, time
 
 import pytest
 from django.core.exceptions import ValidationError
+from django.core.management import call_command
 from django.urls import reverse
 
-from chairtime.booking.models import Stylist, WorkingHours
-from chairtime.booking.tests.factories import StylistFactory
+from chairtime.booking.models import Closure, Stylist, TimeOff, WorkingHours
+from chairtime.booking.tests.factories import SalonFactory, StylistFactory
 
 
 def stylist_form(stylist: Stylist, hours: list[tuple[int, str, str]]) -> dict[str, str | list[str]]:
@@ -63,3 +65,57 @@ def test_it_names_the_field_with_seconds_when_working_hours_are_cleaned(db):
     assert error.value.message_dict == {
         "start": ["Give the start in whole minutes (HH:MM), without seconds, not 10:00:30."]
     }
+
+
+@pytest.mark.parametrize(
+    ("time_zone", "field", "day", "hour"),
+    [
+        ("America/Los_Angeles", "end", "9999-12-31", "20:00"),  # past datetime's range once in UTC
+        ("Asia/Tokyo", "start", "0001-01-01", "01:00"),  # before it
+        ("Asia/Tokyo", "end", "3000-01-01", "00:00"),
+    ],
+)
+def test_it_refuses_time_off_outside_the_years_the_pages_serve(admin_client, time_zone, field, day, hour):
+    SalonFactory(time_zone=time_zone)
+    bounds = {"start": ("2027-01-04", "09:00"), "end": ("2027-01-04", "17:00"), field: (day, hour)}
+    form = {f"{name}_{i}": part for name, parts in bounds.items() for i, part in enumerate(parts)}
+
+    response = admin_client.post(
+        reverse("admin:booking_timeoff_add"), {"stylist": StylistFactory().pk, **form, "reason": ""}
+    )
+
+    assert response.status_code == 200  # the form again, with the error
+    assert f"The {field} must be between 2000-01-01 and 2999-12-31" in response.content.decode()
+    assert not TimeOff.objects.exists()
+
+
+@pytest.mark.parametrize("day", ["9999-12-31", "1999-12-31", "0001-01-01"])
+def test_it_refuses_closures_outside_the_years_the_pages_serve(admin_client, day):
+    SalonFactory()
+
+    response = admin_client.post(reverse("admin:booking_closure_add"), {"date": day, "reason": ""})
+
+    assert response.status_code == 200
+    assert "The date must be between 2000-01-01 and 2999-12-31" in response.content.decode()
+    assert not Closure.objects.exists()
+
+
+def test_it_judges_time_off_by_the_salons_calendar_so_that_the_dump_loads(db):
+    SalonFactory(time_zone="Asia/Tokyo")
+    late = TimeOff(
+        stylist=StylistFactory(),
+        start=datetime(2999, 12, 31, tzinfo=UTC),
+        end=datetime(2999, 12, 31, 20, tzinfo=UTC),
+    )
+
+    with pytest.raises(ValidationError) as error:
+        late.full_clean()  # 2999-12-31T20:00Z is already 3000 in Tokyo
+
+    assert list(error.value.message_dict) == ["end"]
+    late.end = datetime(2999, 12, 31, 14, 59, tzinfo=UTC)  # 23:59 in Tokyo
+    late.full_clean()
+    late.save()
+    Closure(date=date(2999, 12, 31)).full_clean()
+    err = io.StringIO()
+    call_command("dump_salon", stdout=io.StringIO(), stderr=err)
+    assert err.getvalue() == ""  # no "load_salon would refuse this dump"
