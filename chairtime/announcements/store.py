@@ -57,6 +57,10 @@ MAX_TEXT_LENGTH = 500
 TTL_ATTRIBUTE = "expires_at"
 # How long after its end an announcement is kept before DynamoDB's TTL removes it.
 EXPIRED_RETENTION = timedelta(days=30)
+# The years an announcement's times may fall in: far from datetime's limits (years
+# 1 and 9999), so that converting one to UTC and adding EXPIRED_RETENTION for the
+# TTL never overflow. The booking pages serve the same years.
+FIRST_YEAR, LAST_YEAR = 2000, 2999
 # A dead DynamoDB is remembered this long, so that it costs one timeout per
 # process per period instead of one per page view.
 FAILURE_CACHE_SECONDS = 15
@@ -111,6 +115,8 @@ def check_announcement(*, text: str, starts_at: datetime | None, ends_at: dateti
     for name, value in (("starts_at", starts_at), ("ends_at", ends_at)):
         if value is not None and (not isinstance(value, datetime) or timezone.is_naive(value)):
             raise InvalidAnnouncement(name, "A time must include its time zone (UTC offset).")
+        if value is not None and not FIRST_YEAR <= value.year <= LAST_YEAR:
+            raise InvalidAnnouncement(name, f"Give a time between the years {FIRST_YEAR} and {LAST_YEAR}.")
     if starts_at is not None and ends_at is not None and ends_at <= starts_at:
         raise InvalidAnnouncement("ends_at", "The end must be after the start.")
 

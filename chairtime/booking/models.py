@@ -8,7 +8,7 @@ instants day by day, which is what keeps them right on daylight-saving days.
 from __future__ import annotations
 
 import zoneinfo
-from datetime import timedelta
+from datetime import date, datetime, timedelta
 from functools import cached_property
 
 from django.core.cache import cache
@@ -26,6 +26,26 @@ MAX_SERVICE_MINUTES = 12 * 60
 MAX_SERVICE_DURATION = timedelta(minutes=MAX_SERVICE_MINUTES)
 SALON_CACHE_KEY = "chairtime:salon"
 SALON_CACHE_SECONDS = 60
+# Time off and closures lie in the years the booking pages serve (views.parse_day):
+# far enough from datetime's limits (years 1 and 9999) that converting between
+# the salon's zone and UTC, to store or to dump a salon file, never overflows.
+FIRST_DATE, LAST_DATE = date(2000, 1, 1), date(2999, 12, 31)
+
+
+def _outside_years(value: date | datetime | None) -> bool:
+    """True for a date, or a time in the salon's zone, outside FIRST_DATE..LAST_DATE."""
+    if value is None:
+        return False
+    day = value.date() if isinstance(value, datetime) else value
+    if not FIRST_DATE <= day <= LAST_DATE:  # checked first: converting 9999-12-31 may overflow
+        return True
+    if isinstance(value, datetime) and value.tzinfo is not None:
+        day = value.astimezone(Salon.current_time_zone()).date()
+    return not FIRST_DATE <= day <= LAST_DATE
+
+
+def _years_message(name: str) -> str:
+    return f"The {name} must be between {FIRST_DATE} and {LAST_DATE} in the salon's time zone."
 
 
 def validate_time_zone(value: str) -> None:
@@ -183,6 +203,16 @@ class WorkingHours(models.Model):
         return f"{self.get_weekday_display()} {self.start:%H:%M}-{self.end:%H:%M}"
 
     def clean(self) -> None:
+        # Offered start times step from the interval's start, and booking links
+        # name hours and minutes only: a start at 10:00:30 would offer times no
+        # link can book. Whole minutes, as salon files require too.
+        errors = {
+            name: f"Give the {name} in whole minutes (HH:MM), without seconds, not {value.isoformat()}."
+            for name, value in (("start", self.start), ("end", self.end))
+            if value is not None and (value.second or value.microsecond)
+        }
+        if errors:
+            raise ValidationError(errors)
         if self.start is not None and self.end is not None and self.end <= self.start:
             raise ValidationError({"end": "The end must be after the start."})
 
@@ -205,6 +235,13 @@ class TimeOff(models.Model):
         return f"{self.stylist}: {self.start:%Y-%m-%d %H:%M} to {self.end:%Y-%m-%d %H:%M}"
 
     def clean(self) -> None:
+        errors = {
+            name: _years_message(name)
+            for name, value in (("start", self.start), ("end", self.end))
+            if _outside_years(value)
+        }
+        if errors:
+            raise ValidationError(errors)
         if self.start is not None and self.end is not None and self.end <= self.start:
             raise ValidationError({"end": "The end must be after the start."})
 
@@ -220,6 +257,10 @@ class Closure(models.Model):
 
     def __str__(self) -> str:
         return f"{self.date:%Y-%m-%d} {self.reason}".strip()
+
+    def clean(self) -> None:
+        if _outside_years(self.date):
+            raise ValidationError({"date": _years_message("date")})
 
 
 class Appointment(models.Model):

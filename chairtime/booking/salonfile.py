@@ -35,6 +35,8 @@ from pydantic import ValidationError as PydanticValidationError
 from pydantic_core import ErrorDetails, PydanticCustomError
 
 from chairtime.booking.models import (
+    FIRST_DATE,
+    LAST_DATE,
     Closure,
     Salon,
     Service,
@@ -179,38 +181,53 @@ def _price(value: Any) -> Decimal:
     return amount
 
 
-_TIME = re.compile(r"([0-9]{2}):([0-9]{2})(?::([0-9]{2}))?")
+_TIME = re.compile(r"([0-9]{2}):([0-9]{2})")
+_TIME_WITH_SECONDS = re.compile(r"[0-9]{2}:[0-9]{2}:[0-9]{2}(?:\.[0-9]+)?")
 
 
-def _time(value: Any) -> dt.time:
+def _time(value: Any, name: str) -> dt.time:
+    if isinstance(value, str) and _TIME_WITH_SECONDS.fullmatch(value):
+        # Offered start times are stepped from the start of the working interval
+        # and a booking link names hours and minutes only: a start at 10:00:30
+        # would offer times that no link can book.
+        raise _invalid(f'{name} {_show(value)} has seconds; working hours are in whole minutes: "HH:MM"')
     match = _TIME.fullmatch(value) if isinstance(value, str) else None
-    if match is None or int(match[1]) > 23 or int(match[2]) > 59 or int(match[3] or 0) > 59:
+    if match is None or int(match[1]) > 23 or int(match[2]) > 59:
         raise _invalid(f'must be a time "HH:MM" from "00:00" to "23:59", not {_show(value)}')
-    return dt.time(int(match[1]), int(match[2]), int(match[3] or 0))
+    return dt.time(int(match[1]), int(match[2]))
 
 
 def _time_text(value: dt.time) -> str:
+    # Seconds only from a database written before they were refused: the dump
+    # shows them, and dump_salon's check says the file would not load.
     return value.isoformat(timespec="seconds" if value.second or value.microsecond else "minutes")
 
 
 def _interval(value: Any) -> tuple[dt.time, dt.time]:
     if not isinstance(value, list) or len(value) != 2:
         raise _invalid(f'must be a pair of times [start, end] like ["09:00", "12:30"], not {_show(value)}')
-    start, end = _time(value[0]), _time(value[1])
+    start, end = _time(value[0], "start"), _time(value[1], "end")
     if end <= start:
         raise _invalid(f"end {_time_text(end)} is not after start {_time_text(start)}")
     return start, end
 
 
 _DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+# FIRST_DATE..LAST_DATE (models): converting between the salon's zone and UTC,
+# on loading and again on dumping, can never leave datetime's range.
+_OUT_OF_RANGE = f"must be between {FIRST_DATE} and {LAST_DATE}"
 
 
 def _date(value: Any) -> dt.date:
     if isinstance(value, str) and _DATE.fullmatch(value):
         try:
-            return dt.date.fromisoformat(value)
+            day = dt.date.fromisoformat(value)
         except ValueError:
             pass
+        else:
+            if not FIRST_DATE <= day <= LAST_DATE:
+                raise _invalid(f"{_OUT_OF_RANGE}, not {_show(value)}")
+            return day
     raise _invalid(f'must be a date "YYYY-MM-DD", not {_show(value)}')
 
 
@@ -222,9 +239,15 @@ _DATETIME = re.compile(
 def _datetime(value: Any) -> dt.datetime:
     if isinstance(value, str) and _DATETIME.fullmatch(value):
         try:
-            return dt.datetime.fromisoformat(value)
+            instant = dt.datetime.fromisoformat(value)
         except ValueError:
             pass
+        else:
+            # Checked here, before any conversion: 9999-12-31T20:00 in Los Angeles
+            # is past the last datetime Python can hold once in UTC.
+            if not FIRST_DATE <= instant.date() <= LAST_DATE:
+                raise _invalid(f"{_OUT_OF_RANGE}, not {_show(value)}")
+            return instant
     raise _invalid(
         f'must be a local date and time "YYYY-MM-DDTHH:MM" (optionally with an offset such as '
         f'"-08:00"), not {_show(value)}'
@@ -434,7 +457,16 @@ def _local_text(value: dt.datetime) -> str:
 def _instant(value: dt.datetime, tz: ZoneInfo, where: str, problems: list[str]) -> dt.datetime | None:
     """A time off bound as an aware UTC datetime; a naive one is wall time in ``tz``."""
     if value.tzinfo is not None:
-        return value.astimezone(_UTC)
+        instant = value.astimezone(_UTC)
+        # With an offset, the salon's own calendar may put it on another day, and
+        # that local date-time is what dump_salon writes back.
+        local = instant.astimezone(tz).replace(tzinfo=None)
+        if not FIRST_DATE <= local.date() <= LAST_DATE:
+            problems.append(
+                f"{where}: {_local_text(value)} is {_local_text(local)} in {tz.key}; {_OUT_OF_RANGE} there"
+            )
+            return None
+        return instant
     earlier = value.replace(tzinfo=tz, fold=0)
     later = value.replace(tzinfo=tz, fold=1)
     if earlier.utcoffset() == later.utcoffset():

@@ -134,6 +134,10 @@ def test_it_adds_an_announcement_without_a_window(admin_client, announcement_sto
         ),
         ({"text": "Hi", "starts_at": "tomorrow"}, "starts_at", "Enter a valid date/time."),
         ({"text": "Hi", "ends_at": "2026-11-26T12:00"}, "ends_at", "That time has already passed"),
+        # Past datetime's range once 30 days of retention are added, or once in UTC.
+        ({"text": "Hi", "ends_at": "9999-12-31T23:59"}, "ends_at", "between the years 2000 and 2999"),
+        ({"text": "Hi", "starts_at": "0001-01-01T00:00"}, "starts_at", "between the years 2000 and 2999"),
+        ({"text": "Hi", "ends_at": "3000-01-01T00:00"}, "ends_at", "between the years 2000 and 2999"),
         # 02:30 does not exist in Paris on the morning clocks go forward.
         (
             {"text": "Hi", "starts_at": "2027-03-28T02:30"},

@@ -132,6 +132,10 @@ GOOD = {"id": "first-good", "text": "Fine"}
             "entry 2 (id 'extra'): entry: Unknown field(s) colour",
         ),
         ([GOOD, {"id": "first-good", "text": "Again"}], "entry 2 (id 'first-good'): the id appears twice"),
+        (
+            [GOOD, {"id": "for-ever", "text": "Hi", "ends_at": "9999-12-31T20:00:00-08:00"}],
+            "entry 2 (id 'for-ever'): ends_at: Give a time between the years 2000 and 2999.",
+        ),
     ],
 )
 def test_it_rejects_a_bad_file_and_writes_nothing(announcement_store, tmp_path, content, message):

@@ -845,13 +845,54 @@ def test_it_answers_unknown_api_addresses_with_a_json_404(client, db):
         }
 
 
+TOO_MANY_PARAMETERS = "&".join(f"p{n}=1" for n in range(1001))
+
+
+@pytest.mark.parametrize(
+    ("method", "url"),
+    [
+        ("get", "/services"),
+        ("get", "/stylists?service=1"),
+        ("get", "/availability?service=1&date=2027-03-16"),
+        ("post", "/appointments"),
+        ("get", "/appointments/1?token=x"),
+        ("post", "/appointments/1/cancel?token=x"),
+    ],
+)
+def test_it_answers_too_many_query_parameters_with_a_json_400_on_every_route(
+    client, demo, caplog, method, url
+):
+    address = f"{API}{url}{'&' if '?' in url else '?'}{TOO_MANY_PARAMETERS}"
+    body = json.dumps(booking("2027-03-16T10:00:00-07:00", service=demo.haircut))
+
+    if method == "get":
+        response = documented(client.get(address))
+    else:
+        response = documented(client.post(address, body, content_type="application/json"))
+
+    assert response.status_code == 400
+    assert response.json() == {
+        "detail": "The request has too many query parameters; at most 1000 are allowed.",
+        "code": "too_many_parameters",
+    }
+    assert not Appointment.objects.exists()
+    assert not [r for r in caplog.records if r.levelname == "ERROR"]  # no traceback logged
+
+
+def test_it_answers_too_many_query_parameters_with_a_json_400_at_unknown_addresses(client, db):
+    response = client.get(f"{API}/nothing-here?{TOO_MANY_PARAMETERS}")
+
+    assert response.status_code == 400
+    assert response.json()["code"] == "too_many_parameters"
+
+
 EXPECTED_OPERATIONS = {
-    "/api/v1/services": {"get": {"200"}},
-    "/api/v1/stylists": {"get": {"200", "404", "422"}},
-    "/api/v1/availability": {"get": {"200", "404", "422"}},
+    "/api/v1/services": {"get": {"200", "400"}},
+    "/api/v1/stylists": {"get": {"200", "400", "404", "422"}},
+    "/api/v1/availability": {"get": {"200", "400", "404", "422"}},
     "/api/v1/appointments": {"post": {"201", "400", "404", "409", "413", "422", "429"}},
-    "/api/v1/appointments/{appointment_id}": {"get": {"200", "404", "422"}},
-    "/api/v1/appointments/{appointment_id}/cancel": {"post": {"200", "404", "409", "422", "429"}},
+    "/api/v1/appointments/{appointment_id}": {"get": {"200", "400", "404", "422"}},
+    "/api/v1/appointments/{appointment_id}/cancel": {"post": {"200", "400", "404", "409", "422", "429"}},
 }
 
 

@@ -395,6 +395,7 @@ def test_it_does_not_cancel_twice_and_says_why(client, salon):
         ("2000-01-01", {200}),  # the earliest day the sheet shows
         ("2999-12-31", {200}),  # the latest
         ("2027-03-15&date=0000-00-00", {400}),  # the last value counts
+        ("2027-03-15&" + "&".join(f"p{n}=1" for n in range(1001)), {400}),  # DATA_UPLOAD_MAX_NUMBER_FIELDS
     ],
     ids=[
         "zero",
@@ -409,6 +410,7 @@ def test_it_does_not_cancel_twice_and_says_why(client, salon):
         "2000",
         "2999",
         "repeated",
+        "too-many-parameters",
     ],
 )
 def test_it_answers_a_hostile_day_on_the_staff_sheet_kindly(client, salon, value, allowed):

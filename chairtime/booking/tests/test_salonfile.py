@@ -15,12 +15,15 @@ from django.conf import settings
 from django.core.management import base as management_base
 from django.core.management import call_command, load_command_class
 from django.core.management.base import CommandError
-from django.db import IntegrityError, connection
+from django.db import IntegrityError, connection, transaction
 from django.test.utils import CaptureQueriesContext
+from hypothesis import HealthCheck, event, given
+from hypothesis import settings as hypothesis_settings
+from hypothesis import strategies as st
 
 from chairtime.booking import salonfile
 from chairtime.booking.models import Closure, Salon, Service, Stylist, TimeOff, WorkingHours
-from chairtime.booking.salonfile import SalonFileError, salon_file_load, salon_file_parse
+from chairtime.booking.salonfile import SalonFileError, salon_file_dump, salon_file_load, salon_file_parse
 from chairtime.booking.tests.factories import (
     ClosureFactory,
     SalonFactory,
@@ -474,6 +477,21 @@ BAD_FILES = [
     ),
     (("stylists", 0, "hours", "mon", 0), ["09:00"], "stylists[0].hours.mon[0]: must be a pair of times"),
     (
+        ("stylists", 0, "hours", "mon", 0),
+        ["10:00:30", "17:00"],
+        'stylists[0].hours.mon[0]: start "10:00:30" has seconds; working hours are in whole minutes',
+    ),
+    (
+        ("stylists", 0, "hours", "mon", 0),
+        ["10:00", "17:00:00.5"],
+        'stylists[0].hours.mon[0]: end "17:00:00.5" has seconds; working hours are in whole minutes',
+    ),
+    (
+        ("stylists", 0, "hours", "mon", 0),
+        ["10:00:00", "17:00"],
+        'stylists[0].hours.mon[0]: start "10:00:00" has seconds',
+    ),
+    (
         ("stylists", 1, "hours", "tue", 1),
         ["11:00", "17:00"],
         "stylists[1].hours.tue[1]: 11:00-17:00 overlaps 09:00-12:00 (hours.tue[0])",
@@ -506,7 +524,39 @@ BAD_FILES = [
         {"start": "2027-11-07T01:30", "end": "2027-11-08T00:00"},
         "stylists[1].time_off[0].start: 2027-11-07T01:30 happens twice in America/Los_Angeles",
     ),
+    (
+        ("stylists", 1, "time_off", 0, "start"),
+        "9999-12-31T20:00",
+        'stylists[1].time_off[0].start: must be between 2000-01-01 and 2999-12-31, not "9999-12-31T20:00"',
+    ),
+    (
+        ("stylists", 1, "time_off", 0, "start"),
+        "0001-01-01T00:00+05:00",
+        "stylists[1].time_off[0].start: must be between 2000-01-01 and 2999-12-31, not "
+        '"0001-01-01T00:00+05:00"',
+    ),
+    (
+        ("stylists", 1, "time_off", 0, "end"),
+        "3000-01-01T00:00",
+        'stylists[1].time_off[0].end: must be between 2000-01-01 and 2999-12-31, not "3000-01-01T00:00"',
+    ),
+    (
+        ("stylists", 1, "time_off", 0, "start"),
+        "2000-01-01T00:00+05:00",
+        "stylists[1].time_off[0].start: 2000-01-01T00:00+05:00 is 1999-12-31T11:00 in "
+        "America/Los_Angeles; must be between 2000-01-01 and 2999-12-31 there",
+    ),
     (("closures", 0), "2027-02-30", 'closures[0].date: must be a date "YYYY-MM-DD", not "2027-02-30"'),
+    (
+        ("closures", 0),
+        "1999-12-31",
+        'closures[0].date: must be between 2000-01-01 and 2999-12-31, not "1999-12-31"',
+    ),
+    (
+        ("closures", 0),
+        {"date": "9999-12-31", "reason": "End of time"},
+        'closures[0].date: must be between 2000-01-01 and 2999-12-31, not "9999-12-31"',
+    ),
     (("closures", 0), 20270214, 'closures[0]: must be a date "YYYY-MM-DD" or an object'),
     (("closures",), ["2027-02-14", {"date": "2027-02-14"}], 'closures[1].date: duplicate date "2027-02-14"'),
 ]
@@ -778,6 +828,145 @@ def test_it_warns_when_the_dump_would_not_load(demo_loaded):
 
     assert "load_salon would refuse this dump" in err.getvalue()
     assert "stylists[0].hours.tue[1]: 12:00-14:00 overlaps 09:00-12:30" in err.getvalue()
+
+
+def test_it_refuses_time_off_whose_local_time_the_dump_could_not_write(db, tmp_path):
+    # Loaded as it was, 9999-12-31T23:00Z is 10000-01-01T08:00 in Tokyo: dump_salon crashed.
+    data = minimal()
+    data["salon"]["time_zone"] = "Asia/Tokyo"
+    data["stylists"][1]["time_off"] = [
+        {"start": "2027-02-01T09:00", "end": "9999-12-31T23:00Z"},
+        {"start": "2027-03-01T09:00", "end": "2999-12-31T23:00Z"},
+    ]
+
+    with pytest.raises(CommandError) as error:
+        load(write(tmp_path, data))
+
+    assert str(error.value).splitlines()[1:] == [
+        '  stylists[1].time_off[0].end: must be between 2000-01-01 and 2999-12-31, not "9999-12-31T23:00Z"'
+    ]
+    del data["stylists"][1]["time_off"][0]
+    with pytest.raises(CommandError) as error:
+        load(write(tmp_path, data))
+
+    assert str(error.value).splitlines()[1:] == [
+        "  stylists[1].time_off[0].end: 2999-12-31T23:00+00:00 is 3000-01-01T08:00 in Asia/Tokyo; "
+        "must be between 2000-01-01 and 2999-12-31 there"
+    ]
+    assert not TimeOff.objects.exists()
+
+
+def test_it_loads_and_dumps_the_first_and_last_minutes_it_accepts(db, tmp_path):
+    data = minimal()
+    data["salon"]["time_zone"] = "Asia/Tokyo"
+    data["stylists"][1]["time_off"] = [
+        {"start": "2000-01-01T00:00", "end": "2000-01-01T01:00"},
+        {"start": "2999-12-31T23:00", "end": "2999-12-31T14:59:59.999999Z"},
+    ]
+    data["closures"] = ["2000-01-01", "2999-12-31"]
+    load(write(tmp_path, data))
+
+    first = dump()
+
+    assert json.loads(first)["stylists"][1]["time_off"][1]["end"] == "2999-12-31T23:59:59.999999"
+    assert "0 created, 0 updated" in load_text(first)
+    assert dump() == first
+
+
+def _near(low: datetime, high: datetime) -> st.SearchStrategy[datetime]:
+    return st.datetimes(min_value=low, max_value=high)
+
+
+# Date-times as a salon file may write them: anywhere Python can, but mostly near
+# the ends of the accepted years and of datetime's own range, where zone and UTC
+# conversions overflow or cross a year.
+_WALL_TIMES = st.one_of(
+    _near(datetime(1, 1, 1), datetime(9999, 12, 31, 23, 59)),
+    _near(datetime(1, 1, 1), datetime(1, 1, 2)),
+    _near(datetime(9999, 12, 30), datetime(9999, 12, 31, 23, 59)),
+    _near(datetime(1999, 12, 30), datetime(2000, 1, 2)),
+    _near(datetime(2999, 12, 30), datetime(3000, 1, 2)),
+    _near(datetime(2027, 1, 1), datetime(2028, 1, 1)),
+)
+_INSTANTS = st.builds(
+    lambda wall, timespec, offset: wall.isoformat(timespec=timespec) + offset,
+    _WALL_TIMES,
+    st.sampled_from(["minutes", "seconds", "microseconds"]),
+    st.sampled_from(["", "", "Z", "+05:00", "-08:00", "+14:00", "-12:00"]),
+)
+_DATES = st.one_of(
+    st.dates(),
+    st.dates(min_value=date(1999, 12, 30), max_value=date(2000, 1, 2)),
+    st.dates(min_value=date(2999, 12, 30), max_value=date(3000, 1, 2)),
+).map(date.isoformat)
+_TIMES = st.builds(
+    lambda hour, minute, second: f"{hour:02}:{minute:02}" + (f":{second:02}" if second is not None else ""),
+    st.integers(0, 23),
+    st.integers(0, 59),
+    st.none() | st.integers(0, 59),
+)
+_SALON_FILES = st.fixed_dictionaries(
+    {
+        "salon": st.fixed_dictionaries(
+            {
+                "name": st.just("Property Salon"),
+                "time_zone": st.sampled_from(
+                    [
+                        "UTC",
+                        "America/Los_Angeles",
+                        "Asia/Tokyo",
+                        "Pacific/Kiritimati",
+                        "Pacific/Pago_Pago",
+                        "Australia/Lord_Howe",
+                    ]
+                ),
+                "slot_minutes": st.just(30),
+                "min_notice_minutes": st.just(60),
+                "horizon_days": st.just(30),
+            }
+        ),
+        "stylists": st.lists(
+            st.fixed_dictionaries(
+                {
+                    "key": st.just("ana"),
+                    "name": st.just("Ana"),
+                    "hours": st.fixed_dictionaries(
+                        {}, optional={"mon": st.lists(st.lists(_TIMES, min_size=2, max_size=2), max_size=2)}
+                    ),
+                    "time_off": st.lists(
+                        st.fixed_dictionaries({"start": _INSTANTS, "end": _INSTANTS}), max_size=3
+                    ),
+                }
+            ),
+            max_size=1,
+        ),
+        "closures": st.lists(_DATES, max_size=3),
+    }
+)
+
+
+@hypothesis_settings(
+    max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(data=_SALON_FILES)
+def test_it_dumps_every_file_it_loads_and_loads_the_dump_unchanged(db, data):
+    try:
+        salon_file = salon_file_parse(json.dumps(data))
+    except SalonFileError as e:  # refusing is fine, with every problem naming its field
+        assert all(": " in problem for problem in e.problems)
+        event("refused")
+        return
+    event("loaded")
+    now = utc(2027, 6, 1)
+    with transaction.atomic():
+        salon_file_load(salon_file=salon_file, now=now)
+        first = salon_file_dump()
+
+        again = salon_file_load(salon_file=salon_file_parse(first), now=now)
+
+        assert not again.changed
+        assert salon_file_dump() == first
+        transaction.set_rollback(True)
 
 
 def test_it_refuses_to_dump_before_there_is_a_salon(db):
