@@ -36,7 +36,7 @@ from chairtime.booking import catalog, selectors, services, tokens
 from chairtime.booking.availability import Refusal
 from chairtime.booking.errors import BookingError
 from chairtime.booking.forms import ContactForm
-from chairtime.booking.models import Appointment, Salon, Service, Stylist
+from chairtime.booking.models import FIRST_DATE, LAST_DATE, Appointment, Salon, Service, Stylist
 from chairtime.ops.security import rate_limit
 
 ANY = "any"
@@ -47,7 +47,6 @@ CONTACT_SESSION_KEY = "chairtime.contact"
 
 _DAY = re.compile(r"(\d{4})-(\d{2})-(\d{2})")
 _START = re.compile(r"([01]\d|2[0-3]):([0-5]\d)(?:([+-])([01]\d):([0-5]\d))?")
-_FIRST_YEAR, _LAST_YEAR = 2000, 2999  # keeps day +/- 1 and UTC conversions in range
 
 
 # --- formatting -------------------------------------------------------------------
@@ -192,7 +191,8 @@ def parse_day(value: str) -> date | None:
         day = date(*(int(part) for part in match.groups()))
     except ValueError:
         return None
-    return day if _FIRST_YEAR <= day.year <= _LAST_YEAR else None
+    # The dates the salon serves (models.py): day +/- 1 and UTC conversions stay in range.
+    return day if FIRST_DATE <= day <= LAST_DATE else None
 
 
 def parse_start(value: str, day: date, tz: Any) -> datetime | None:
