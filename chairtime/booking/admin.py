@@ -1,7 +1,9 @@
 from __future__ import annotations
 
 from django.contrib import admin, messages
+from django.core.exceptions import ValidationError
 from django.db.models import QuerySet
+from django.forms import ModelForm
 from django.http import HttpRequest
 from django.urls import reverse
 from django.utils import timezone
@@ -121,12 +123,33 @@ class AppointmentAdmin(admin.ModelAdmin):
 
     # Appointments are made through the booking pages or API, which apply the
     # rules and take the locks; the back office can only correct contact details
-    # and cancel.
+    # and cancel (through the booking service, like the customer's cancel).
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
 
     def has_delete_permission(self, request: HttpRequest, obj: Appointment | None = None) -> bool:
         return False
+
+    def get_object(
+        self, request: HttpRequest, object_id: str, from_field: str | None = None
+    ) -> Appointment | None:
+        if request.method != "POST":
+            return super().get_object(request, object_id, from_field)
+        # A POST edits the row it reads, inside the one transaction Django's admin
+        # opens for it: lock the row, so that a customer's cancel cannot land
+        # between this read and the write (and be undone by it). The cancel waits
+        # for this transaction, then applies to the saved row.
+        field = Appointment._meta.pk if from_field is None else Appointment._meta.get_field(from_field)
+        try:
+            locked = self.get_queryset(request).select_for_update()
+            return locked.get(**{field.name: field.to_python(object_id)})
+        except (Appointment.DoesNotExist, ValidationError, ValueError):
+            return None
+
+    def save_model(self, request: HttpRequest, obj: Appointment, form: ModelForm, change: bool) -> None:
+        # Only the columns this form changed (the contact details): the status and
+        # everything else stay as the booking service last wrote them.
+        obj.save(update_fields=form.changed_data)
 
     @admin.display(description="status", ordering="status")
     def status_badge(self, obj: Appointment) -> str:
