@@ -9,6 +9,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import format_html
 
+from chairtime.admin import SalonDateListFilter
 from chairtime.booking import services
 from chairtime.booking.errors import BookingError
 from chairtime.booking.models import Appointment, Closure, Salon, Service, Stylist, TimeOff, WorkingHours
@@ -74,8 +75,7 @@ class StylistAdmin(admin.ModelAdmin):
 @admin.register(TimeOff)
 class TimeOffAdmin(admin.ModelAdmin):
     list_display = ["stylist", "start", "end", "reason"]
-    list_filter = ["stylist"]
-    date_hierarchy = "start"
+    list_filter = ["stylist", ("start", SalonDateListFilter)]
     search_fields = ["reason", "stylist__name"]
 
 
@@ -89,10 +89,9 @@ class ClosureAdmin(admin.ModelAdmin):
 @admin.register(Appointment)
 class AppointmentAdmin(admin.ModelAdmin):
     list_display = ["starts_at", "stylist", "service", "customer_name", "status_badge", "price"]
-    list_filter = ["status", "stylist", "service", ("starts_at", admin.DateFieldListFilter)]
+    list_filter = ["status", "stylist", "service", ("starts_at", SalonDateListFilter)]
     list_select_related = ["stylist", "service"]
     search_fields = ["customer_name", "customer_email", "customer_phone"]
-    date_hierarchy = "starts_at"
     ordering = ["-starts_at"]
     actions = ["cancel_appointments"]
     readonly_fields = [
