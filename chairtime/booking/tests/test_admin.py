@@ -239,3 +239,32 @@ def test_it_filters_by_the_salon_s_local_months_not_utc_ones(demo, django_user_m
             response = client.get("/admin/booking/timeoff/" + links[month])
             assert response.status_code == 200
             assert [t.reason for t in response.context["cl"].result_list] == [reason]
+
+
+def test_it_cancels_from_the_change_page_through_the_booking_service(demo, django_user_model):
+    upcoming = AppointmentFactory(
+        service=demo.haircut, stylist=demo.ana, starts_at=timezone.now() + timedelta(days=2)
+    )
+    started = AppointmentFactory(
+        service=demo.haircut, stylist=demo.ben, starts_at=timezone.now() - timedelta(minutes=10)
+    )
+    client = manager_client(django_user_model)
+    change_url = f"/admin/booking/appointment/{upcoming.pk}/change/"
+    cancel_url = f"/admin/booking/appointment/{upcoming.pk}/cancel/"
+    assert f'formaction="{cancel_url}"' in client.get(change_url).content.decode()
+    assert client.get(cancel_url).status_code == 405
+
+    response = client.post(cancel_url, contact_details(upcoming), follow=True)
+    assert response.redirect_chain == [(change_url, 302)]
+    assert "Cancelled; its time is free again." in response.content.decode()
+    assert f'formaction="{cancel_url}"' not in response.content.decode()
+    upcoming.refresh_from_db()
+    assert upcoming.status == Appointment.Status.CANCELLED
+    assert upcoming.cancelled_at is not None
+
+    # The service's rules hold here too: what has started cannot be cancelled.
+    response = client.post(f"/admin/booking/appointment/{started.pk}/cancel/", follow=True)
+    assert "already started" in response.content.decode()
+    started.refresh_from_db()
+    assert started.status == Appointment.Status.CONFIRMED
+    assert client.post("/admin/booking/appointment/99999999999/cancel/").status_code == 404
