@@ -83,8 +83,10 @@ class Catalog:
 _lock = threading.Lock()
 _current: Catalog | None = None
 # Moved on by every clear(): a snapshot whose load began before a clear may hold
-# what that clear was for, and is not kept.
+# what that clear was for, and is not kept. _swap guards the check-and-keep
+# against a clear (never held during a query, unlike _lock).
 _generation = 0
+_swap = threading.Lock()
 
 
 def get() -> Catalog:
@@ -101,8 +103,9 @@ def get() -> Catalog:
             catalog = _load()
             # A change that committed while this load read the tables may be
             # missing from it: serve it to this request only.
-            if generation == _generation:
-                _current = catalog
+            with _swap:
+                if generation == _generation:
+                    _current = catalog
         return catalog
 
 
@@ -110,8 +113,9 @@ def clear(**_signal_kwargs: object) -> None:
     """Forget the snapshot (the next read loads a new one) and the availability
     answers computed from it."""
     global _current, _generation
-    _generation += 1
-    _current = None
+    with _swap:
+        _generation += 1
+        _current = None
     microcache.invalidate()
 
 
