@@ -308,7 +308,7 @@ TRUSTED_PROXY_COUNT = envint("TRUSTED_PROXY_COUNT", "1" if SECURE_SSL else "0", 
 
 # How long a process may answer the same availability question from memory
 # (booking/microcache.py): a booking elsewhere shows there within this many
-# seconds, in this process at once. 0 switches it off.
+# seconds, in this process as soon as it commits. 0 switches it off.
 AVAILABILITY_CACHE_SECONDS = envfloat("AVAILABILITY_CACHE_SECONDS", "2")
 
 # Rate limits per client address ("count/period", period s, m, h or d).

@@ -1,12 +1,17 @@
 from __future__ import annotations
 
+import re
+
 from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import QuerySet
-from django.http import HttpRequest
-from django.urls import reverse
+from django.forms import ModelForm
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseNotAllowed, HttpResponseRedirect
+from django.urls import URLPattern, path, reverse
 from django.utils import timezone
 from django.utils.html import format_html
 
+from chairtime.admin import SalonDateListFilter
 from chairtime.booking import services
 from chairtime.booking.errors import BookingError
 from chairtime.booking.models import Appointment, Closure, Salon, Service, Stylist, TimeOff, WorkingHours
@@ -72,8 +77,7 @@ class StylistAdmin(admin.ModelAdmin):
 @admin.register(TimeOff)
 class TimeOffAdmin(admin.ModelAdmin):
     list_display = ["stylist", "start", "end", "reason"]
-    list_filter = ["stylist"]
-    date_hierarchy = "start"
+    list_filter = ["stylist", ("start", SalonDateListFilter)]
     search_fields = ["reason", "stylist__name"]
 
 
@@ -87,10 +91,9 @@ class ClosureAdmin(admin.ModelAdmin):
 @admin.register(Appointment)
 class AppointmentAdmin(admin.ModelAdmin):
     list_display = ["starts_at", "stylist", "service", "customer_name", "status_badge", "price"]
-    list_filter = ["status", "stylist", "service", ("starts_at", admin.DateFieldListFilter)]
+    list_filter = ["status", "stylist", "service", ("starts_at", SalonDateListFilter)]
     list_select_related = ["stylist", "service"]
     search_fields = ["customer_name", "customer_email", "customer_phone"]
-    date_hierarchy = "starts_at"
     ordering = ["-starts_at"]
     actions = ["cancel_appointments"]
     readonly_fields = [
@@ -121,12 +124,61 @@ class AppointmentAdmin(admin.ModelAdmin):
 
     # Appointments are made through the booking pages or API, which apply the
     # rules and take the locks; the back office can only correct contact details
-    # and cancel.
+    # and cancel (through the booking service, like the customer's cancel).
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
 
     def has_delete_permission(self, request: HttpRequest, obj: Appointment | None = None) -> bool:
         return False
+
+    def get_object(
+        self, request: HttpRequest, object_id: str, from_field: str | None = None
+    ) -> Appointment | None:
+        if request.method != "POST":
+            return super().get_object(request, object_id, from_field)
+        # A POST edits the row it reads, inside the one transaction Django's admin
+        # opens for it: lock the row, so that a customer's cancel cannot land
+        # between this read and the write (and be undone by it). The cancel waits
+        # for this transaction, then applies to the saved row.
+        field = Appointment._meta.pk if from_field is None else Appointment._meta.get_field(from_field)
+        try:
+            locked = self.get_queryset(request).select_for_update()
+            return locked.get(**{field.name: field.to_python(object_id)})
+        except (Appointment.DoesNotExist, ValidationError, ValueError):
+            return None
+
+    def save_model(self, request: HttpRequest, obj: Appointment, form: ModelForm, change: bool) -> None:
+        # Only the columns this form changed (the contact details): the status and
+        # everything else stay as the booking service last wrote them.
+        obj.save(update_fields=form.changed_data)
+
+    def get_urls(self) -> list[URLPattern]:
+        cancel = path(
+            "<path:object_id>/cancel/",
+            self.admin_site.admin_view(self.cancel_view),
+            name="booking_appointment_cancel",
+        )
+        return [cancel, *super().get_urls()]
+
+    def cancel_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
+        """The change page's "Cancel this appointment": through the booking service,
+        like the customer's cancel and the list's action, never a write of the
+        status (the service locks the row and checks it may still be cancelled)."""
+        if request.method != "POST":
+            return HttpResponseNotAllowed(["POST"])
+        if not self.has_change_permission(request):
+            raise PermissionDenied
+        if not re.fullmatch("[0-9]{1,9}", object_id):  # no integer overflow in the query
+            raise Http404
+        try:
+            services.appointment_cancel(appointment_id=int(object_id))
+        except BookingError as e:
+            self.message_user(request, e.message, messages.WARNING)
+        else:
+            self.message_user(request, "Cancelled; its time is free again.", messages.SUCCESS)
+        return HttpResponseRedirect(
+            reverse("admin:booking_appointment_change", args=[object_id], current_app=self.admin_site.name)
+        )
 
     @admin.display(description="status", ordering="status")
     def status_badge(self, obj: Appointment) -> str:

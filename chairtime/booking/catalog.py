@@ -9,8 +9,13 @@ Only the confirmed appointments, which change with every booking, are still read
 per request (``selectors.stylist_schedules``).
 
 How fresh it is:
-- in the process that made the change, at once: any save or delete of these
-  models (the back office, ``load_salon``, the tests' factories) clears it;
+- in the process that made the change, as soon as the change commits: any save
+  or delete of these models (the back office, ``load_salon``, the tests'
+  factories) clears it then (``transaction.on_commit``; at once outside a
+  transaction). Not before: cleared inside the writer's transaction, a concurrent
+  read would reload the *old* rows and keep them after the commit. A change
+  rolled back clears nothing, and needs not: the snapshot never held it, because
+  no write path reads the snapshot;
 - in every other process (other gunicorn workers, other pods), within
   ``CATALOG_SECONDS``, like ``Salon.cached()``.
 A stale catalog can only make availability *offer* a time that is no longer free
@@ -30,6 +35,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
+from django.db import transaction
 from django.db.models.signals import m2m_changed, post_delete, post_save
 from django.utils import timezone
 
@@ -76,6 +82,11 @@ class Catalog:
 
 _lock = threading.Lock()
 _current: Catalog | None = None
+# Moved on by every clear(): a snapshot whose load began before a clear may hold
+# what that clear was for, and is not kept. _swap guards the check-and-keep
+# against a clear (never held during a query, unlike _lock).
+_generation = 0
+_swap = threading.Lock()
 
 
 def get() -> Catalog:
@@ -88,16 +99,30 @@ def get() -> Catalog:
     with _lock:  # one load at a time per process (gthread workers)
         catalog = _current
         if catalog is None or monotonic.monotonic() - catalog.loaded_at >= CATALOG_SECONDS:
-            catalog = _current = _load()
+            generation = _generation
+            catalog = _load()
+            # A change that committed while this load read the tables may be
+            # missing from it: serve it to this request only.
+            with _swap:
+                if generation == _generation:
+                    _current = catalog
         return catalog
 
 
 def clear(**_signal_kwargs: object) -> None:
     """Forget the snapshot (the next read loads a new one) and the availability
     answers computed from it."""
-    global _current
-    _current = None
+    global _current, _generation
+    with _swap:
+        _generation += 1
+        _current = None
     microcache.invalidate()
+
+
+def clear_on_commit(*, using: str | None = None, **_signal_kwargs: object) -> None:
+    """clear() once the current transaction commits (at once outside one; never
+    if it rolls back)."""
+    transaction.on_commit(clear, using=using)
 
 
 def _load() -> Catalog:
@@ -136,8 +161,11 @@ def _load() -> Catalog:
     )
 
 
-# Any change to what the snapshot holds, made in this process, clears it at once.
+# Any change to what the snapshot holds, made in this process, clears it as soon as
+# it commits.
 for _model in (Salon, Service, Stylist, WorkingHours, TimeOff, Closure):
-    post_save.connect(clear, sender=_model, dispatch_uid=f"catalog-clear-save-{_model.__name__}")
-    post_delete.connect(clear, sender=_model, dispatch_uid=f"catalog-clear-delete-{_model.__name__}")
-m2m_changed.connect(clear, sender=Stylist.services.through, dispatch_uid="catalog-clear-offers")
+    post_save.connect(clear_on_commit, sender=_model, dispatch_uid=f"catalog-clear-save-{_model.__name__}")
+    post_delete.connect(
+        clear_on_commit, sender=_model, dispatch_uid=f"catalog-clear-delete-{_model.__name__}"
+    )
+m2m_changed.connect(clear_on_commit, sender=Stylist.services.through, dispatch_uid="catalog-clear-offers")

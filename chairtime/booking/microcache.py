@@ -8,8 +8,9 @@ costs about as much as that cheapest view.
 
 How stale an answer can be:
 - in this process, never staler than the last booking, cancellation or
-  configuration change made here: each one forgets every answer, and an answer
-  being computed meanwhile is not kept;
+  configuration change made here: each one forgets every answer as soon as it
+  commits (not before: an answer computed from the tables before the commit would
+  be kept), and an answer being computed meanwhile is not kept;
 - made by another process (another gunicorn worker, another pod), at most
   ``AVAILABILITY_CACHE_SECONDS`` (default 2 s; 0 switches the cache off).
 A stale answer can only offer a time that was taken in those seconds, which any
@@ -29,6 +30,7 @@ import time
 from collections.abc import Callable
 
 from django.conf import settings
+from django.db import transaction
 from django.db.models.signals import post_delete, post_save
 from django.http import HttpRequest, HttpResponse
 
@@ -79,7 +81,13 @@ def micro_cache(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse
     return wrapper
 
 
+def invalidate_on_commit(*, using: str | None = None, **_signal_kwargs: object) -> None:
+    """invalidate() once the current transaction commits (at once outside one;
+    never if it rolls back)."""
+    transaction.on_commit(invalidate, using=using)
+
+
 # A new appointment, a cancellation (a save) or a deletion changes what is free;
 # so does any configuration change the read paths' snapshot sees (catalog.clear).
-post_save.connect(invalidate, sender=Appointment, dispatch_uid="microcache-appointment-save")
-post_delete.connect(invalidate, sender=Appointment, dispatch_uid="microcache-appointment-delete")
+post_save.connect(invalidate_on_commit, sender=Appointment, dispatch_uid="microcache-appointment-save")
+post_delete.connect(invalidate_on_commit, sender=Appointment, dispatch_uid="microcache-appointment-delete")

@@ -6,6 +6,8 @@ from datetime import UTC, datetime, time, timedelta
 from decimal import Decimal
 
 import factory
+from axes.models import AccessAttempt, AccessFailureLog, AccessLog
+from django.contrib.auth.models import Group
 
 from chairtime.booking.models import Appointment, Closure, Salon, Service, Stylist, TimeOff, WorkingHours
 
@@ -94,3 +96,40 @@ class AppointmentFactory(factory.django.DjangoModelFactory):
     customer_email = "alex@example.com"
     price = factory.LazyAttribute(lambda o: o.service.price)
     created_at = factory.LazyAttribute(lambda o: o.starts_at - timedelta(days=3))
+
+
+# The back office also lists these (the pages test opens every admin page).
+
+
+class GroupFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Group
+
+    name = factory.Sequence(lambda n: f"Front desk {n}")
+
+
+class _AxesRecordFactory(factory.django.DjangoModelFactory):
+    user_agent = "Mozilla/5.0"
+    ip_address = "192.0.2.10"
+    username = "someone"
+    http_accept = "text/html"
+    path_info = "/admin/login/"
+
+
+class AccessAttemptFactory(_AxesRecordFactory):
+    class Meta:
+        model = AccessAttempt
+
+    get_data = ""
+    post_data = "username=someone"
+    failures_since_start = 2
+
+
+class AccessLogFactory(_AxesRecordFactory):
+    class Meta:
+        model = AccessLog
+
+
+class AccessFailureLogFactory(_AxesRecordFactory):
+    class Meta:
+        model = AccessFailureLog

@@ -255,10 +255,11 @@ def test_it_lists_no_starts_outside_the_booking_horizon(client, demo, time_machi
     assert bool(response.json()["slots"]) is open_
 
 
-def test_it_lists_no_starts_on_a_closure(client, demo):
+def test_it_lists_no_starts_on_a_closure(client, demo, django_capture_on_commit_callbacks):
     day = demo.next_working_day()
     assert slots(client, demo.haircut, day)
-    ClosureFactory(date=day)
+    with django_capture_on_commit_callbacks(execute=True):  # as when it commits
+        ClosureFactory(date=day)
 
     assert slots(client, demo.haircut, day) == []
 

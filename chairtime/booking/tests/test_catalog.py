@@ -3,7 +3,11 @@ fresh it is, and that the booking service never trusts it."""
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from datetime import time, timedelta
+
+import pytest
+from django.db import connections, transaction
 
 from chairtime.booking import catalog
 from chairtime.booking.models import Closure, Service, Stylist, TimeOff, WorkingHours
@@ -23,7 +27,8 @@ def test_it_answers_availability_with_one_query_once_the_snapshot_is_loaded(
         assert slots(client, demo.haircut, day)
 
 
-def test_it_sees_a_change_made_in_this_process_at_once(client, demo):
+def test_it_sees_a_change_made_in_this_process_as_soon_as_it_commits(client, demo_tx):
+    demo = demo_tx  # committed for real: the snapshot is cleared on commit
     day = demo.next_working_day()
     assert slots(client, demo.colour, day, stylist=demo.ana)
     catalog.get()
@@ -107,7 +112,8 @@ def test_it_gives_hours_in_order_by_weekday(demo):
     assert catalog.get().weekly_hours(999) == {}
 
 
-def test_it_is_cleared_by_deletes_too(demo):
+def test_it_is_cleared_by_deletes_too(demo_tx):
+    demo = demo_tx
     day = demo.next_working_day()
     ClosureFactory(date=day)
     assert day in catalog.get().closures
@@ -117,3 +123,59 @@ def test_it_is_cleared_by_deletes_too(demo):
     assert 0 in catalog.get().weekly_hours(demo.ana.pk)
     demo.ana.hours.filter(weekday=0).delete()
     assert 0 not in catalog.get().weekly_hours(demo.ana.pk)
+
+
+def read_in_another_thread() -> catalog.Catalog:
+    """catalog.get() as another request of this process makes it: on its own
+    connection, outside this thread's transaction."""
+
+    def read() -> catalog.Catalog:
+        try:
+            return catalog.get()
+        finally:
+            connections.close_all()
+
+    with ThreadPoolExecutor(1) as pool:
+        return pool.submit(read).result()
+
+
+def test_it_keeps_no_snapshot_read_between_a_change_and_its_commit(demo_tx):
+    day = demo_tx.next_working_day()
+    catalog.get()
+    with transaction.atomic():
+        ClosureFactory(date=day)
+        # Another request reads meanwhile: it must see the committed state (no
+        # closure yet) and must not keep it beyond the commit.
+        assert day not in read_in_another_thread().closures
+    assert day in catalog.get().closures
+    assert day in read_in_another_thread().closures
+
+
+class Rollback(Exception):
+    pass
+
+
+def test_it_needs_no_clearing_for_a_change_rolled_back(demo):
+    day = demo.next_working_day()
+    snapshot = catalog.get()
+    with pytest.raises(Rollback), transaction.atomic():
+        ClosureFactory(date=day)
+        raise Rollback
+    assert catalog.get() is snapshot
+    assert day not in snapshot.closures
+
+
+def test_it_keeps_no_snapshot_whose_load_a_commit_overtook(demo, monkeypatch):
+    """A change that commits (and clears) while a load is reading the tables may be
+    missing from what that load read: the request gets it, the process keeps none."""
+    real_load = catalog._load
+
+    def load_overtaken_by_a_commit() -> catalog.Catalog:
+        loaded = real_load()
+        catalog.clear()  # as transaction.on_commit runs it in another thread
+        return loaded
+
+    monkeypatch.setattr(catalog, "_load", load_overtaken_by_a_commit)
+    first = catalog.get()
+    monkeypatch.setattr(catalog, "_load", real_load)
+    assert catalog.get() is not first

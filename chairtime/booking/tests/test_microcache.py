@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
+
 import pytest
+from django.db import connections, transaction
+from django.test import Client
 
 from chairtime.booking import microcache, selectors
 from chairtime.booking.models import Appointment
+from chairtime.booking.tests.factories import AppointmentFactory
 from chairtime.booking.tests.test_api import book, slots
 
 
@@ -26,7 +31,8 @@ def test_it_answers_a_repeated_question_without_the_database(client, demo, djang
         assert response["Content-Type"] == "application/json; charset=utf-8"
 
 
-def test_it_forgets_every_answer_when_this_process_books_or_cancels(client, demo):
+def test_it_forgets_every_answer_when_this_process_books_or_cancels(client, demo_tx):
+    demo = demo_tx  # committed for real: answers are forgotten on commit
     day = demo.next_working_day()
     first = slots(client, demo.haircut, day, stylist=demo.ana)
     booked = book(client, demo, demo.local(day, 9), stylist=demo.ana)
@@ -93,3 +99,25 @@ def test_it_is_off_at_zero(client, demo, settings, django_assert_num_queries):
     slots(client, demo.haircut, day)
     with django_assert_num_queries(1):
         slots(client, demo.haircut, day)
+
+
+def test_it_keeps_no_answer_computed_between_a_booking_and_its_commit(demo_tx):
+    day = demo_tx.next_working_day()
+    start = demo_tx.local(day, 9)
+
+    def ask_in_another_thread() -> list[str]:
+        # Another request of this process: its own connection, outside the
+        # booking's transaction.
+        def ask() -> list[str]:
+            try:
+                return slots(Client(), demo_tx.haircut, day, stylist=demo_tx.ana)
+            finally:
+                connections.close_all()
+
+        with ThreadPoolExecutor(1) as pool:
+            return pool.submit(ask).result()
+
+    with transaction.atomic():
+        AppointmentFactory(service=demo_tx.haircut, stylist=demo_tx.ana, starts_at=start)
+        assert start.isoformat() in ask_in_another_thread()  # not committed yet
+    assert start.isoformat() not in ask_in_another_thread()
