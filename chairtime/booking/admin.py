@@ -15,10 +15,38 @@ from chairtime.admin import SalonDateListFilter
 from chairtime.booking import services
 from chairtime.booking.errors import BookingError
 from chairtime.booking.models import Appointment, Closure, Salon, Service, Stylist, TimeOff, WorkingHours
+from chairtime.booking.transactions import run_durable
+
+
+class RetryingModelAdmin(admin.ModelAdmin):
+    """The back office's writes run as the booking services' do: a deadlock or lock
+    timeout (a staff edit of a stylist's hours meeting a booking that locks that
+    stylist, a list edit meeting a load_salon) rolls the request's transaction back
+    and runs the view again from the start, instead of answering a 500."""
+
+    def changeform_view(self, request: HttpRequest, *args, **kwargs) -> HttpResponse:
+        return self._retrying(request, super().changeform_view, *args, **kwargs)
+
+    def changelist_view(self, request: HttpRequest, *args, **kwargs) -> HttpResponse:
+        if "_save" not in request.POST:
+            # Not a save of the list's editable columns, but an action: actions
+            # call the booking services, whose own transactions retry.
+            return super().changelist_view(request, *args, **kwargs)
+        return self._retrying(request, super().changelist_view, *args, **kwargs)
+
+    def delete_view(self, request: HttpRequest, *args, **kwargs) -> HttpResponse:
+        return self._retrying(request, super().delete_view, *args, **kwargs)
+
+    def _retrying(self, request: HttpRequest, view, *args, **kwargs) -> HttpResponse:
+        if request.method != "POST":
+            return view(request, *args, **kwargs)
+        return run_durable(
+            lambda: view(request, *args, **kwargs), what=f"back office {self.model._meta.model_name}"
+        )
 
 
 @admin.register(Salon)
-class SalonAdmin(admin.ModelAdmin):
+class SalonAdmin(RetryingModelAdmin):
     list_display = ["name", "time_zone", "slot_minutes", "min_notice_minutes", "horizon_days"]
 
     def has_add_permission(self, request: HttpRequest) -> bool:
@@ -29,7 +57,7 @@ class SalonAdmin(admin.ModelAdmin):
 
 
 @admin.register(Service)
-class ServiceAdmin(admin.ModelAdmin):
+class ServiceAdmin(RetryingModelAdmin):
     list_display = ["name", "duration_minutes", "price", "is_active", "position", "stylist_count"]
     list_editable = ["is_active", "position"]
     list_filter = ["is_active"]
@@ -57,7 +85,7 @@ class TimeOffInline(admin.TabularInline):
 
 
 @admin.register(Stylist)
-class StylistAdmin(admin.ModelAdmin):
+class StylistAdmin(RetryingModelAdmin):
     list_display = ["name", "offered_services", "is_active", "position"]
     list_editable = ["is_active", "position"]
     list_filter = ["is_active", "services"]
@@ -75,21 +103,21 @@ class StylistAdmin(admin.ModelAdmin):
 
 
 @admin.register(TimeOff)
-class TimeOffAdmin(admin.ModelAdmin):
+class TimeOffAdmin(RetryingModelAdmin):
     list_display = ["stylist", "start", "end", "reason"]
     list_filter = ["stylist", ("start", SalonDateListFilter)]
     search_fields = ["reason", "stylist__name"]
 
 
 @admin.register(Closure)
-class ClosureAdmin(admin.ModelAdmin):
+class ClosureAdmin(RetryingModelAdmin):
     list_display = ["date", "reason"]
     date_hierarchy = "date"
     search_fields = ["reason"]
 
 
 @admin.register(Appointment)
-class AppointmentAdmin(admin.ModelAdmin):
+class AppointmentAdmin(RetryingModelAdmin):
     list_display = ["starts_at", "stylist", "service", "customer_name", "status_badge", "price"]
     list_filter = ["status", "stylist", "service", ("starts_at", SalonDateListFilter)]
     list_select_related = ["stylist", "service"]

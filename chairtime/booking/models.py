@@ -14,7 +14,7 @@ from functools import cached_property
 from django.core.cache import cache
 from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
-from django.db import models
+from django.db import models, transaction
 from django.db.models import Case, F, Q, Value, When
 from django.db.models.functions import Lower
 
@@ -100,7 +100,9 @@ class Salon(models.Model):
     def save(self, *args, **kwargs) -> None:
         self.pk = 1
         super().save(*args, **kwargs)
-        cache.delete(SALON_CACHE_KEY)
+        # On commit: a read between this save and its commit would otherwise cache
+        # the old row again, for SALON_CACHE_SECONDS (as catalog.py, for the same reason).
+        transaction.on_commit(lambda: cache.delete(SALON_CACHE_KEY))
 
     @classmethod
     def load(cls) -> Salon:

@@ -6,11 +6,12 @@ import threading
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, date, datetime, timedelta
 
+import psycopg.errors
 import pytest
 import time_machine
 from django.contrib import admin
 from django.contrib.contenttypes.models import ContentType
-from django.db import connection, connections
+from django.db import OperationalError, connection, connections
 from django.http import HttpResponse
 from django.test import Client, RequestFactory
 from django.test.utils import CaptureQueriesContext
@@ -268,3 +269,71 @@ def test_it_cancels_from_the_change_page_through_the_booking_service(demo, djang
     started.refresh_from_db()
     assert started.status == Appointment.Status.CONFIRMED
     assert client.post("/admin/booking/appointment/99999999999/cancel/").status_code == 404
+
+
+# --- lock conflicts -----------------------------------------------------------------------
+
+
+def lock_conflict() -> OperationalError:
+    """The error this database raises when it aborts a transaction to break a deadlock."""
+    if connection.vendor == "mysql":
+        return OperationalError(1213, "Deadlock found when trying to get lock; try restarting transaction")
+    if connection.vendor == "postgresql":
+        error = OperationalError("deadlock detected")
+        error.__cause__ = psycopg.errors.DeadlockDetected("deadlock detected")
+        return error
+    return OperationalError("database is locked")
+
+
+def test_it_saves_a_staff_edit_again_when_the_database_breaks_a_lock_conflict(
+    demo_tx, django_user_model, monkeypatch
+):
+    # The first save is aborted as a deadlock victim: the whole request's
+    # transaction rolls back and runs again, and staff see a normal save.
+    from chairtime.booking.admin import ServiceAdmin
+
+    saves = []
+    real_save_model = ServiceAdmin.save_model
+
+    def save_model_losing_the_first_time(self, request, obj, form, change):
+        saves.append(obj.name)
+        if len(saves) == 1:
+            raise lock_conflict()
+        real_save_model(self, request, obj, form, change)
+
+    monkeypatch.setattr(ServiceAdmin, "save_model", save_model_losing_the_first_time)
+    service = demo_tx.haircut
+    form = {
+        "key": service.key,
+        "name": "Haircut and finish",
+        "description": service.description,
+        "duration_minutes": service.duration_minutes,
+        "price": service.price,
+        "is_active": "on",
+        "position": service.position,
+        "_save": "Save",
+    }
+
+    response = manager_client(django_user_model).post(f"/admin/booking/service/{service.pk}/change/", form)
+
+    assert response.status_code == 302, response.content.decode()[-500:]
+    assert saves == ["Haircut and finish", "Haircut and finish"]
+    service.refresh_from_db()
+    assert service.name == "Haircut and finish"
+
+
+def test_it_cancels_from_the_list_action_outside_any_request_transaction(demo_tx, django_user_model):
+    # The action calls the booking service, whose transaction must be the
+    # outermost one (durable): the retrying wrapper must not enclose it.
+    upcoming = AppointmentFactory(
+        service=demo_tx.haircut, stylist=demo_tx.ana, starts_at=timezone.now() + timedelta(days=2)
+    )
+
+    response = manager_client(django_user_model).post(
+        "/admin/booking/appointment/",
+        {"action": "cancel_appointments", "_selected_action": [upcoming.pk], "index": 0},
+    )
+
+    assert response.status_code == 302
+    upcoming.refresh_from_db()
+    assert upcoming.status == Appointment.Status.CANCELLED

@@ -179,3 +179,21 @@ def test_it_keeps_no_snapshot_whose_load_a_commit_overtook(demo, monkeypatch):
     first = catalog.get()
     monkeypatch.setattr(catalog, "_load", real_load)
     assert catalog.get() is not first
+
+
+def test_it_forgets_the_cached_salon_when_its_change_commits(demo_tx):
+    from django.core.cache import cache
+    from django.db import transaction
+
+    from chairtime.booking.models import SALON_CACHE_KEY, Salon
+
+    before = Salon.cached()
+    with transaction.atomic():
+        salon = Salon.load()
+        salon.time_zone = "Europe/Paris"
+        salon.save()
+        # Another request reads the salon between the save and the commit: it
+        # still sees the old row and caches it.
+        cache.set(SALON_CACHE_KEY, before)
+
+    assert Salon.cached().time_zone == "Europe/Paris"
