@@ -22,6 +22,7 @@ import time
 from collections.abc import Callable
 
 from chairtimectl import report
+from chairtimectl.deadline import rollout_deadline
 from chairtimectl.kube import Kube, KubeError
 from chairtimectl.release import DEPLOYMENT, ImageRef, ReleaseError, namespace_of, render, split
 from chairtimectl.smoke import SmokeFailed, smoke
@@ -86,8 +87,9 @@ def deploy(args: argparse.Namespace, console: Console) -> int:
     console.say(f"applying the release ({len(rest)} objects)")
     _print_applied(console, kube.apply(rest))
     after = kube.get("deployment", DEPLOYMENT)
+    timeout = _timeout(args, after, objects, console)
     try:
-        wait_for_rollout(kube, console, args.timeout, args.stuck_after)
+        wait_for_rollout(kube, console, timeout, args.stuck_after)
         if args.smoke_url:
             console.say(f"smoke test through {args.smoke_url}")
             try:
@@ -101,7 +103,7 @@ def deploy(args: argparse.Namespace, console: Console) -> int:
             console.say(f"rolling back to revision {previous} ({report.image_of(before)})")
             kube.run(["rollout", "undo", f"deployment/{DEPLOYMENT}", f"--to-revision={previous}"])
             try:
-                wait_for_rollout(kube, console, args.timeout, args.stuck_after)
+                wait_for_rollout(kube, console, timeout, args.stuck_after)
                 console.say(f"rolled back: revision {previous}'s image serves again")
             except Failed as second:
                 console.say(f"THE ROLLBACK FAILED TOO: {second}; run `chairtimectl diagnose`")
@@ -111,6 +113,16 @@ def deploy(args: argparse.Namespace, console: Console) -> int:
         return 1
     console.say(f"released {image} as revision {report.revision(after)}")
     return 0
+
+
+def _timeout(args: argparse.Namespace, deployment: dict, objects: list[dict], console: Console) -> float:
+    """--timeout when given, else the deadline derived from the Deployment (replicas,
+    surge, probes) and the load balancer's health checks (chairtimectl/deadline.py)."""
+    if args.timeout is not None:
+        return args.timeout
+    deadline = rollout_deadline(deployment, objects)
+    console.say(f"rollout deadline {deadline.explain()}")
+    return float(deadline.seconds)
 
 
 def _print_applied(console: Console, output: str) -> None:
@@ -224,9 +236,14 @@ def _first_reason(pod: report.PodReport) -> str:
 
 
 def _kube_for(args: argparse.Namespace) -> Kube:
+    return _kube_and_objects(args)[0]
+
+
+def _kube_and_objects(args: argparse.Namespace) -> tuple[Kube, list[dict]]:
     kube = Kube(context=args.context)
-    kube.namespace = args.namespace or namespace_of(render(kube, args.overlay, None))
-    return kube
+    objects = render(kube, args.overlay, None)
+    kube.namespace = args.namespace or namespace_of(objects)
+    return kube, objects
 
 
 def _deployment(kube: Kube) -> dict:
@@ -241,7 +258,7 @@ def _deployment(kube: Kube) -> dict:
 def rollback(args: argparse.Namespace, console: Console) -> int:
     """Back to the previous revision, or to --to-revision N (see `history`). The
     schema stays as it is: migrations are backward compatible (docs/runbook.md)."""
-    kube = _kube_for(args)
+    kube, objects = _kube_and_objects(args)
     deployment = _deployment(kube)
     replicasets = report.replicasets_of(deployment, kube.items("replicasets", selector=SELECTOR))
     current = report.revision(deployment)
@@ -263,7 +280,7 @@ def rollback(args: argparse.Namespace, console: Console) -> int:
         f"to revision {report.revision(target)} ({report.image_of(target)})"
     )
     kube.run(["rollout", "undo", f"deployment/{DEPLOYMENT}", f"--to-revision={report.revision(target)}"])
-    wait_for_rollout(kube, console, args.timeout, args.stuck_after)
+    wait_for_rollout(kube, console, _timeout(args, deployment, objects, console), args.stuck_after)
     console.say(f"now at revision {report.revision(_deployment(kube))}: {report.image_of(target)}")
     return 0
 
@@ -360,7 +377,12 @@ def parser() -> argparse.ArgumentParser:
         return sub
 
     def waits(sub: argparse.ArgumentParser) -> None:
-        sub.add_argument("--timeout", type=float, default=300, help="seconds the rollout may take (300)")
+        sub.add_argument(
+            "--timeout",
+            type=float,
+            help="seconds the rollout may take (default: derived from the replicas, the rolling update's "
+            "surge, the probes and the ALB's health checks, at least 300; printed)",
+        )
         sub.add_argument(
             "--stuck-after",
             type=float,
