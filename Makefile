@@ -129,9 +129,12 @@ aws-check:  ## test, synthesize (staging + prod), cfn-lint and checkov the CDK s
 	scripts/aws-check
 
 # --- The pipeline, replayed here (deploy/pipeline-local; docs/pipeline-local.md) ---------
-.PHONY: image-publish kubeconfig pipeline-local
+.PHONY: image-publish image-promote kubeconfig pipeline-local
 image-publish: install  ## push the last `make image` to ECR (IMAGE_REPOSITORY), wait for its scan, refuse CRITICAL findings
 	$(PY) scripts/image-publish
+
+image-promote: install  ## tag IMAGE_REF's image PROMOTE_TAG_PREFIX<tag> in ECR (prod-<commit>: the lifecycle keeps it)
+	$(PY) scripts/image-promote
 
 kubeconfig: install  ## write a kubeconfig (KUBECONFIG, default var/kubeconfig) for the EKS cluster CLUSTER_NAME
 	$(PY) scripts/kubeconfig
