@@ -185,11 +185,15 @@ class PipelineStack(cdk.Stack):
             ),
             environment_variables={"IMAGE_REPOSITORY": repository.repository_uri},
         )
+        # The registry protocol behind skopeo's push and inspect (and the login token).
         repository.grant_pull_push(image)
+        # What scripts/image-publish asks ECR's API itself (tests/test_api_calls.py
+        # compares the two): find an image by tag, wait for its scan, start one when
+        # the repository has none (no scan on push), read its findings.
         image.add_to_role_policy(
             iam.PolicyStatement(
                 sid="ScanResults",
-                actions=["ecr:DescribeImages", "ecr:DescribeImageScanFindings"],
+                actions=["ecr:DescribeImages", "ecr:DescribeImageScanFindings", "ecr:StartImageScan"],
                 resources=[repository.repository_arn],
             )
         )

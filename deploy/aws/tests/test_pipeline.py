@@ -223,7 +223,7 @@ def test_the_image_project_may_push_to_its_repository_only(staging):
         "ecr:UploadLayerPart",
         "ecr:CompleteLayerUpload",
     } <= pushed
-    assert {"ecr:GetAuthorizationToken", "ecr:DescribeImageScanFindings"} <= pushed
+    assert {"ecr:GetAuthorizationToken", "ecr:DescribeImageScanFindings", "ecr:StartImageScan"} <= pushed
     assert not {
         a for a in all_actions(staging.pipeline, "chairtime-image") if a.startswith(("eks:", "codebuild:"))
     }
