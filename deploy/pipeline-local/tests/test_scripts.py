@@ -375,3 +375,73 @@ def test_image_promote_runs_from_the_environment(aws, monkeypatch, capsys):
     monkeypatch.setenv("PROMOTE_TAG_PREFIX", "prod-")
     assert promote.main() == 0
     assert "as prod-3f2a9c1b7d0e" in capsys.readouterr().err
+
+
+# --- image-publish --existing: a retried Image stage takes the image already there (moto's ECR) -----
+
+
+@pytest.fixture
+def no_build_tools(monkeypatch):
+    """podman and skopeo must not run: nothing is built or pushed again."""
+
+    def refuse(*args, **kwargs):
+        raise AssertionError(f"ran {args[0]}")
+
+    monkeypatch.setattr(publish.subprocess, "run", refuse)
+
+
+def test_a_retry_takes_the_image_by_tag_and_digest_without_building(
+    aws, monkeypatch, tmp_path, no_build_tools
+):
+    ecr = boto3.client("ecr")
+    pushed(ecr)  # by the first attempt of the stage
+    registry = f"123456789012.dkr.ecr.{REGION}.amazonaws.com"
+    monkeypatch.setenv("IMAGE_REPOSITORY", f"{registry}/chairtime")
+    monkeypatch.setenv("IMAGE_TAG", "3f2a9c1b7d0e")
+    monkeypatch.setenv("SCAN_POLL", "0.1")
+    monkeypatch.setattr(publish, "PUBLISHED", tmp_path / "published")
+    monkeypatch.setattr(publish, "LAST_BUILD", tmp_path / "no-build-here")
+    ref = publish.publish_existing()
+    assert ref == f"{registry}/chairtime:3f2a9c1b7d0e@{DIGEST}"
+    assert (tmp_path / "published").read_text() == ref + "\n"
+
+
+def test_without_an_image_in_ecr_it_says_so_and_exits_3(aws, monkeypatch, tmp_path, no_build_tools, capsys):
+    boto3.client("ecr").create_repository(repositoryName="chairtime")
+    monkeypatch.setenv("IMAGE_REPOSITORY", "123456789012.dkr.ecr.us-east-1.amazonaws.com/chairtime")
+    monkeypatch.setenv("IMAGE_TAG", "3f2a9c1b7d0e")
+    monkeypatch.setattr(publish, "PUBLISHED", tmp_path / "published")
+    monkeypatch.setattr(sys, "argv", ["image-publish", "--existing"])
+    assert publish.main() == publish.NOT_PUBLISHED == 3
+    assert "is not in ECR yet" in capsys.readouterr().err
+    assert not (tmp_path / "published").exists()
+    monkeypatch.delenv("IMAGE_TAG")
+    assert publish.main() == 1
+    assert "IMAGE_TAG is not set" in capsys.readouterr().err
+
+
+def test_a_retry_still_refuses_an_image_with_a_critical_finding(aws, monkeypatch, tmp_path, no_build_tools):
+    ecr = boto3.client("ecr")
+    pushed(ecr)
+    requests.post(
+        "http://motoapi.amazonaws.com/moto-api/static/ecr/scan-finding-results",
+        json={
+            "region": REGION,
+            "results": [
+                {
+                    **findings("COMPLETE", {"CRITICAL": 1}, [("CVE-2099-1", "CRITICAL")]),
+                    "repositoryName": "chairtime",
+                    "imageId": {"imageDigest": DIGEST},
+                }
+            ],
+        },
+        timeout=5,
+    )
+    ecr.start_image_scan(repositoryName="chairtime", imageId={"imageDigest": DIGEST})
+    monkeypatch.setenv("IMAGE_REPOSITORY", "123456789012.dkr.ecr.us-east-1.amazonaws.com/chairtime")
+    monkeypatch.setenv("IMAGE_TAG", "3f2a9c1b7d0e")
+    monkeypatch.setenv("SCAN_POLL", "0.1")
+    monkeypatch.setattr(publish, "PUBLISHED", tmp_path / "published")
+    with pytest.raises(publish.Refused, match="CRITICAL"):
+        publish.publish_existing()
+    assert not (tmp_path / "published").exists()
