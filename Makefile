@@ -102,7 +102,7 @@ bench-quick: install  ## the same measurements, small and short (CI); writes var
 
 # --- Kubernetes manifests (deploy/k8s; docs/kubernetes.md) ---------------------------
 .PHONY: k8s-check
-k8s-check:  ## render every overlay, validate against Kubernetes 1.33, run checkov (manifests + Dockerfile)
+k8s-check:  ## render every overlay, validate against Kubernetes 1.36, run checkov (manifests + Dockerfile)
 	scripts/k8s-check
 
 # --- Container image (deploy/container; docs/container.md) ---------------------------
