@@ -3,6 +3,7 @@
     bin/chairtimectl [--overlay staging] deploy --image REPO:TAG[@sha256:DIGEST] [--smoke-url URL]
     bin/chairtimectl rollback [--to-revision N]
     bin/chairtimectl history | status | diagnose
+    bin/chairtimectl --overlay prod delete-ingress     # before tearing an environment down
 
 The same command runs in the pipeline's deploy stage (deploy/buildspecs/deploy.yml)
 and on an operator's machine; it only drives kubectl with the current kubeconfig
@@ -21,7 +22,7 @@ import sys
 import time
 from collections.abc import Callable
 
-from chairtimectl import report
+from chairtimectl import report, teardown
 from chairtimectl.deadline import rollout_deadline
 from chairtimectl.kube import Kube, KubeError
 from chairtimectl.release import DEPLOYMENT, ImageRef, ReleaseError, namespace_of, render, split
@@ -357,6 +358,53 @@ def diagnose(args: argparse.Namespace, console: Console) -> int:
     return 1 if failing or deployment is None else 0
 
 
+def delete_ingress(args: argparse.Namespace, console: Console) -> int:
+    """Delete the environment's Ingress and with it the ALB, deletion protection first
+    (chairtimectl/teardown.py says why the order matters)."""
+    kube, objects = _kube_and_objects(args)
+    names = [o["metadata"]["name"] for o in objects if o["kind"] == "Ingress"]
+    deadline = time.monotonic() + args.timeout
+    for name in names:
+        ingress = kube.get("ingress", name)
+        if ingress is None:
+            console.say(f"ingress {name}: not there (already deleted)")
+            continue
+        attributes = ingress["metadata"].get("annotations", {}).get(teardown.ATTRIBUTES, "")
+        if teardown.is_protected(attributes):
+            mark = teardown.reconcile_mark(kube.items("events"), name)
+            console.say(f"ingress {name}: turning the load balancer's deletion protection off")
+            kube.run(
+                [
+                    "annotate",
+                    "--overwrite",
+                    f"ingress/{name}",
+                    f"{teardown.ATTRIBUTES}={teardown.protection_off(attributes)}",
+                ]
+            )
+            while not teardown.reconciled_after(kube.items("events"), name, mark):
+                if time.monotonic() > deadline:
+                    console.block(report.ingress_lines([kube.get("ingress", name)], kube.items("events")))
+                    raise Failed(
+                        f"the load balancer controller did not reconcile ingress {name} within "
+                        f"{args.timeout:.0f} s; deletion protection may still be on: not deleting"
+                    )
+                console.progress(f"ingress {name}: waiting for the controller to turn the protection off")
+                time.sleep(POLL_SECONDS)
+            console.say(f"ingress {name}: the controller reconciled it (protection off)")
+        console.say(f"ingress {name}: deleting; the controller deletes the load balancer")
+        kube.run(["delete", "ingress", name, "--wait=false"])
+        while kube.get("ingress", name) is not None:
+            if time.monotonic() > deadline:
+                console.block(report.ingress_lines([kube.get("ingress", name)], kube.items("events")))
+                raise Failed(
+                    f"ingress {name} still exists after {args.timeout:.0f} s (its finalizer waits on the ALB)"
+                )
+            console.progress(f"ingress {name}: waiting for the load balancer to be deleted")
+            time.sleep(POLL_SECONDS)
+        console.say(f"ingress {name}: deleted, and its load balancer with it")
+    return 0
+
+
 # --- command line ----------------------------------------------------------------------------
 
 
@@ -408,6 +456,12 @@ def parser() -> argparse.ArgumentParser:
     waits(r)
     command("history", history, "the revisions kept, with their images")
     command("status", status, "the current revision, its pods and the load balancer's address")
+    t = command(
+        "delete-ingress",
+        delete_ingress,
+        "delete the Ingress and its ALB (deletion protection off first), before tearing the environment down",
+    )
+    t.add_argument("--timeout", type=float, default=600, help="seconds for both steps (600)")
     g = command("diagnose", diagnose, "one report of pods, probes, events, logs, jobs and the Ingress")
     g.add_argument("--log-lines", type=int, default=20, help="log lines per failing container (20)")
     return p
