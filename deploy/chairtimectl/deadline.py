@@ -105,11 +105,18 @@ def rollout_deadline(deployment: dict, objects: Iterable[dict], *, replicas: int
     Ingresses and the Namespace being among ``objects`` (the rendered overlay).
 
     ``replicas``: the pods the rollout replaces; by default the Deployment's
-    spec.replicas (after `kubectl apply` the live one holds the autoscaler's count).
+    spec.replicas (after `kubectl apply` the live one holds the autoscaler's count),
+    and at least the autoscaler's minReplicas (a first release starts at 1 pod, which
+    the autoscaler raises while the rollout runs).
     """
     objects = list(objects)
     spec = deployment.get("spec", {})
     count = replicas if replicas is not None else spec.get("replicas", 1)
+    name = deployment.get("metadata", {}).get("name")
+    for hpa in objects:
+        target = hpa.get("spec", {}).get("scaleTargetRef", {})
+        if hpa.get("kind") == "HorizontalPodAutoscaler" and target.get("name") == name:
+            count = max(count, hpa["spec"].get("minReplicas", 1))
     count = max(count, 1)
     rolling = (spec.get("strategy") or {}).get("rollingUpdate") or {}
     surge = _scaled(rolling.get("maxSurge"), count, round_up=True, default="25%")

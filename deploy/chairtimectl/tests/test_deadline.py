@@ -117,6 +117,16 @@ def test_it_takes_the_replica_count_it_is_given_over_the_manifests():
     assert rollout_deadline(deployment(replicas=2), [namespace(), ingress()], replicas=8).waves == 4
 
 
+def test_a_first_release_counts_at_least_the_autoscalers_minimum():
+    hpa = {
+        "kind": "HorizontalPodAutoscaler",
+        "spec": {"scaleTargetRef": {"kind": "Deployment", "name": "chairtime-web"}, "minReplicas": 4},
+    }
+    # The API server's default of 1 replica, before the autoscaler scales up.
+    assert rollout_deadline(deployment(replicas=1), [namespace(), ingress(), hpa]).replicas == 4
+    assert rollout_deadline(deployment(replicas=6), [namespace(), ingress(), hpa]).replicas == 6
+
+
 def test_the_prod_overlay_with_four_or_more_pods_gets_more_than_300_seconds():
     try:
         kube = Kube()
