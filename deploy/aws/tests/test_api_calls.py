@@ -64,6 +64,17 @@ APP_OUTSIDE_OUR_CALLS = {
 STORE_SETUP_ONLY = {"create_table", "_enable_ttl"}
 
 
+# Where each source that makes boto3 clients runs, so that no AWS caller goes unchecked.
+RUN_BY = {
+    "scripts/image-publish": "the image project (Image stage)",
+    "scripts/image-promote": "the prod deploy project",
+    "scripts/kubeconfig": "both deploy projects",
+    "chairtime/announcements/store.py": "the pods (AppRole)",
+    # Replays the pipeline against moto and local stand-ins; never runs in AWS.
+    "deploy/pipeline-local/replay.py": None,
+}
+
+
 def iam_action(service: str, method: str) -> str:
     return f"{IAM_PREFIX.get(service, service)}:" + "".join(p.title() for p in method.split("_"))
 
@@ -217,6 +228,23 @@ class Store:
         "get": {"dynamodb:GetItem"},
         "wait": {"dynamodb:DescribeTable"},
     }
+
+
+def test_every_source_that_makes_aws_clients_is_checked_against_a_role():
+    sources = [
+        *(REPO / "scripts").iterdir(),
+        *(REPO / "chairtime").rglob("*.py"),
+        *(REPO / "deploy").rglob("*.py"),
+    ]
+    callers = {
+        str(p.relative_to(REPO))
+        for p in sources
+        if p.is_file()
+        and "tests" not in p.parts
+        and "__pycache__" not in p.parts
+        and re.search(r"\.client\(\s*[\"']", p.read_text(errors="replace"))
+    }
+    assert callers == set(RUN_BY)
 
 
 # --- each role against its code ----------------------------------------------------------------
