@@ -10,9 +10,10 @@ version and scripts/k8s-tools' kubectl; tests/test_eks_support.py keeps them tog
 
 Source: the "Amazon EKS Kubernetes release calendar" in the Amazon EKS User Guide,
 https://docs.aws.amazon.com/eks/latest/userguide/kubernetes-versions.html#kubernetes-release-calendar
-(awsdocs/amazon-eks-user-guide, latest/ug/versioning/kubernetes-versions.adoc), read
-2026-12-07. "A minor version is under standard support in Amazon EKS for the first 14
-months after it's released" (same page). Add a row when EKS releases a version.
+(awsdocs/amazon-eks-user-guide, latest/ug/versioning/kubernetes-versions.adoc, as of
+its commit 0e7fca37, read 2026-12-07: rows 1.29 to 1.35). "A minor version is under
+standard support in Amazon EKS for the first 14 months after it's released" (same
+page). Add a row when EKS releases a version.
 """
 
 from __future__ import annotations
