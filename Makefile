@@ -102,7 +102,7 @@ bench-quick: install  ## the same measurements, small and short (CI); writes var
 
 # --- Kubernetes manifests (deploy/k8s; docs/kubernetes.md) ---------------------------
 .PHONY: k8s-check
-k8s-check:  ## render every overlay, validate against Kubernetes 1.33, run checkov (manifests + Dockerfile)
+k8s-check:  ## render every overlay, validate against Kubernetes 1.36, run checkov (manifests + Dockerfile)
 	scripts/k8s-check
 
 # --- Container image (deploy/container; docs/container.md) ---------------------------
@@ -129,9 +129,18 @@ aws-check:  ## test, synthesize (staging + prod), cfn-lint and checkov the CDK s
 	scripts/aws-check
 
 # --- The pipeline, replayed here (deploy/pipeline-local; docs/pipeline-local.md) ---------
-.PHONY: image-publish kubeconfig pipeline-local
+.PHONY: image-publish image-release image-promote kubeconfig pipeline-local
 image-publish: install  ## push the last `make image` to ECR (IMAGE_REPOSITORY), wait for its scan, refuse CRITICAL findings
 	$(PY) scripts/image-publish
+
+# The Image stage. A retry for the same commit finds the image its first attempt pushed
+# (tags are immutable: a rebuild could not be pushed under that tag) and goes on with it.
+image-release: install  ## IMAGE_TAG=<tag>: take IMAGE_REPOSITORY:<tag> when ECR has it (scan checked), else `make image image-publish`
+	@status=0; $(PY) scripts/image-publish --existing || status=$$?; \
+	if [ $$status -eq 3 ]; then $(MAKE) image && $(MAKE) image-publish; else exit $$status; fi
+
+image-promote: install  ## tag IMAGE_REF's image PROMOTE_TAG_PREFIX<tag> in ECR (prod-<commit>: the lifecycle keeps it)
+	$(PY) scripts/image-promote
 
 kubeconfig: install  ## write a kubeconfig (KUBECONFIG, default var/kubeconfig) for the EKS cluster CLUSTER_NAME
 	$(PY) scripts/kubeconfig

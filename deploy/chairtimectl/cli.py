@@ -3,6 +3,7 @@
     bin/chairtimectl [--overlay staging] deploy --image REPO:TAG[@sha256:DIGEST] [--smoke-url URL]
     bin/chairtimectl rollback [--to-revision N]
     bin/chairtimectl history | status | diagnose
+    bin/chairtimectl --overlay prod delete-ingress     # before tearing an environment down
 
 The same command runs in the pipeline's deploy stage (deploy/buildspecs/deploy.yml)
 and on an operator's machine; it only drives kubectl with the current kubeconfig
@@ -21,7 +22,8 @@ import sys
 import time
 from collections.abc import Callable
 
-from chairtimectl import report
+from chairtimectl import report, teardown
+from chairtimectl.deadline import rollout_deadline
 from chairtimectl.kube import Kube, KubeError
 from chairtimectl.release import DEPLOYMENT, ImageRef, ReleaseError, namespace_of, render, split
 from chairtimectl.smoke import SmokeFailed, smoke
@@ -86,8 +88,9 @@ def deploy(args: argparse.Namespace, console: Console) -> int:
     console.say(f"applying the release ({len(rest)} objects)")
     _print_applied(console, kube.apply(rest))
     after = kube.get("deployment", DEPLOYMENT)
+    timeout = _timeout(args, after, objects, console)
     try:
-        wait_for_rollout(kube, console, args.timeout, args.stuck_after)
+        wait_for_rollout(kube, console, timeout, args.stuck_after)
         if args.smoke_url:
             console.say(f"smoke test through {args.smoke_url}")
             try:
@@ -101,7 +104,7 @@ def deploy(args: argparse.Namespace, console: Console) -> int:
             console.say(f"rolling back to revision {previous} ({report.image_of(before)})")
             kube.run(["rollout", "undo", f"deployment/{DEPLOYMENT}", f"--to-revision={previous}"])
             try:
-                wait_for_rollout(kube, console, args.timeout, args.stuck_after)
+                wait_for_rollout(kube, console, timeout, args.stuck_after)
                 console.say(f"rolled back: revision {previous}'s image serves again")
             except Failed as second:
                 console.say(f"THE ROLLBACK FAILED TOO: {second}; run `chairtimectl diagnose`")
@@ -111,6 +114,16 @@ def deploy(args: argparse.Namespace, console: Console) -> int:
         return 1
     console.say(f"released {image} as revision {report.revision(after)}")
     return 0
+
+
+def _timeout(args: argparse.Namespace, deployment: dict, objects: list[dict], console: Console) -> float:
+    """--timeout when given, else the deadline derived from the Deployment (replicas,
+    surge, probes) and the load balancer's health checks (chairtimectl/deadline.py)."""
+    if args.timeout is not None:
+        return args.timeout
+    deadline = rollout_deadline(deployment, objects)
+    console.say(f"rollout deadline {deadline.explain()}")
+    return float(deadline.seconds)
 
 
 def _print_applied(console: Console, output: str) -> None:
@@ -224,9 +237,14 @@ def _first_reason(pod: report.PodReport) -> str:
 
 
 def _kube_for(args: argparse.Namespace) -> Kube:
+    return _kube_and_objects(args)[0]
+
+
+def _kube_and_objects(args: argparse.Namespace) -> tuple[Kube, list[dict]]:
     kube = Kube(context=args.context)
-    kube.namespace = args.namespace or namespace_of(render(kube, args.overlay, None))
-    return kube
+    objects = render(kube, args.overlay, None)
+    kube.namespace = args.namespace or namespace_of(objects)
+    return kube, objects
 
 
 def _deployment(kube: Kube) -> dict:
@@ -241,7 +259,7 @@ def _deployment(kube: Kube) -> dict:
 def rollback(args: argparse.Namespace, console: Console) -> int:
     """Back to the previous revision, or to --to-revision N (see `history`). The
     schema stays as it is: migrations are backward compatible (docs/runbook.md)."""
-    kube = _kube_for(args)
+    kube, objects = _kube_and_objects(args)
     deployment = _deployment(kube)
     replicasets = report.replicasets_of(deployment, kube.items("replicasets", selector=SELECTOR))
     current = report.revision(deployment)
@@ -263,7 +281,7 @@ def rollback(args: argparse.Namespace, console: Console) -> int:
         f"to revision {report.revision(target)} ({report.image_of(target)})"
     )
     kube.run(["rollout", "undo", f"deployment/{DEPLOYMENT}", f"--to-revision={report.revision(target)}"])
-    wait_for_rollout(kube, console, args.timeout, args.stuck_after)
+    wait_for_rollout(kube, console, _timeout(args, deployment, objects, console), args.stuck_after)
     console.say(f"now at revision {report.revision(_deployment(kube))}: {report.image_of(target)}")
     return 0
 
@@ -340,6 +358,53 @@ def diagnose(args: argparse.Namespace, console: Console) -> int:
     return 1 if failing or deployment is None else 0
 
 
+def delete_ingress(args: argparse.Namespace, console: Console) -> int:
+    """Delete the environment's Ingress and with it the ALB, deletion protection first
+    (chairtimectl/teardown.py says why the order matters)."""
+    kube, objects = _kube_and_objects(args)
+    names = [o["metadata"]["name"] for o in objects if o["kind"] == "Ingress"]
+    deadline = time.monotonic() + args.timeout
+    for name in names:
+        ingress = kube.get("ingress", name)
+        if ingress is None:
+            console.say(f"ingress {name}: not there (already deleted)")
+            continue
+        attributes = ingress["metadata"].get("annotations", {}).get(teardown.ATTRIBUTES, "")
+        if teardown.is_protected(attributes):
+            mark = teardown.reconcile_mark(kube.items("events"), name)
+            console.say(f"ingress {name}: turning the load balancer's deletion protection off")
+            kube.run(
+                [
+                    "annotate",
+                    "--overwrite",
+                    f"ingress/{name}",
+                    f"{teardown.ATTRIBUTES}={teardown.protection_off(attributes)}",
+                ]
+            )
+            while not teardown.reconciled_after(kube.items("events"), name, mark):
+                if time.monotonic() > deadline:
+                    console.block(report.ingress_lines([kube.get("ingress", name)], kube.items("events")))
+                    raise Failed(
+                        f"the load balancer controller did not reconcile ingress {name} within "
+                        f"{args.timeout:.0f} s; deletion protection may still be on: not deleting"
+                    )
+                console.progress(f"ingress {name}: waiting for the controller to turn the protection off")
+                time.sleep(POLL_SECONDS)
+            console.say(f"ingress {name}: the controller reconciled it (protection off)")
+        console.say(f"ingress {name}: deleting; the controller deletes the load balancer")
+        kube.run(["delete", "ingress", name, "--wait=false"])
+        while kube.get("ingress", name) is not None:
+            if time.monotonic() > deadline:
+                console.block(report.ingress_lines([kube.get("ingress", name)], kube.items("events")))
+                raise Failed(
+                    f"ingress {name} still exists after {args.timeout:.0f} s (its finalizer waits on the ALB)"
+                )
+            console.progress(f"ingress {name}: waiting for the load balancer to be deleted")
+            time.sleep(POLL_SECONDS)
+        console.say(f"ingress {name}: deleted, and its load balancer with it")
+    return 0
+
+
 # --- command line ----------------------------------------------------------------------------
 
 
@@ -360,7 +425,12 @@ def parser() -> argparse.ArgumentParser:
         return sub
 
     def waits(sub: argparse.ArgumentParser) -> None:
-        sub.add_argument("--timeout", type=float, default=300, help="seconds the rollout may take (300)")
+        sub.add_argument(
+            "--timeout",
+            type=float,
+            help="seconds the rollout may take (default: derived from the replicas, the rolling update's "
+            "surge, the probes and the ALB's health checks, at least 300; printed)",
+        )
         sub.add_argument(
             "--stuck-after",
             type=float,
@@ -386,6 +456,12 @@ def parser() -> argparse.ArgumentParser:
     waits(r)
     command("history", history, "the revisions kept, with their images")
     command("status", status, "the current revision, its pods and the load balancer's address")
+    t = command(
+        "delete-ingress",
+        delete_ingress,
+        "delete the Ingress and its ALB (deletion protection off first), before tearing the environment down",
+    )
+    t.add_argument("--timeout", type=float, default=600, help="seconds for both steps (600)")
     g = command("diagnose", diagnose, "one report of pods, probes, events, logs, jobs and the Ingress")
     g.add_argument("--log-lines", type=int, default=20, help="log lines per failing container (20)")
     return p

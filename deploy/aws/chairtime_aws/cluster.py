@@ -10,13 +10,15 @@ from aws_cdk import aws_eks as eks
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_logs as logs
-from aws_cdk.lambda_layer_kubectl_v33 import KubectlV33Layer
+from aws_cdk.lambda_layer_kubectl_v36 import KubectlV36Layer
 from constructs import Construct
 
 from .config import DATABASE_APP_USER, DEPLOYERS_GROUP, REDIS_PORT, SERVICE_ACCOUNT, Settings
 from .data import DataStack
 
-KUBERNETES_VERSION = eks.KubernetesVersion.V1_33
+# The newest version aws-cdk-lib and a kubectl layer on PyPI support; EKS's standard
+# support of it: eks_support.py (`make aws-check` fails 90 days before it ends).
+KUBERNETES_VERSION = eks.KubernetesVersion.V1_36
 ALB_CONTROLLER_VERSION = eks.AlbControllerVersion.V2_17_1
 # Helm charts (repository, chart, version). The AWS provider's chart installs the
 # Secrets Store CSI driver itself as a dependency (secrets-store-csi-driver.install).
@@ -30,13 +32,13 @@ METRICS_SERVER_CHART = ("https://kubernetes-sigs.github.io/metrics-server/", "me
 # creates the namespace so the deploy role needs no right to create namespaces.
 NAMESPACE_LABELS = {
     "pod-security.kubernetes.io/enforce": "restricted",
-    "pod-security.kubernetes.io/enforce-version": "v1.33",
+    "pod-security.kubernetes.io/enforce-version": "v1.36",
     "elbv2.k8s.aws/pod-readiness-gate-inject": "enabled",
 }
 
 
 class ClusterStack(cdk.Stack):
-    """EKS 1.33 with a managed node group in the private subnets.
+    """EKS 1.36 with a managed node group in the private subnets.
 
     Access is through EKS access entries only (authentication mode API, no aws-auth
     ConfigMap): the operators' admin role from ``-c admin_role_arn``, the pipeline's
@@ -87,7 +89,7 @@ class ClusterStack(cdk.Stack):
             "Cluster",
             cluster_name=env.cluster_name,
             version=KUBERNETES_VERSION,
-            kubectl_layer=KubectlV33Layer(self, "KubectlLayer"),
+            kubectl_layer=KubectlV36Layer(self, "KubectlLayer"),
             vpc=vpc,
             vpc_subnets=[private],
             endpoint_access=endpoint,

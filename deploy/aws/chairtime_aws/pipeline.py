@@ -17,6 +17,7 @@ from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
 from .config import DEPLOYERS_GROUP, ENVIRONMENTS, PROJECT, EnvironmentConfig
+from .registry import PROD_TAG_PREFIX
 
 # The buildspecs, read from the source at build time (deploy/buildspecs/).
 BUILDSPEC_TEST = "deploy/buildspecs/test.yml"
@@ -33,6 +34,10 @@ LOG_RETENTION = logs.RetentionDays.THREE_MONTHS
 BUILD_IMAGE = codebuild.LinuxBuildImage.STANDARD_7_0
 # Deploy to staging, then prod.
 DEPLOY_ENVIRONMENTS = ("staging", "prod")
+# The environments whose deploy adds a tag to the image it releases, so that the
+# repository's lifecycle keeps it (registry.py): prod, the one that only runs approved
+# images. The deploy buildspec tags when PROMOTE_TAG_PREFIX is set.
+PROMOTING_ENVIRONMENTS = {"prod": PROD_TAG_PREFIX}
 
 
 class PipelineStack(cdk.Stack):
@@ -180,18 +185,22 @@ class PipelineStack(cdk.Stack):
             ),
             environment_variables={"IMAGE_REPOSITORY": repository.repository_uri},
         )
+        # The registry protocol behind skopeo's push and inspect (and the login token).
         repository.grant_pull_push(image)
+        # What scripts/image-publish asks ECR's API itself (tests/test_api_calls.py
+        # compares the two): find an image by tag, wait for its scan, start one when
+        # the repository has none (no scan on push), read its findings.
         image.add_to_role_policy(
             iam.PolicyStatement(
                 sid="ScanResults",
-                actions=["ecr:DescribeImages", "ecr:DescribeImageScanFindings"],
+                actions=["ecr:DescribeImages", "ecr:DescribeImageScanFindings", "ecr:StartImageScan"],
                 resources=[repository.repository_arn],
             )
         )
 
         # --- Deploy: one project per environment, each let into its own cluster only ----
         deploys = {
-            env_name: self._deploy_project(ENVIRONMENTS[env_name], hosts[env_name], project)
+            env_name: self._deploy_project(ENVIRONMENTS[env_name], hosts[env_name], project, repository)
             for env_name in DEPLOY_ENVIRONMENTS
         }
 
@@ -287,8 +296,13 @@ class PipelineStack(cdk.Stack):
         cdk.CfnOutput(self, "ArtifactBucketName", value=artifacts.bucket_name)
 
     def _deploy_project(
-        self, env: EnvironmentConfig, host: str, project: Callable[..., codebuild.PipelineProject]
+        self,
+        env: EnvironmentConfig,
+        host: str,
+        project: Callable[..., codebuild.PipelineProject],
+        repository: ecr.IRepository,
     ) -> codebuild.PipelineProject:
+        promote_prefix = PROMOTING_ENVIRONMENTS.get(env.name)
         deploy = project(
             f"Deploy{env.name.title()}Project",
             project_name=f"{PROJECT}-deploy-{env.name}",
@@ -300,6 +314,7 @@ class PipelineStack(cdk.Stack):
                 "OVERLAY": env.overlay,
                 "CLUSTER_NAME": env.cluster_name,
                 "SMOKE_URL": f"https://{host}",
+                **({"PROMOTE_TAG_PREFIX": promote_prefix} if promote_prefix else {}),
             },
             # One release at a time per environment.
             concurrent_build_limit=1,
@@ -315,6 +330,16 @@ class PipelineStack(cdk.Stack):
                 ],
             )
         )
+        if promote_prefix:
+            # scripts/image-promote: read the release's manifest by digest and put it
+            # back under one more tag (the image itself is not copied).
+            deploy.add_to_role_policy(
+                iam.PolicyStatement(
+                    sid="PromoteReleasedImage",
+                    actions=["ecr:BatchGetImage", "ecr:PutImage"],
+                    resources=[repository.repository_arn],
+                )
+            )
         role = deploy.role
         if role is None:  # PipelineProject always makes one; this satisfies the type checker
             raise TypeError("the deploy project has no role")

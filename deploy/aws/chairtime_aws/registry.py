@@ -11,15 +11,24 @@ from .config import PROJECT
 # Releases a rollback can go back to (`bin/chairtimectl rollback --to-revision N`).
 KEEP_IMAGES = 50
 UNTAGGED_DAYS = 3
+# Images that reached production: the prod deploy adds the tag `prod-<commit tag>` to
+# the image before it deploys it (scripts/image-promote, deploy/buildspecs/deploy.yml).
+# A lifecycle rule can only expire, so "keep" is a count the repository never reaches:
+# at the 60 releases a month docs/aws.md budgets, 9999 prod releases last 13 years.
+PROD_TAG_PREFIX = "prod-"
+KEEP_PROD_IMAGES = 9999
 
 
 class RegistryStack(cdk.Stack):
     """ECR repository ``chairtime``: immutable tags, scanned on push, KMS-encrypted.
 
     Tags are commit ids (deploy/k8s: ``<repo>:<commit>@sha256:<digest>``); immutable
-    tags mean a tag always names the image that was tested. Untagged images (layers
-    of failed pushes, manifests replaced by nothing) go after a few days; of the rest,
-    the newest ``KEEP_IMAGES`` stay.
+    tags mean a tag always names the image that was tested. Every commit pushes one,
+    but only approved ones reach prod, so "the newest 50" alone could expire the image
+    prod runs: an image tagged ``prod-...`` (every image prod ran) matches the first
+    rule, which never expires it in practice, and ECR never lets a lower-priority rule
+    expire an image a higher-priority rule selects. Untagged images (layers of failed
+    pushes) go after a few days; of the rest, the newest ``KEEP_IMAGES`` stay.
     """
 
     def __init__(self, scope: Construct, construct_id: str, **kwargs) -> None:
@@ -35,12 +44,19 @@ class RegistryStack(cdk.Stack):
             lifecycle_rules=[
                 ecr.LifecycleRule(
                     rule_priority=1,
+                    description=f"images that ran in prod ({PROD_TAG_PREFIX}*): kept",
+                    tag_status=ecr.TagStatus.TAGGED,
+                    tag_prefix_list=[PROD_TAG_PREFIX],
+                    max_image_count=KEEP_PROD_IMAGES,
+                ),
+                ecr.LifecycleRule(
+                    rule_priority=2,
                     description=f"untagged images after {UNTAGGED_DAYS} days",
                     tag_status=ecr.TagStatus.UNTAGGED,
                     max_image_age=cdk.Duration.days(UNTAGGED_DAYS),
                 ),
                 ecr.LifecycleRule(
-                    rule_priority=2,
+                    rule_priority=3,
                     description=f"keep the newest {KEEP_IMAGES} images",
                     tag_status=ecr.TagStatus.ANY,
                     max_image_count=KEEP_IMAGES,

@@ -12,11 +12,11 @@ def cluster_config(template):
     return only(template, "Custom::AWSCDK-EKS-Cluster")["Properties"]["Config"]
 
 
-def test_the_cluster_runs_kubernetes_1_33_with_api_access_entries_only(each_env):
+def test_the_cluster_runs_kubernetes_1_36_with_api_access_entries_only(each_env):
     config = cluster_config(each_env.cluster)
     env = each_env.stacks.settings.env.name
     assert config["name"] == f"chairtime-{env}"
-    assert config["version"] == "1.33"
+    assert config["version"] == "1.36"
     # API: access entries only; the aws-auth ConfigMap is not consulted.
     assert config["accessConfig"] == {"authenticationMode": "API"}
     assert not resources(each_env.cluster, "Custom::AWSCDK-EKS-KubernetesPatch")  # no aws-auth patching

@@ -157,6 +157,8 @@ def test_deploy_projects_know_their_overlay_cluster_and_public_url_and_run_one_a
             "CLUSTER_NAME": f"chairtime-{env}",
             # the smoke test of deploy/buildspecs/deploy.yml, through the ALB's public name
             "SMOKE_URL": f"https://{hosts[env]}",
+            # prod only: the deploy tags the image prod-<tag>, which the lifecycle keeps
+            **({"PROMOTE_TAG_PREFIX": "prod-"} if env == "prod" else {}),
         }
         assert projects(staging.pipeline)[f"chairtime-deploy-{env}"]["ConcurrentBuildLimit"] == 1
 
@@ -221,7 +223,7 @@ def test_the_image_project_may_push_to_its_repository_only(staging):
         "ecr:UploadLayerPart",
         "ecr:CompleteLayerUpload",
     } <= pushed
-    assert {"ecr:GetAuthorizationToken", "ecr:DescribeImageScanFindings"} <= pushed
+    assert {"ecr:GetAuthorizationToken", "ecr:DescribeImageScanFindings", "ecr:StartImageScan"} <= pushed
     assert not {
         a for a in all_actions(staging.pipeline, "chairtime-image") if a.startswith(("eks:", "codebuild:"))
     }
@@ -235,10 +237,17 @@ def test_each_deploy_project_may_describe_only_its_own_cluster(staging, env):
     assert actions_of(eks[0]) == {"eks:DescribeCluster"}
     assert flatten(eks[0]["Resource"]) == f"arn:aws:eks:us-east-1:123456789012:cluster/chairtime-{env}"
     assert not {
-        a
-        for a in all_actions(staging.pipeline, f"chairtime-deploy-{env}")
-        if a.startswith(("ecr:", "codebuild:"))
+        a for a in all_actions(staging.pipeline, f"chairtime-deploy-{env}") if a.startswith("codebuild:")
     }
+
+
+def test_only_the_prod_deploy_may_tag_images_and_only_in_the_repository(staging):
+    assert not {a for a in all_actions(staging.pipeline, "chairtime-deploy-staging") if a.startswith("ecr:")}
+    statements = project_statements(staging.pipeline, "chairtime-deploy-prod")
+    ecr_statements = [s for s in statements if any(a.startswith("ecr:") for a in actions_of(s))]
+    # scripts/image-promote: BatchGetImage (the manifest by digest), PutImage (one more tag)
+    assert [actions_of(s) for s in ecr_statements] == [{"ecr:BatchGetImage", "ecr:PutImage"}]
+    assert "chairtime-registry:ExportsOutputFnGetAttRepository" in flatten(ecr_statements[0]["Resource"])
 
 
 @pytest.mark.parametrize("env", ["staging", "prod"])

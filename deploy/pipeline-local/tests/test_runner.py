@@ -3,6 +3,7 @@ exported variables, reports and the local cache."""
 
 from __future__ import annotations
 
+import re
 import textwrap
 from pathlib import Path
 
@@ -50,6 +51,26 @@ def test_the_repositorys_buildspecs_parse_as_the_pipeline_needs_them():
     assert deploy.variables["KUBECONFIG"] == "var/kubeconfig"
     assert deploy.cache_paths == ("/root/.cache/pip/**/*", "var/tools/**/*")
     assert any("runtime-versions (python 3.11): ignored" in n for n in deploy.notes)
+
+
+def test_the_deploy_stage_runs_the_kubectl_of_the_clusters_version():
+    deploy = parse_buildspec((ROOT / "deploy/buildspecs/deploy.yml").read_text())
+    install = deploy.phase("install").commands
+    assert install[1:] == (
+        "scripts/k8s-tools",
+        'export KUBECTL="$PWD/var/tools/bin/kubectl" && "$KUBECTL" version --client',
+    )
+    # chairtimectl takes $KUBECTL before any kubectl on PATH (the build image's)
+    assert (
+        'os.environ.get("KUBECTL"), shutil.which("kubectl")'
+        in (ROOT / "deploy/chairtimectl/kube.py").read_text()
+    )
+    # scripts/k8s-tools' kubectl is the EKS clusters' minor version (deploy/aws cluster.py)
+    tools = (ROOT / "scripts/k8s-tools").read_text()
+    [pinned] = re.findall(r"^KUBECTL_VERSION=v1\.(\d+)$", tools, re.MULTILINE)
+    cluster = (ROOT / "deploy/aws/chairtime_aws/cluster.py").read_text()
+    [version] = re.findall(r"^KUBERNETES_VERSION = eks\.KubernetesVersion\.V1_(\d+)$", cluster, re.MULTILINE)
+    assert pinned == version
 
 
 def test_scalars_become_strings_and_a_single_command_a_list():

@@ -325,3 +325,123 @@ def test_a_ca_that_is_not_a_pem_certificate_is_refused():
         kubeconfig.check_ca("not base64!")
     with pytest.raises(kubeconfig.Failed, match="not a PEM certificate"):
         kubeconfig.check_ca(base64.b64encode(b"random text").decode())
+
+
+# --- image-promote: the prod deploy keeps its image (moto's ECR) ----------------------------------------
+
+promote = load("image-promote")
+REF = f"123456789012.dkr.ecr.{REGION}.amazonaws.com/chairtime:3f2a9c1b7d0e@{DIGEST}"
+
+
+def test_the_promoted_tag_names_the_release_and_a_digest_is_required():
+    assert promote.parse(REF) == ("chairtime", "3f2a9c1b7d0e", DIGEST)
+    assert promote.promoted_tag("prod-", "3f2a9c1b7d0e") == "prod-3f2a9c1b7d0e"
+    with pytest.raises(promote.Failed, match="is not <registry>"):
+        promote.parse(REF.split("@")[0])
+    with pytest.raises(promote.Failed, match="not a tag prefix"):
+        promote.promoted_tag("Prod ", "3f2a9c1b7d0e")
+
+
+def test_the_released_image_gets_the_prod_tag_on_the_same_digest_and_a_rerun_changes_nothing(aws):
+    ecr = boto3.client("ecr")
+    pushed(ecr)
+    assert promote.promote(ecr, "chairtime", DIGEST, "prod-3f2a9c1b7d0e") == (
+        f"tagged chairtime@{DIGEST} as prod-3f2a9c1b7d0e"
+    )
+    [image] = ecr.describe_images(repositoryName="chairtime", imageIds=[{"imageDigest": DIGEST}])[
+        "imageDetails"
+    ]
+    assert sorted(image["imageTags"]) == ["3f2a9c1b7d0e", "prod-3f2a9c1b7d0e"]
+    # A retried or rolled-back deploy promotes the same image again.
+    assert promote.promote(ecr, "chairtime", DIGEST, "prod-3f2a9c1b7d0e") == (
+        f"chairtime:prod-3f2a9c1b7d0e already names {DIGEST}"
+    )
+
+
+def test_promoting_an_image_the_repository_does_not_hold_fails(aws):
+    ecr = boto3.client("ecr")
+    pushed(ecr)
+    with pytest.raises(promote.Failed, match="is not in the repository"):
+        promote.promote(ecr, "chairtime", "sha256:" + "e" * 64, "prod-x")
+
+
+def test_image_promote_runs_from_the_environment(aws, monkeypatch, capsys):
+    pushed(boto3.client("ecr"))
+    monkeypatch.setattr(sys, "argv", ["image-promote"])
+    monkeypatch.setenv("IMAGE_REF", REF)
+    monkeypatch.delenv("PROMOTE_TAG_PREFIX", raising=False)
+    assert promote.main() == 1
+    assert "PROMOTE_TAG_PREFIX is not set" in capsys.readouterr().err
+    monkeypatch.setenv("PROMOTE_TAG_PREFIX", "prod-")
+    assert promote.main() == 0
+    assert "as prod-3f2a9c1b7d0e" in capsys.readouterr().err
+
+
+# --- image-publish --existing: a retried Image stage takes the image already there (moto's ECR) -----
+
+
+@pytest.fixture
+def no_build_tools(monkeypatch):
+    """podman and skopeo must not run: nothing is built or pushed again."""
+
+    def refuse(*args, **kwargs):
+        raise AssertionError(f"ran {args[0]}")
+
+    monkeypatch.setattr(publish.subprocess, "run", refuse)
+
+
+def test_a_retry_takes_the_image_by_tag_and_digest_without_building(
+    aws, monkeypatch, tmp_path, no_build_tools
+):
+    ecr = boto3.client("ecr")
+    pushed(ecr)  # by the first attempt of the stage
+    registry = f"123456789012.dkr.ecr.{REGION}.amazonaws.com"
+    monkeypatch.setenv("IMAGE_REPOSITORY", f"{registry}/chairtime")
+    monkeypatch.setenv("IMAGE_TAG", "3f2a9c1b7d0e")
+    monkeypatch.setenv("SCAN_POLL", "0.1")
+    monkeypatch.setattr(publish, "PUBLISHED", tmp_path / "published")
+    monkeypatch.setattr(publish, "LAST_BUILD", tmp_path / "no-build-here")
+    ref = publish.publish_existing()
+    assert ref == f"{registry}/chairtime:3f2a9c1b7d0e@{DIGEST}"
+    assert (tmp_path / "published").read_text() == ref + "\n"
+
+
+def test_without_an_image_in_ecr_it_says_so_and_exits_3(aws, monkeypatch, tmp_path, no_build_tools, capsys):
+    boto3.client("ecr").create_repository(repositoryName="chairtime")
+    monkeypatch.setenv("IMAGE_REPOSITORY", "123456789012.dkr.ecr.us-east-1.amazonaws.com/chairtime")
+    monkeypatch.setenv("IMAGE_TAG", "3f2a9c1b7d0e")
+    monkeypatch.setattr(publish, "PUBLISHED", tmp_path / "published")
+    monkeypatch.setattr(sys, "argv", ["image-publish", "--existing"])
+    assert publish.main() == publish.NOT_PUBLISHED == 3
+    assert "is not in ECR yet" in capsys.readouterr().err
+    assert not (tmp_path / "published").exists()
+    monkeypatch.delenv("IMAGE_TAG")
+    assert publish.main() == 1
+    assert "IMAGE_TAG is not set" in capsys.readouterr().err
+
+
+def test_a_retry_still_refuses_an_image_with_a_critical_finding(aws, monkeypatch, tmp_path, no_build_tools):
+    ecr = boto3.client("ecr")
+    pushed(ecr)
+    requests.post(
+        "http://motoapi.amazonaws.com/moto-api/static/ecr/scan-finding-results",
+        json={
+            "region": REGION,
+            "results": [
+                {
+                    **findings("COMPLETE", {"CRITICAL": 1}, [("CVE-2099-1", "CRITICAL")]),
+                    "repositoryName": "chairtime",
+                    "imageId": {"imageDigest": DIGEST},
+                }
+            ],
+        },
+        timeout=5,
+    )
+    ecr.start_image_scan(repositoryName="chairtime", imageId={"imageDigest": DIGEST})
+    monkeypatch.setenv("IMAGE_REPOSITORY", "123456789012.dkr.ecr.us-east-1.amazonaws.com/chairtime")
+    monkeypatch.setenv("IMAGE_TAG", "3f2a9c1b7d0e")
+    monkeypatch.setenv("SCAN_POLL", "0.1")
+    monkeypatch.setattr(publish, "PUBLISHED", tmp_path / "published")
+    with pytest.raises(publish.Refused, match="CRITICAL"):
+        publish.publish_existing()
+    assert not (tmp_path / "published").exists()
