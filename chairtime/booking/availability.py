@@ -80,6 +80,10 @@ class Policy:
     min_notice: timedelta
     horizon_days: int
     closures: frozenset[date] = frozenset()
+    # Salon-wide special hours: local date -> the salon's opening intervals that
+    # day, which limit every stylist's hours (24 December: 09:00-15:00). No
+    # intervals means closed: a closure is the special day with no hours.
+    special_hours: Mapping[date, Sequence[tuple[time, time]]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if self.slot_minutes <= 0:
@@ -89,11 +93,13 @@ class Policy:
             raise ValueError(f"min_notice must not be negative, got {self.min_notice!r}")
         if self.horizon_days < 0:
             raise ValueError(f"horizon_days must not be negative, got {self.horizon_days!r}")
-        closures = frozenset(self.closures)
+        special = _checked_special_hours(self.special_hours, "special_hours")
+        closures = frozenset(self.closures) | {day for day, intervals in special.items() if not intervals}
         for day in closures:
             _check_day(day, "closures")
         # Frozen dataclass: __post_init__ may only normalise through object.__setattr__.
         object.__setattr__(self, "closures", closures)
+        object.__setattr__(self, "special_hours", special)
 
 
 @dataclass(frozen=True)
@@ -105,6 +111,9 @@ class StylistSchedule:
     missing weekday is a day off. An end of ``time(0)`` means midnight at the end
     of the day. Intervals may come in any order; each one is its own grid (see
     :func:`free_starts`).
+
+    ``special_hours`` maps a local date to the intervals that replace that date's
+    weekly hours (same shape; empty: not working that day).
 
     ``time_off`` and ``bookings`` are aware, half-open ``[start, end)`` instants.
 
@@ -119,6 +128,9 @@ class StylistSchedule:
     weekly_hours: Mapping[int, Sequence[tuple[time, time]]]
     time_off: Sequence[tuple[datetime, datetime]] = ()
     bookings: Sequence[tuple[datetime, datetime]] = ()
+    # The stylist's special hours: local date -> intervals that replace the weekly
+    # hours of that date (an extra Sunday shift, a late evening); none: a day off.
+    special_hours: Mapping[date, Sequence[tuple[time, time]]] = field(default_factory=dict)
     # Derived once, here, so that queries can bisect instead of scanning.
     _hours: Mapping[int, tuple[tuple[time, time], ...]] = field(init=False, repr=False, compare=False)
     _time_off_spans: _Spans = field(init=False, repr=False, compare=False)
@@ -126,9 +138,10 @@ class StylistSchedule:
 
     def __post_init__(self) -> None:
         hours = {
-            weekday: _checked_intervals(weekday, intervals)
+            _checked_weekday(weekday): _checked_intervals(f"day {weekday}", intervals)
             for weekday, intervals in self.weekly_hours.items()
         }
+        object.__setattr__(self, "special_hours", _checked_special_hours(self.special_hours, "special_hours"))
         time_off = tuple(self.time_off)
         bookings = tuple(self.bookings)
         object.__setattr__(self, "weekly_hours", MappingProxyType(hours))
@@ -293,7 +306,7 @@ def check_start(
     end_utc = start_utc + duration
     fitting = [
         interval_start
-        for interval_start, interval_end in _working_spans(schedule, day, tz)
+        for interval_start, interval_end in _working_spans(schedule, policy, day)
         if interval_start <= start_utc and end_utc <= interval_end
     ]
     if not fitting:
@@ -380,7 +393,7 @@ def _free_instants(
     earliest = now_utc + policy.min_notice
     step = _step(policy)
     found: set[datetime] = set()  # intervals may overlap and yield the same instant
-    for interval_start, interval_end in _working_spans(schedule, day, tz):
+    for interval_start, interval_end in _working_spans(schedule, policy, day):
         last = interval_end - duration  # the latest start whose service still fits
         # Jump straight to the first grid point at or after `earliest` instead of
         # walking there: ceil((earliest - interval_start) / step) steps.
@@ -401,10 +414,34 @@ def _free_instants(
     return sorted(start for start in found if start.astimezone(tz).date() == day)
 
 
-def _working_spans(schedule: StylistSchedule, day: date, tz: ZoneInfo) -> list[tuple[datetime, datetime]]:
-    """The stylist's working intervals on local ``day`` as UTC ``[start, end)``."""
+def _working_spans(schedule: StylistSchedule, policy: Policy, day: date) -> list[tuple[datetime, datetime]]:
+    """The stylist's working intervals on local ``day`` as UTC ``[start, end)``:
+    their special hours of that date if they have any, else their weekly hours,
+    each cut to the salon's special hours of that date if it has any. A cut
+    interval keeps its own grid, anchored where it now begins."""
+    tz = policy.time_zone
+    intervals = schedule.special_hours.get(day)
+    if intervals is None:
+        intervals = schedule._hours.get(day.weekday(), ())
+    spans = _wall_spans(day, intervals, tz)
+    salon = policy.special_hours.get(day)
+    if salon is not None:
+        opening = _wall_spans(day, salon, tz)
+        spans = [
+            (max(start, open_), min(end, close))
+            for start, end in spans
+            for open_, close in opening
+            if max(start, open_) < min(end, close)
+        ]
+    return spans
+
+
+def _wall_spans(
+    day: date, intervals: Iterable[tuple[time, time]], tz: ZoneInfo
+) -> list[tuple[datetime, datetime]]:
+    """Local wall-clock intervals of ``day`` as UTC ``[start, end)``, in order."""
     spans = []
-    for start, end in schedule._hours.get(day.weekday(), ()):
+    for start, end in intervals:
         start_utc = _wall_to_utc(day, start, tz)
         end_utc = (
             _wall_to_utc(day + _ONE_DAY, _MIDNIGHT, tz) if end == _MIDNIGHT else _wall_to_utc(day, end, tz)
@@ -467,9 +504,13 @@ def _utc_spans(spans: Iterable[tuple[datetime, datetime]], name: str) -> list[tu
     return utc_spans
 
 
-def _checked_intervals(weekday: int, intervals: Sequence[tuple[time, time]]) -> tuple[tuple[time, time], ...]:
+def _checked_weekday(weekday: int) -> int:
     if weekday not in range(7):
         raise ValueError(f"weekdays run from 0 (Monday) to 6 (Sunday), got {weekday!r}")
+    return weekday
+
+
+def _checked_intervals(where: str, intervals: Sequence[tuple[time, time]]) -> tuple[tuple[time, time], ...]:
     checked = []
     for start, end in intervals:
         for bound in (start, end):
@@ -478,11 +519,20 @@ def _checked_intervals(weekday: int, intervals: Sequence[tuple[time, time]]) -> 
             if bound.tzinfo is not None:
                 raise ValueError(f"working hours are local wall times and must be naive, got {bound!r}")
         if end != _MIDNIGHT and end <= start:
-            raise ValueError(
-                f"a working interval must end after it starts, got {start} to {end} on day {weekday}"
-            )
+            raise ValueError(f"a working interval must end after it starts, got {start} to {end} on {where}")
         checked.append((start, end))
     return tuple(checked)
+
+
+def _checked_special_hours(
+    special: Mapping[date, Sequence[tuple[time, time]]], name: str
+) -> Mapping[date, tuple[tuple[time, time], ...]]:
+    checked = {}
+    for day, intervals in special.items():
+        _check_day(day, name)
+        # Sorted by wall-clock start so that results never depend on input order.
+        checked[day] = tuple(sorted(_checked_intervals(day.isoformat(), intervals)))
+    return MappingProxyType(checked)
 
 
 def _check_day(day: date, name: str) -> None:

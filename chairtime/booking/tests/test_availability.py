@@ -902,10 +902,27 @@ class Scenario:
     intervals: list[tuple[time, time]]
     bookings: list[tuple[datetime, datetime]]
     time_off: list[tuple[datetime, datetime]]
+    # The stylist's special hours that day (None: the weekly ones apply), and the
+    # salon's (None: no salon-wide exception; empty: closed).
+    special: list[tuple[time, time]] | None = None
+    salon_special: list[tuple[time, time]] | None = None
 
     def schedule(self, stylist_id: int = 1) -> StylistSchedule:
         weekly_hours = {self.day.weekday(): self.intervals}
-        return StylistSchedule(stylist_id, weekly_hours, time_off=self.time_off, bookings=self.bookings)
+        special = {} if self.special is None else {self.day: self.special}
+        return StylistSchedule(
+            stylist_id, weekly_hours, time_off=self.time_off, bookings=self.bookings, special_hours=special
+        )
+
+    def spans(self) -> list[tuple[datetime, datetime]]:
+        """The spec of the day's working spans: the stylist's special hours or
+        else weekly hours, each cut to the salon's special hours, if any."""
+        tz = self.policy.time_zone
+        own = working_spans(self.intervals if self.special is None else self.special, self.day, tz)
+        if self.salon_special is None:
+            return own
+        opening = working_spans(self.salon_special, self.day, tz)
+        return [(max(a, c), min(b, d)) for a, b in own for c, d in opening if max(a, c) < min(b, d)]
 
     def free(self) -> list[datetime]:
         return free_starts(self.schedule(), self.policy, self.day, self.duration, self.now)
@@ -952,6 +969,8 @@ _CLOSED = st.integers(0, 9)  # 0: the day is a closure
 _NOW = st.integers(-3 * 24 * 60, 25 * 60)  # minutes from the day's start
 _DURATION = st.integers(1, 240)
 _ZONE_INDEX = st.integers(0, 1)
+# Special hours of the day, for the stylist or the salon: mostly none.
+_SPECIAL = st.one_of(st.none(), st.none(), _MARKS)
 
 
 def spans_around(
@@ -976,14 +995,19 @@ def scenarios(draw: st.DrawFn) -> Scenario:
     tz, day = draw(_SCENARIO_DAY)
     day_start, _ = day_bounds(day, tz)
     zones = (UTC, tz, TOKYO)
+    salon_special = draw(_SPECIAL)
     policy = Policy(
         time_zone=tz,
         slot_minutes=draw(_SLOT),
         min_notice=minutes(draw(_NOTICE)),
         horizon_days=draw(_HORIZON),
         closures=frozenset({day}) if draw(_CLOSED) == 0 else frozenset(),
+        special_hours={} if salon_special is None else {day: intervals_from(salon_special)},
     )
+    special = draw(_SPECIAL)
     return Scenario(
+        special=None if special is None else intervals_from(special),
+        salon_special=None if salon_special is None else intervals_from(salon_special),
         policy=policy,
         day=day,
         duration=minutes(draw(_DURATION)),
@@ -1002,7 +1026,7 @@ def test_every_offered_start_obeys_every_rule(scenario: Scenario) -> None:
     policy, tz = scenario.policy, scenario.policy.time_zone
     offered = scenario.free()
     busy = [(a.astimezone(UTC), b.astimezone(UTC)) for a, b in scenario.bookings + scenario.time_off]
-    spans = working_spans(scenario.intervals, scenario.day, tz)
+    spans = scenario.spans()
     step = minutes(policy.slot_minutes)
     today = local_today(policy, scenario.now)
 
@@ -1025,12 +1049,12 @@ def test_every_offered_start_obeys_every_rule(scenario: Scenario) -> None:
 @PROPERTY_SETTINGS
 @given(scenarios())
 def test_free_starts_matches_a_brute_force_reading_of_the_rules(scenario: Scenario) -> None:
-    policy, tz = scenario.policy, scenario.policy.time_zone
+    policy = scenario.policy
     now = scenario.now.astimezone(UTC)
     busy = [(a.astimezone(UTC), b.astimezone(UTC)) for a, b in scenario.bookings + scenario.time_off]
     expected: set[datetime] = set()
     if scenario.day in bookable_dates(policy, now):
-        for span_start, span_end in working_spans(scenario.intervals, scenario.day, tz):
+        for span_start, span_end in scenario.spans():
             start = span_start
             while start + scenario.duration <= span_end:
                 if start >= now + policy.min_notice and not overlaps(start, start + scenario.duration, busy):
@@ -1047,6 +1071,7 @@ def test_results_do_not_depend_on_input_order(scenario: Scenario, seed: int) -> 
     shuffled = dataclasses.replace(
         scenario,
         intervals=rng.sample(scenario.intervals, len(scenario.intervals)),
+        special=None if scenario.special is None else rng.sample(scenario.special, len(scenario.special)),
         bookings=rng.sample(scenario.bookings, len(scenario.bookings)),
         time_off=rng.sample(scenario.time_off, len(scenario.time_off)),
     )
@@ -1064,7 +1089,7 @@ def test_check_start_accepts_exactly_the_offered_starts(scenario: Scenario, data
     # each interval and random instants of the day, written in assorted zones.
     probes = set(offered)
     step = minutes(scenario.policy.slot_minutes)
-    for span_start, span_end in working_spans(scenario.intervals, scenario.day, tz):
+    for span_start, span_end in scenario.spans():
         last_on_grid = span_start + (span_end - span_start) // step * step
         for base in (span_start, last_on_grid - scenario.duration // step * step):
             for steps in range(-1, 4):
@@ -1136,3 +1161,52 @@ def test_check_timing_refuses_by_time_alone_even_at_the_ends_of_the_calendar():
     assert check_timing(policy, datetime(9999, 12, 31, 12, tzinfo=UTC), now) is Refusal.BEYOND_HORIZON
     assert check_timing(policy, now + timedelta(minutes=30), now) is Refusal.TOO_SOON
     assert check_timing(policy, now + timedelta(days=1), now) is None
+
+
+# --- special hours ----------------------------------------------------------------------------
+
+
+def test_a_stylists_special_hours_replace_their_weekly_hours_that_day() -> None:
+    sunday = ORDINARY_SUNDAY
+    schedule = StylistSchedule(
+        1, {0: hours("09:00-17:00")}, special_hours={sunday: hours("10:00-12:00"), MONDAY: []}
+    )
+    policy = make_policy()
+
+    assert iso(free_starts(schedule, policy, sunday, minutes(60), LONG_AGO)) == [
+        f"{sunday}T10:00:00-07:00",
+        f"{sunday}T10:30:00-07:00",
+        f"{sunday}T11:00:00-07:00",
+    ]
+    assert free_starts(schedule, policy, MONDAY, minutes(60), LONG_AGO) == []  # a special day off
+    assert check_start(schedule, policy, at(MONDAY, "10:00"), minutes(60), LONG_AGO) is Refusal.OUTSIDE_HOURS
+
+
+def test_the_salons_special_hours_limit_every_stylist_and_no_hours_close_the_salon() -> None:
+    christmas_eve, boxing_day = date(2027, 12, 24), date(2027, 12, 26)
+    schedule = make_schedule("09:00-12:30", "13:30-18:00")
+    policy = make_policy(special_hours={christmas_eve: hours("10:15-15:00"), boxing_day: []})
+
+    starts = iso(free_starts(schedule, policy, christmas_eve, minutes(60), LONG_AGO))
+
+    # Each working interval is cut to the opening hours and keeps a grid of its own.
+    assert starts == [
+        f"{christmas_eve}T10:15:00-08:00",
+        f"{christmas_eve}T10:45:00-08:00",
+        f"{christmas_eve}T11:15:00-08:00",  # the last that ends before the 12:30 break
+        f"{christmas_eve}T13:30:00-08:00",
+        f"{christmas_eve}T14:00:00-08:00",  # the last that ends by 15:00
+    ]
+    assert boxing_day not in bookable_dates(policy, LONG_AGO.replace(year=2027, month=12, day=1))
+    assert check_start(schedule, policy, at(boxing_day, "10:00"), minutes(60), LONG_AGO) is Refusal.CLOSED
+    assert (
+        check_start(schedule, policy, at(christmas_eve, "15:00"), minutes(60), LONG_AGO)
+        is Refusal.OUTSIDE_HOURS
+    )
+
+
+def test_special_hours_on_a_datetime_are_an_error() -> None:
+    with pytest.raises(TypeError):
+        make_policy(special_hours={at(MONDAY, "00:00"): hours("09:00-12:00")})
+    with pytest.raises(ValueError, match="must end after it starts"):
+        StylistSchedule(1, {}, special_hours={MONDAY: hours("12:00-09:00")})
