@@ -39,8 +39,17 @@ from django.db import transaction
 from django.db.models.signals import m2m_changed, post_delete, post_save
 from django.utils import timezone
 
-from chairtime.booking import microcache
-from chairtime.booking.models import Closure, Salon, Service, Stylist, TimeOff, WorkingHours
+from chairtime.booking import microcache, selectors
+from chairtime.booking.models import (
+    LAST_DATE,
+    Closure,
+    Salon,
+    Service,
+    SpecialHours,
+    Stylist,
+    TimeOff,
+    WorkingHours,
+)
 
 CATALOG_SECONDS = 30.0
 
@@ -58,6 +67,8 @@ class Catalog:
     hours: dict[int, dict[int, list]]  # stylist id -> weekday -> [(start, end)]
     time_off: dict[int, tuple[Interval, ...]]  # stylist id -> sorted intervals
     closures: frozenset[date]
+    # stylist id (None: the salon's) -> date -> [(start, end)]
+    special_hours: dict[int | None, dict[date, list]]
     loaded_at: float = field(compare=False)
 
     def service(self, service_id: int) -> Service | None:
@@ -78,6 +89,13 @@ class Catalog:
 
     def closures_between(self, first_day: date, last_day: date) -> frozenset[date]:
         return frozenset(d for d in self.closures if first_day <= d <= last_day)
+
+    def special_hours_between(
+        self, stylist_id: int | None, first_day: date, last_day: date
+    ) -> dict[date, list]:
+        """The special hours of a stylist (None: the salon's) between the days."""
+        by_day = self.special_hours.get(stylist_id, {})
+        return {day: hours for day, hours in by_day.items() if first_day <= day <= last_day}
 
 
 _lock = threading.Lock()
@@ -157,13 +175,19 @@ def _load() -> Catalog:
         closures=frozenset(
             Closure.objects.filter(date__gte=since.date() - timedelta(days=1)).values_list("date", flat=True)
         ),
+        special_hours={
+            pk: dict(by_day)
+            for pk, by_day in selectors.special_hours_by_stylist(
+                since.date() - timedelta(days=1), LAST_DATE, stylist_ids=stylists, salon_wide=True
+            ).items()
+        },
         loaded_at=loaded_at,
     )
 
 
 # Any change to what the snapshot holds, made in this process, clears it as soon as
 # it commits.
-for _model in (Salon, Service, Stylist, WorkingHours, TimeOff, Closure):
+for _model in (Salon, Service, Stylist, WorkingHours, TimeOff, Closure, SpecialHours):
     post_save.connect(clear_on_commit, sender=_model, dispatch_uid=f"catalog-clear-save-{_model.__name__}")
     post_delete.connect(
         clear_on_commit, sender=_model, dispatch_uid=f"catalog-clear-delete-{_model.__name__}"

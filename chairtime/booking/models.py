@@ -8,7 +8,7 @@ instants day by day, which is what keeps them right on daylight-saving days.
 from __future__ import annotations
 
 import zoneinfo
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, time, timedelta
 from functools import cached_property
 
 from django.core.cache import cache
@@ -205,18 +205,65 @@ class WorkingHours(models.Model):
         return f"{self.get_weekday_display()} {self.start:%H:%M}-{self.end:%H:%M}"
 
     def clean(self) -> None:
-        # Offered start times step from the interval's start, and booking links
-        # name hours and minutes only: a start at 10:00:30 would offer times no
-        # link can book. Whole minutes, as salon files require too.
-        errors = {
+        _check_interval(self.start, self.end)
+
+
+def _check_interval(start: time | None, end: time | None, errors: dict[str, str] | None = None) -> None:
+    """Working intervals, weekly or special: whole minutes, end after start."""
+    # Offered start times step from the interval's start, and booking links name
+    # hours and minutes only: a start at 10:00:30 would offer times no link can
+    # book. Whole minutes, as salon files require too.
+    errors = dict(errors or {})
+    errors.update(
+        {
             name: f"Give the {name} in whole minutes (HH:MM), without seconds, not {value.isoformat()}."
-            for name, value in (("start", self.start), ("end", self.end))
+            for name, value in (("start", start), ("end", end))
             if value is not None and (value.second or value.microsecond)
         }
-        if errors:
-            raise ValidationError(errors)
-        if self.start is not None and self.end is not None and self.end <= self.start:
-            raise ValidationError({"end": "The end must be after the start."})
+    )
+    if not errors and start is not None and end is not None and end <= start:
+        errors["end"] = "The end must be after the start."
+    if errors:
+        raise ValidationError(errors)
+
+
+class SpecialHours(models.Model):
+    """Dated opening hours. The salon's (no stylist) limit every stylist's hours
+    that day (24 December: 09:00-15:00); a stylist's replace their weekly hours
+    that day (an extra Sunday shift, a late evening). Several rows of one date are
+    that day's intervals. A day with no hours at all is a Closure (salon) or time
+    off (stylist)."""
+
+    salon = models.ForeignKey(Salon, on_delete=models.CASCADE, related_name="special_hours", default=1)
+    stylist = models.ForeignKey(
+        Stylist,
+        on_delete=models.CASCADE,
+        related_name="special_hours",
+        null=True,
+        blank=True,
+        help_text="Empty: the whole salon's opening hours that day.",
+    )
+    date = models.DateField()
+    start = models.TimeField()
+    end = models.TimeField()
+    reason = models.CharField(max_length=200, blank=True)
+
+    class Meta:
+        ordering = ["date", "stylist", "start"]
+        verbose_name_plural = "special hours"
+        constraints = [
+            models.CheckConstraint(condition=Q(end__gt=F("start")), name="special_hours_end_after_start"),
+        ]
+        indexes = [models.Index(fields=["salon", "date"], name="special_hours_salon_date")]
+
+    def __str__(self) -> str:
+        who = self.stylist if self.stylist_id else "Salon"
+        return f"{who}: {self.date:%Y-%m-%d} {self.start:%H:%M}-{self.end:%H:%M}"
+
+    def clean(self) -> None:
+        _check_interval(
+            self.start, self.end, {"date": _years_message("date")} if _outside_years(self.date) else None
+        )
 
 
 class TimeOff(models.Model):

@@ -13,12 +13,12 @@ from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from typing import TYPE_CHECKING
 
-from django.db.models import Prefetch, QuerySet
+from django.db.models import Prefetch, Q, QuerySet
 
 from chairtime.booking import availability
 from chairtime.booking.availability import Policy, StylistSchedule
-from chairtime.booking.catalog import Catalog
 from chairtime.booking.errors import BookingError, Problem
 from chairtime.booking.models import (
     MAX_SERVICE_DURATION,
@@ -26,10 +26,14 @@ from chairtime.booking.models import (
     Closure,
     Salon,
     Service,
+    SpecialHours,
     Stylist,
     TimeOff,
     WorkingHours,
 )
+
+if TYPE_CHECKING:  # the catalog reads through these selectors
+    from chairtime.booking.catalog import Catalog
 
 
 def service_list() -> QuerySet[Service]:
@@ -66,13 +70,16 @@ def appointment_get(appointment_id: int) -> Appointment | None:
 def closed_day_set(
     stylists: Iterable[Stylist], days: Sequence[date], *, catalog: Catalog | None = None
 ) -> set[date]:
-    """Those of ``days`` on which the salon is closed or none of ``stylists`` works:
-    "Closed" rather than "Fully booked" on the day list."""
+    """Those of ``days`` on which the salon is closed or none of ``stylists`` works
+    (by their weekly hours or their special hours of the day): "Closed" rather
+    than "Fully booked" on the day list."""
     if not days:
         return set()
+    stylists = list(stylists)
     if catalog is not None:
         closures = catalog.closures_between(days[0], days[-1])
         working = {weekday for s in stylists for weekday in catalog.weekly_hours(s.pk)}
+        special = {day for s in stylists for day in catalog.special_hours_between(s.pk, days[0], days[-1])}
     else:
         closures = frozenset(
             Closure.objects.filter(date__gte=days[0], date__lte=days[-1]).values_list("date", flat=True)
@@ -80,7 +87,12 @@ def closed_day_set(
         working = set(
             WorkingHours.objects.filter(stylist__in=stylists).values_list("weekday", flat=True).distinct()
         )
-    return {day for day in days if day in closures or day.weekday() not in working}
+        special = set(
+            SpecialHours.objects.filter(
+                stylist__in=stylists, date__gte=days[0], date__lte=days[-1]
+            ).values_list("date", flat=True)
+        )
+    return {day for day in days if day in closures or (day.weekday() not in working and day not in special)}
 
 
 def salon_policy(
@@ -93,19 +105,41 @@ def salon_policy(
     """The salon's booking policy, with its closures between first_day and last_day
     (none when no days are given), from ``catalog`` when given, else the database."""
     closures: Iterable[date] = ()
+    special: dict[date, list] = {}
     if first_day is not None and last_day is not None and catalog is not None:
         closures = catalog.closures_between(first_day, last_day)
+        special = catalog.special_hours_between(None, first_day, last_day)
     elif first_day is not None and last_day is not None:
         closures = Closure.objects.filter(date__gte=first_day, date__lte=last_day).values_list(
             "date", flat=True
         )
+        special = special_hours_by_stylist(first_day, last_day, salon_wide=True).get(None, {})
     return Policy(
         time_zone=salon.tz,
         slot_minutes=salon.slot_minutes,
         min_notice=timedelta(minutes=salon.min_notice_minutes),
         horizon_days=salon.horizon_days,
         closures=frozenset(closures),
+        special_hours=special,
     )
+
+
+def special_hours_by_stylist(
+    first_day: date, last_day: date, *, stylist_ids: Iterable[int] = (), salon_wide: bool = False
+) -> dict[int | None, dict[date, list]]:
+    """Special hours between the local days, by stylist id (None: the salon's),
+    then date: [(start, end), ...]. One indexed query."""
+    wanted = Q(stylist_id__in=list(stylist_ids))
+    if salon_wide:
+        wanted |= Q(stylist__isnull=True)
+    found: dict[int | None, dict[date, list]] = defaultdict(lambda: defaultdict(list))
+    for stylist_id, day, start, end in (
+        SpecialHours.objects.filter(wanted, date__gte=first_day, date__lte=last_day)
+        .order_by("date", "start")
+        .values_list("stylist_id", "date", "start", "end")
+    ):
+        found[stylist_id][day].append((start, end))
+    return found
 
 
 def stylist_schedules(
@@ -126,11 +160,14 @@ def stylist_schedules(
 
     hours: dict[int, dict[int, list]] = defaultdict(lambda: defaultdict(list))
     time_off: dict[int, tuple | list] = defaultdict(list)
+    special: dict[int | None, dict[date, list]] = {}
     if catalog is not None:
         for pk in ids:
             hours[pk] = catalog.weekly_hours(pk)  # type: ignore[assignment]
             time_off[pk] = catalog.time_off_between(pk, window_start, window_end)
+            special[pk] = catalog.special_hours_between(pk, first_day, last_day)
     else:
+        special = special_hours_by_stylist(first_day, last_day, stylist_ids=ids)
         for h in WorkingHours.objects.filter(stylist_id__in=ids).order_by("weekday", "start"):
             hours[h.stylist_id][h.weekday].append((h.start, h.end))
         for t in TimeOff.objects.filter(
@@ -156,6 +193,7 @@ def stylist_schedules(
             weekly_hours=dict(hours[s.pk]),
             time_off=tuple(time_off[s.pk]),
             bookings=tuple(bookings[s.pk]),
+            special_hours=special.get(s.pk, {}),
         )
         for s in stylists
     ]

@@ -29,7 +29,7 @@ from chairtime.booking import services
 from chairtime.booking.api import api
 from chairtime.booking.availability import Refusal
 from chairtime.booking.errors import Problem
-from chairtime.booking.models import Appointment
+from chairtime.booking.models import Appointment, SpecialHours
 from chairtime.booking.tests.factories import (
     AppointmentFactory,
     ClosureFactory,
@@ -262,6 +262,35 @@ def test_it_lists_no_starts_on_a_closure(client, demo, django_capture_on_commit_
         ClosureFactory(date=day)
 
     assert slots(client, demo.haircut, day) == []
+
+
+def test_it_offers_and_books_only_inside_the_salons_special_hours(client, demo, at_monday_morning):
+    # Tuesday: the salon opens 10:00-12:00 only; Ana and Ben normally work to 18:00.
+    SpecialHours.objects.create(date=TUESDAY, start=time(10), end=time(12), reason="Staff training")
+
+    assert slots(client, demo.haircut, TUESDAY) == times(TUESDAY, "-07:00", "10:00", "10:30", "11:00")
+    refused = post(client, "/appointments", booking(demo.local(TUESDAY, 14), service=demo.haircut))
+    assert refused.status_code == 409
+    assert refused.json()["code"] == "outside_hours"
+    assert (
+        post(client, "/appointments", booking(demo.local(TUESDAY, 11), service=demo.haircut)).status_code
+        == 201
+    )
+
+
+def test_it_offers_and_books_a_stylists_extra_shift(
+    client, demo, at_monday_morning, django_capture_on_commit_callbacks
+):
+    sunday = TUESDAY + timedelta(days=5)  # nobody works Sundays
+    assert slots(client, demo.haircut, sunday) == []
+    with django_capture_on_commit_callbacks(execute=True):  # as when it commits
+        SpecialHours.objects.create(stylist=demo.ben, date=sunday, start=time(12), end=time(14))
+
+    assert slots(client, demo.haircut, sunday) == times(sunday, "-07:00", "12:00", "12:30", "13:00")
+    assert slots(client, demo.haircut, sunday, stylist=demo.ana) == []
+    booked = post(client, "/appointments", booking(demo.local(sunday, 12, 30), service=demo.haircut))
+    assert booked.status_code == 201
+    assert booked.json()["stylist"] == demo.ben.pk
 
 
 def test_it_lists_a_start_while_any_suitable_stylist_is_free_then_and_frees_it_on_cancel(client, demo):
