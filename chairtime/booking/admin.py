@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import re
+from datetime import timedelta
 
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -14,7 +15,16 @@ from django.utils.html import format_html
 from chairtime.admin import SalonDateListFilter
 from chairtime.booking import services
 from chairtime.booking.errors import BookingError
-from chairtime.booking.models import Appointment, Closure, Salon, Service, Stylist, TimeOff, WorkingHours
+from chairtime.booking.models import (
+    Appointment,
+    Closure,
+    Salon,
+    Service,
+    SpecialHours,
+    Stylist,
+    TimeOff,
+    WorkingHours,
+)
 from chairtime.booking.transactions import run_durable
 
 
@@ -84,6 +94,17 @@ class TimeOffInline(admin.TabularInline):
         return super().get_queryset(request).filter(end__gte=timezone.now())
 
 
+class SpecialHoursInline(admin.TabularInline):
+    model = SpecialHours
+    extra = 0
+    fields = ["date", "start", "end", "reason"]
+    verbose_name_plural = "special hours (replace the weekly hours on these dates)"
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[SpecialHours]:
+        # Past days are history; only what still matters is edited here.
+        return super().get_queryset(request).filter(date__gte=timezone.now().date() - timedelta(days=1))
+
+
 @admin.register(Stylist)
 class StylistAdmin(RetryingModelAdmin):
     list_display = ["name", "offered_services", "is_active", "position"]
@@ -92,7 +113,7 @@ class StylistAdmin(RetryingModelAdmin):
     search_fields = ["name", "key"]
     prepopulated_fields = {"key": ["name"]}
     filter_horizontal = ["services"]
-    inlines = [WorkingHoursInline, TimeOffInline]
+    inlines = [WorkingHoursInline, TimeOffInline, SpecialHoursInline]
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Stylist]:
         return super().get_queryset(request).prefetch_related("services")
@@ -114,6 +135,22 @@ class ClosureAdmin(RetryingModelAdmin):
     list_display = ["date", "reason"]
     date_hierarchy = "date"
     search_fields = ["reason"]
+
+
+@admin.register(SpecialHours)
+class SpecialHoursAdmin(RetryingModelAdmin):
+    """The salon's dated opening hours (no stylist: every stylist's hours are cut
+    to them that day), and stylists' special shifts."""
+
+    list_display = ["date", "who", "start", "end", "reason"]
+    list_filter = [("stylist", admin.EmptyFieldListFilter), "stylist", "date"]
+    search_fields = ["reason"]
+    ordering = ["-date", "start"]
+    list_select_related = ["stylist"]
+
+    @admin.display(description="for", ordering="stylist__name")
+    def who(self, obj: SpecialHours) -> str:
+        return obj.stylist.name if obj.stylist_id else "The whole salon"
 
 
 @admin.register(Appointment)

@@ -30,6 +30,7 @@ from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator, validate_slug
 from django.db import IntegrityError, models, transaction
 from django.db.backends.base.operations import BaseDatabaseOperations
+from django.db.models import QuerySet
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 from pydantic import ValidationError as PydanticValidationError
 from pydantic_core import ErrorDetails, PydanticCustomError
@@ -40,6 +41,7 @@ from chairtime.booking.models import (
     Closure,
     Salon,
     Service,
+    SpecialHours,
     Stylist,
     TimeOff,
     WorkingHours,
@@ -54,6 +56,7 @@ __all__ = [
     "SalonFileError",
     "SalonSettings",
     "ServiceEntry",
+    "SpecialHoursEntry",
     "StylistEntry",
     "Tally",
     "TimeOffEntry",
@@ -268,6 +271,15 @@ class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
 
 
+class SpecialHoursEntry(_Model):
+    """A dated exception to opening hours. The salon's limit every stylist that
+    day (no hours: closed, a closure); a stylist's replace their weekly hours."""
+
+    date: Annotated[dt.date, BeforeValidator(_date)]
+    hours: list[Interval]
+    reason: Annotated[str, AfterValidator(_text(SpecialHours, "reason", blank=True))] = ""
+
+
 class SalonSettings(_Model):
     name: Annotated[str, AfterValidator(_text(Salon, "name", blank=False))]
     time_zone: Annotated[
@@ -276,6 +288,7 @@ class SalonSettings(_Model):
     slot_minutes: Annotated[int, AfterValidator(_int_in_range(Salon, "slot_minutes"))]
     min_notice_minutes: Annotated[int, AfterValidator(_int_in_range(Salon, "min_notice_minutes"))]
     horizon_days: Annotated[int, AfterValidator(_int_in_range(Salon, "horizon_days"))]
+    special_hours: list[SpecialHoursEntry] = []
 
 
 class ServiceEntry(_Model):
@@ -316,6 +329,7 @@ class StylistEntry(_Model):
     services: list[Key] = []
     hours: WeeklyHours = Field(default_factory=WeeklyHours)
     time_off: list[TimeOffEntry] = []
+    special_hours: list[SpecialHoursEntry] = []
     is_active: bool = True
     position: Annotated[int, AfterValidator(_int_in_range(Stylist, "position"))] | None = None
 
@@ -493,15 +507,14 @@ def _check(salon_file: SalonFile, problems: list[str]) -> SalonFile:
     for s, stylist in enumerate(salon_file.stylists):
         _duplicates(problems, f"stylists[{s}].services", stylist.services, None, "service")
         for day, intervals in zip(WEEKDAYS, stylist.hours.by_weekday(), strict=True):
-            latest_end: int | None = None  # the index of the interval reaching furthest so far
-            for i in sorted(range(len(intervals)), key=intervals.__getitem__):
-                if latest_end is not None and intervals[i][0] < intervals[latest_end][1]:
-                    problems.append(
-                        f"stylists[{s}].hours.{day}[{i}]: {_interval_text(intervals[i])} overlaps "
-                        f"{_interval_text(intervals[latest_end])} (hours.{day}[{latest_end}])"
-                    )
-                if latest_end is None or intervals[i][1] > intervals[latest_end][1]:
-                    latest_end = i
+            _overlaps(problems, f"stylists[{s}].hours.{day}", f"hours.{day}", intervals)
+        _check_special_hours(problems, f"stylists[{s}].special_hours", stylist.special_hours)
+        for d, entry in enumerate(stylist.special_hours):
+            if not entry.hours:
+                problems.append(
+                    f"stylists[{s}].special_hours[{d}].hours: a stylist's special day needs hours; "
+                    "for a day off, give time_off"
+                )
         time_off = []
         for t, entry in enumerate(stylist.time_off):
             where = f"stylists[{s}].time_off[{t}]"
@@ -516,7 +529,33 @@ def _check(salon_file: SalonFile, problems: list[str]) -> SalonFile:
             time_off.append(entry.model_copy(update={"start": start, "end": end}))
         stylists.append(stylist.model_copy(update={"time_off": time_off}))
     _duplicates(problems, "closures", (c.date for c in salon_file.closures), "date", "date")
+    _check_special_hours(problems, "salon.special_hours", salon_file.salon.special_hours)
+    closures = {c.date for c in salon_file.closures}
+    for d, entry in enumerate(salon_file.salon.special_hours):
+        if entry.date in closures:
+            problems.append(
+                f"salon.special_hours[{d}].date: {entry.date} is also a closure; give it in one place"
+            )
     return salon_file.model_copy(update={"stylists": stylists})
+
+
+def _overlaps(problems: list[str], where: str, short: str, intervals: list[tuple[dt.time, dt.time]]) -> None:
+    """Intervals of one day that overlap; ``short`` names the list in messages."""
+    latest_end: int | None = None  # the index of the interval reaching furthest so far
+    for i in sorted(range(len(intervals)), key=intervals.__getitem__):
+        if latest_end is not None and intervals[i][0] < intervals[latest_end][1]:
+            problems.append(
+                f"{where}[{i}]: {_interval_text(intervals[i])} overlaps "
+                f"{_interval_text(intervals[latest_end])} ({short}[{latest_end}])"
+            )
+        if latest_end is None or intervals[i][1] > intervals[latest_end][1]:
+            latest_end = i
+
+
+def _check_special_hours(problems: list[str], where: str, entries: list[SpecialHoursEntry]) -> None:
+    _duplicates(problems, where, (e.date for e in entries), "date", "date")
+    for d, entry in enumerate(entries):
+        _overlaps(problems, f"{where}[{d}].hours", "hours", entry.hours)
 
 
 def _interval_text(interval: tuple[dt.time, dt.time]) -> str:
@@ -703,7 +742,7 @@ def salon_file_load(
 
 
 def _load_salon(settings: SalonSettings, tally: Tally) -> None:
-    values = settings.model_dump()
+    values = settings.model_dump(exclude={"special_hours"})
     salon = Salon.objects.filter(pk=1).first()
     if salon is None:
         Salon(**values).save()
@@ -759,12 +798,18 @@ def _load_stylists(
         services_changed = offered != {s.pk for s in stylist.services.all()}
         if services_changed:
             stylist.services.set(offered)
-        # No short-circuit: hours and time off are both brought up to date.
+        # No short-circuit: hours, time off and special hours are all brought up to date.
         hours_changed = _load_hours(stylist, entry)
         time_off_changed = _load_time_off(stylist, entry, now)
+        special_changed = _load_special_hours(
+            SpecialHours.objects.filter(stylist=stylist),
+            entry.special_hours,
+            lambda row: row.date < now.astimezone(salon_file.tz).date(),
+            stylist=stylist,
+        )
         if created:
             tally.created += 1
-        elif changed or services_changed or hours_changed or time_off_changed:
+        elif changed or services_changed or hours_changed or time_off_changed or special_changed:
             tally.updated += 1
         else:
             tally.unchanged += 1
@@ -777,14 +822,57 @@ def _deactivate_unlisted(model: type[Service] | type[Stylist], listed: list[str]
     return model.objects.filter(is_active=True).exclude(key__in=listed).update(is_active=False)
 
 
+def _load_special_hours(
+    rows: QuerySet[SpecialHours],
+    entries: list[SpecialHoursEntry],
+    keep: Callable[[SpecialHours], bool],
+    *,
+    stylist: Stylist | None = None,
+) -> bool:
+    """Make ``rows`` hold the entries' intervals; a row no entry wants is deleted
+    unless ``keep(row)``. Returns whether anything changed."""
+    wanted = Counter(
+        (entry.date, start, end, entry.reason) for entry in entries for start, end in entry.hours
+    )
+    stale, missing = _sync(rows, wanted, lambda h: (h.date, h.start, h.end, h.reason), keep)
+    if stale:
+        SpecialHours.objects.filter(pk__in=stale).delete()
+    SpecialHours.objects.bulk_create(
+        SpecialHours(stylist=stylist, date=day, start=start, end=end, reason=reason)
+        for day, start, end, reason in missing
+    )
+    return bool(stale or missing)
+
+
 def _load_closures(salon_file: SalonFile, tally: Tally) -> None:
-    stored = {c.date: c for c in Closure.objects.filter(date__in=[c.date for c in salon_file.closures])}
-    for entry in salon_file.closures:
-        closure = stored.get(entry.date)
+    """Closures, and the salon's special hours: for each date the file names, its
+    intervals replace the stored ones, and a date with no hours is a closure.
+    Dates the file does not name are left alone."""
+    special = salon_file.salon.special_hours
+    stored_days = set(
+        SpecialHours.objects.filter(stylist__isnull=True, date__in=[e.date for e in special]).values_list(
+            "date", flat=True
+        )
+    )
+    for entry in special:
+        if _load_special_hours(
+            SpecialHours.objects.filter(stylist__isnull=True, date=entry.date), [entry], lambda row: False
+        ):
+            if entry.date not in stored_days:
+                tally.created += 1
+            elif entry.hours:  # with no hours the day's rows went, and the closure counts below
+                tally.updated += 1
+        elif entry.hours:
+            tally.unchanged += 1
+    wanted = {c.date: c.reason for c in salon_file.closures}
+    wanted.update({entry.date: entry.reason for entry in special if not entry.hours})
+    stored = {c.date: c for c in Closure.objects.filter(date__in=list(wanted))}
+    for day, reason in wanted.items():
+        closure = stored.get(day)
         if closure is None:
-            Closure.objects.create(date=entry.date, reason=entry.reason)
+            Closure.objects.create(date=day, reason=reason)
             tally.created += 1
-        elif _assign(closure, {"reason": entry.reason}):
+        elif _assign(closure, {"reason": reason}):
             closure.save(update_fields=["reason"])
             tally.updated += 1
         else:
@@ -821,8 +909,9 @@ def salon_file_dump() -> str:
             )
         )
         closures = list(Closure.objects.order_by("date"))
+        special = list(SpecialHours.objects.order_by("date", "start", "end"))
 
-    data = {
+    data: dict[str, Any] = {
         "salon": {
             "name": salon.name,
             "time_zone": salon.time_zone,
@@ -831,13 +920,30 @@ def salon_file_dump() -> str:
             "horizon_days": salon.horizon_days,
         },
         "services": [_service_data(index, s) for index, s in enumerate(services)],
-        "stylists": [_stylist_data(index, s, service_rank, tz) for index, s in enumerate(stylists)],
+        "stylists": [
+            _stylist_data(index, s, service_rank, tz, [h for h in special if h.stylist_id == s.pk])
+            for index, s in enumerate(stylists)
+        ],
         "closures": [
             {"date": c.date.isoformat(), "reason": c.reason} if c.reason else c.date.isoformat()
             for c in closures
         ],
     }
+    salon_special = _special_hours_data([h for h in special if h.stylist_id is None])
+    if salon_special:
+        data["salon"]["special_hours"] = salon_special
     return _format(data, 0) + "\n"
+
+
+def _special_hours_data(rows: list[SpecialHours]) -> list[dict[str, Any]]:
+    """Rows of one salon or stylist, by date: [{"date", "hours", "reason"?}]."""
+    by_date: dict[dt.date, dict[str, Any]] = {}
+    for row in sorted(rows, key=lambda h: (h.date, h.start, h.end)):
+        entry = by_date.setdefault(row.date, {"date": row.date.isoformat(), "hours": []})
+        entry["hours"].append([_time_text(row.start), _time_text(row.end)])
+        if row.reason:
+            entry["reason"] = row.reason
+    return list(by_date.values())
 
 
 def _service_data(index: int, service: Service) -> dict[str, Any]:
@@ -853,7 +959,9 @@ def _service_data(index: int, service: Service) -> dict[str, Any]:
     return data
 
 
-def _stylist_data(index: int, stylist: Stylist, service_rank: dict[int, int], tz: ZoneInfo) -> dict[str, Any]:
+def _stylist_data(
+    index: int, stylist: Stylist, service_rank: dict[int, int], tz: ZoneInfo, special: list[SpecialHours]
+) -> dict[str, Any]:
     hours: dict[str, list[list[str]]] = {day: [] for day in WEEKDAYS}
     for h in sorted(stylist.hours.all(), key=lambda h: (h.weekday, h.start, h.end)):
         hours[WEEKDAYS[h.weekday]].append([_time_text(h.start), _time_text(h.end)])
@@ -870,6 +978,9 @@ def _stylist_data(index: int, stylist: Stylist, service_rank: dict[int, int], tz
         "hours": hours,
         "time_off": time_off,
     }
+    # Written only when there are some: files from before special hours dump unchanged.
+    if special:
+        data["special_hours"] = _special_hours_data(special)
     if not stylist.is_active:
         data["is_active"] = False
     if stylist.position != index:

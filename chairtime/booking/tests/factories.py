@@ -2,14 +2,23 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 
 import factory
 from axes.models import AccessAttempt, AccessFailureLog, AccessLog
 from django.contrib.auth.models import Group
 
-from chairtime.booking.models import Appointment, Closure, Salon, Service, Stylist, TimeOff, WorkingHours
+from chairtime.booking.models import (
+    Appointment,
+    Closure,
+    Salon,
+    Service,
+    SpecialHours,
+    Stylist,
+    TimeOff,
+    WorkingHours,
+)
 
 
 class SalonFactory(factory.django.DjangoModelFactory):
@@ -75,6 +84,17 @@ class TimeOffFactory(factory.django.DjangoModelFactory):
     stylist = factory.SubFactory(StylistFactory)
     start = datetime(2027, 1, 4, 8, 0, tzinfo=UTC)
     end = factory.LazyAttribute(lambda o: o.start + timedelta(days=1))
+
+
+class SpecialHoursFactory(factory.django.DjangoModelFactory):
+    """The whole salon's hours on a date, unless a ``stylist`` is given."""
+
+    class Meta:
+        model = SpecialHours
+
+    date = factory.Sequence(lambda n: date(2027, 12, 24) + timedelta(days=n))
+    start = time(9, 0)
+    end = time(15, 0)
 
 
 class ClosureFactory(factory.django.DjangoModelFactory):

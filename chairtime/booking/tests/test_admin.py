@@ -29,6 +29,7 @@ from chairtime.booking.tests.factories import (
     AppointmentFactory,
     ClosureFactory,
     GroupFactory,
+    SpecialHoursFactory,
     TimeOffFactory,
 )
 
@@ -134,6 +135,8 @@ def one_of_each(demo, announcement_store) -> dict[str, str]:
     TimeOffFactory(stylist=demo.ana, start=demo.local(today, 9), end=demo.local(today, 17))
     TimeOffFactory(stylist=demo.ben, start=demo.local(today + timedelta(days=40), 9))
     ClosureFactory(date=today + timedelta(days=3))
+    SpecialHoursFactory(date=today + timedelta(days=4))
+    SpecialHoursFactory(stylist=demo.ana, date=today + timedelta(days=5))
     appointment = AppointmentFactory(service=demo.haircut, stylist=demo.ana, starts_at=demo.local(today, 10))
     AppointmentFactory(
         service=demo.haircut,

@@ -22,7 +22,7 @@ from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 
 from chairtime.booking import salonfile
-from chairtime.booking.models import Closure, Salon, Service, Stylist, TimeOff, WorkingHours
+from chairtime.booking.models import Closure, Salon, Service, SpecialHours, Stylist, TimeOff, WorkingHours
 from chairtime.booking.salonfile import SalonFileError, salon_file_dump, salon_file_load, salon_file_parse
 from chairtime.booking.tests.factories import (
     ClosureFactory,
@@ -98,7 +98,7 @@ def dump() -> str:
 def snapshot() -> dict[str, list[dict[str, Any]]]:
     """Every row the loader may write, with primary keys: equal snapshots mean no
     row was created, deleted or changed."""
-    models = [Salon, Service, Stylist, Stylist.services.through, WorkingHours, TimeOff, Closure]
+    models = [Salon, Service, Stylist, Stylist.services.through, WorkingHours, TimeOff, Closure, SpecialHours]
     return {m.__name__: list(m.objects.order_by("pk").values()) for m in models}
 
 
@@ -125,7 +125,7 @@ def demo_loaded(db) -> None:
 def test_it_loads_the_demo_salon(db):
     output = load(DEMO)
 
-    assert "14 created, 0 updated, 0 unchanged" in output
+    assert "16 created, 0 updated, 0 unchanged" in output
     salon = Salon.objects.get()
     assert (
         salon.name,
@@ -194,7 +194,7 @@ def test_it_changes_nothing_when_loaded_twice(demo_loaded):
     with CaptureQueriesContext(connection) as queries:
         output = load(DEMO)
 
-    assert "0 created, 0 updated, 14 unchanged" in output
+    assert "0 created, 0 updated, 16 unchanged" in output
     assert snapshot() == before
     writes = [
         q["sql"] for q in queries.captured_queries if q["sql"].split()[0] in ("INSERT", "UPDATE", "DELETE")
@@ -223,7 +223,7 @@ def test_it_updates_a_service_found_by_key(demo_loaded, tmp_path):
 
     output = load(write(tmp_path, data))
 
-    assert "0 created, 1 updated, 13 unchanged" in output
+    assert "0 created, 1 updated, 15 unchanged" in output
     assert "services: 0 created, 1 updated, 4 unchanged" in output
     haircut = Service.objects.get(key="haircut")
     assert (haircut.pk, haircut.name, haircut.price) == (pk, "Cut & style", Decimal("55.00"))
@@ -306,7 +306,7 @@ def test_it_writes_nothing_in_a_dry_run(demo_loaded, tmp_path):
     output = load(write(tmp_path, data), "--dry-run")
 
     assert "Dry run, nothing written" in output
-    assert "0 created, 2 updated, 12 unchanged" in output
+    assert "0 created, 2 updated, 14 unchanged" in output
     assert snapshot() == before
 
 
@@ -422,6 +422,37 @@ def changed(path: tuple[str | int, ...], value: Any) -> dict[str, Any]:
 
 
 BAD_FILES = [
+    (
+        ("salon", "special_hours"),
+        [{"date": "2027-12-24", "hours": [["09:00", "12:00"], ["11:00", "15:00"]]}],
+        "salon.special_hours[0].hours[1]: 11:00-15:00 overlaps 09:00-12:00 (hours[0])",
+    ),
+    (
+        ("salon", "special_hours"),
+        [{"date": "2027-02-14", "hours": [["09:00", "12:00"]]}],
+        "salon.special_hours[0].date: 2027-02-14 is also a closure; give it in one place",
+    ),
+    (
+        ("salon", "special_hours"),
+        [{"date": "2027-12-24", "hours": []}, {"date": "2027-12-24", "hours": [["09:00", "12:00"]]}],
+        'salon.special_hours[1].date: duplicate date "2027-12-24", first used at salon.special_hours[0]',
+    ),
+    (
+        ("salon", "special_hours"),
+        [{"date": "2027-12-24", "hours": [["09:00", "15:00:30"]]}],
+        'salon.special_hours[0].hours[0]: end "15:00:30" has seconds',
+    ),
+    (
+        ("stylists", 0, "special_hours"),
+        [{"date": "2027-06-27", "hours": []}],
+        "stylists[0].special_hours[0].hours: a stylist's special day needs hours; for a day off, give "
+        "time_off",
+    ),
+    (
+        ("stylists", 0, "special_hours"),
+        [{"date": "3000-01-01", "hours": [["10:00", "14:00"]]}],
+        "stylists[0].special_hours[0].date: must be between 2000-01-01 and 2999-12-31",
+    ),
     (("salon",), DELETE, "salon: is required"),
     (("stylist",), [], "stylist: is not a field of this format"),
     (("salon", "time_zone"), "Mars/Olympus", 'salon.time_zone: "Mars/Olympus" is not a known time zone'),
@@ -905,6 +936,12 @@ _TIMES = st.builds(
     st.integers(0, 59),
     st.none() | st.integers(0, 59),
 )
+_SPECIAL_HOURS = st.lists(
+    st.fixed_dictionaries(
+        {"date": _DATES, "hours": st.lists(st.lists(_TIMES, min_size=2, max_size=2), max_size=2)}
+    ),
+    max_size=2,
+)
 _SALON_FILES = st.fixed_dictionaries(
     {
         "salon": st.fixed_dictionaries(
@@ -923,7 +960,8 @@ _SALON_FILES = st.fixed_dictionaries(
                 "slot_minutes": st.just(30),
                 "min_notice_minutes": st.just(60),
                 "horizon_days": st.just(30),
-            }
+            },
+            optional={"special_hours": _SPECIAL_HOURS},
         ),
         "stylists": st.lists(
             st.fixed_dictionaries(
@@ -936,7 +974,8 @@ _SALON_FILES = st.fixed_dictionaries(
                     "time_off": st.lists(
                         st.fixed_dictionaries({"start": _INSTANTS, "end": _INSTANTS}), max_size=3
                     ),
-                }
+                },
+                optional={"special_hours": _SPECIAL_HOURS},
             ),
             max_size=1,
         ),
@@ -967,6 +1006,53 @@ def test_it_dumps_every_file_it_loads_and_loads_the_dump_unchanged(db, data):
         assert not again.changed
         assert salon_file_dump() == first
         transaction.set_rollback(True)
+
+
+def test_it_loads_and_dumps_special_hours(db, tmp_path):
+    data = minimal()
+    data["salon"]["special_hours"] = [
+        {"date": "2027-12-24", "hours": [["09:00", "15:00"]], "reason": "Christmas Eve"},
+        {"date": "2027-12-26", "hours": [], "reason": "Boxing Day"},
+    ]
+    data["stylists"][0]["special_hours"] = [{"date": "2027-06-27", "hours": [["10:00", "14:00"]]}]
+
+    load(write(tmp_path, data))
+
+    assert list(
+        SpecialHours.objects.order_by("date").values_list("stylist__key", "date", "start", "end", "reason")
+    ) == [
+        ("ana", date(2027, 6, 27), time(10), time(14), ""),
+        (None, date(2027, 12, 24), time(9), time(15), "Christmas Eve"),
+    ]
+    # A salon day with no hours is a closure.
+    assert Closure.objects.get(date=date(2027, 12, 26)).reason == "Boxing Day"
+    dumped = json.loads(dump())
+    assert dumped["salon"]["special_hours"] == [
+        {"date": "2027-12-24", "hours": [["09:00", "15:00"]], "reason": "Christmas Eve"}
+    ]
+    assert dumped["stylists"][0]["special_hours"] == [{"date": "2027-06-27", "hours": [["10:00", "14:00"]]}]
+    assert {"date": "2027-12-26", "reason": "Boxing Day"} in dumped["closures"]
+    # Loading the dump changes nothing.
+    before = snapshot()
+    load(write(tmp_path, dump(), "again.json"))
+    assert snapshot() == before
+
+
+def test_it_replaces_a_stylists_coming_special_hours_and_keeps_past_ones(db, tmp_path):
+    data = minimal()
+    data["stylists"][0]["special_hours"] = [
+        {"date": "2026-06-28", "hours": [["10:00", "14:00"]]},
+        {"date": "2027-06-27", "hours": [["10:00", "14:00"]]},
+    ]
+    load(write(tmp_path, data))
+    data["stylists"][0]["special_hours"] = [{"date": "2027-07-04", "hours": [["12:00", "16:00"]]}]
+
+    load(write(tmp_path, data))
+
+    assert list(SpecialHours.objects.order_by("date").values_list("date", flat=True)) == [
+        date(2026, 6, 28),  # before today: history, kept
+        date(2027, 7, 4),
+    ]
 
 
 def test_it_refuses_to_dump_before_there_is_a_salon(db):
