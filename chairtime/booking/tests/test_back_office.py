@@ -26,6 +26,8 @@ def stylist_form(stylist: Stylist, hours: list[tuple[int, str, str]]) -> dict[st
         "hours-INITIAL_FORMS": "0",
         "time_off-TOTAL_FORMS": "0",
         "time_off-INITIAL_FORMS": "0",
+        "special_hours-TOTAL_FORMS": "0",
+        "special_hours-INITIAL_FORMS": "0",
     }
     for index, (weekday, start, end) in enumerate(hours):
         data[f"hours-{index}-weekday"] = str(weekday)
