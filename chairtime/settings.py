@@ -408,6 +408,9 @@ LOGGING = {
     "disable_existing_loggers": False,
     "filters": {
         "request_id": {"()": "django_guid.log_filters.CorrelationId", "correlation_id_field": "request_id"},
+        # Manage tokens and query strings out of the paths Django's own loggers
+        # write (runserver's request lines, django.request, django.security).
+        "redact_paths": {"()": "chairtime.ops.logging.RedactPaths"},
     },
     "formatters": {
         "json": {
@@ -421,7 +424,7 @@ LOGGING = {
         "stdout": {
             "class": "chairtime.ops.logging.StdoutHandler",
             "formatter": "json",
-            "filters": ["request_id"],
+            "filters": ["request_id", "redact_paths"],
         },
     },
     "root": {"handlers": ["stdout"], "level": LOG_LEVEL},

@@ -1,7 +1,54 @@
 from __future__ import annotations
 
 import logging
+import re
 import sys
+
+# A customer's manage link is /booking/<token>/...: whatever stands in that
+# segment is a token, or a mangled copy of one (a slash missing, a suffix added),
+# whether or not the URL resolves.
+_BOOKING_SEGMENT = re.compile(r"(/booking/)[^/?#\s\"']+")
+# A token anywhere else (the API, a mistyped link): Django's signed value,
+# base64url runs joined by colons (percent-encoded in a raw request line), 70
+# characters or so. Twenty or more tell it from a time of day such as 10:00.
+_SIGNED_VALUE = re.compile(r"[A-Za-z0-9_-]*(?:(?::|%3[Aa])[A-Za-z0-9_-]*)+")
+_SIGNED_VALUE_MIN_LENGTH = 20
+# A query string, up to the end of the target in a raw request line.
+_QUERY = re.compile(r"\?[^\s\"']*")
+TOKEN = "<token>"  # noqa: S105 - the placeholder written instead of one
+
+
+def redact_path(path: str) -> str:
+    """``path`` (or a raw request line) without query string and manage tokens."""
+    if "?" in path:
+        path = _QUERY.sub("", path)
+    path = _BOOKING_SEGMENT.sub(r"\1" + TOKEN, path)
+    if ":" in path or "%3" in path:
+        path = _SIGNED_VALUE.sub(_token_if_long, path)
+    return path
+
+
+def _token_if_long(match: re.Match[str]) -> str:
+    return TOKEN if len(match[0]) >= _SIGNED_VALUE_MIN_LENGTH else match[0]
+
+
+class RedactPaths(logging.Filter):
+    """On the handler every line goes through, for the loggers that write request
+    paths themselves: Django's development server (``django.server``: the raw
+    request line, query string included, of every 4xx under ``make run``),
+    ``django.request`` (the path of a 500) and ``django.security.*``.
+
+    The message and its arguments go through ``redact_path``; the ``request``
+    they attach goes: the development server's is the client's socket (its
+    address), Django's HttpRequest prints as its path and query string."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.msg, str):
+            record.msg = redact_path(record.msg)
+        if isinstance(record.args, tuple):
+            record.args = tuple(redact_path(arg) if isinstance(arg, str) else arg for arg in record.args)
+        record.__dict__.pop("request", None)
+        return True
 
 
 class StdoutHandler(logging.StreamHandler):

@@ -7,6 +7,7 @@ from collections.abc import Callable
 from django.http import HttpRequest, HttpResponse
 
 from chairtime.ops import health
+from chairtime.ops.logging import redact_path
 
 access_logger = logging.getLogger("chairtime.access")
 
@@ -35,11 +36,10 @@ class HealthCheckMiddleware:
 
 
 def loggable_path(request: HttpRequest) -> str:
-    """The request path with secrets (customer manage tokens) taken out."""
-    match = getattr(request, "resolver_match", None)
-    if match is not None and "token" in match.kwargs:
-        return request.path.replace(str(match.kwargs["token"]), "<token>")
-    return request.path
+    """The request path with secrets (customer manage tokens) taken out, by their
+    place and shape: a path that does not resolve (a slash missing, a suffix
+    added, a 404, 301 or 405) has no resolver match to say where its token is."""
+    return redact_path(request.path)
 
 
 class AccessLogMiddleware:

@@ -518,6 +518,55 @@ def test_it_logs_no_customer_email_phone_or_link_over_a_booking_and_cancel(demo,
         assert secret not in logged, secret
 
 
+def test_it_never_logs_a_manage_token_from_a_path_that_does_not_resolve(demo, clock, every_log_record):
+    appointment = appointment_for(demo, 15)
+    token = tokens.make_manage_token(appointment.pk)
+    client = Client()
+    requests_ = [
+        ("get", f"/booking/{token}"),  # no slash: 301
+        ("get", f"/booking/{token}/cancel"),
+        ("get", f"/booking/{token}/appointment.ics/"),  # 404
+        ("get", f"/booking/{token}/appointment.ical"),
+        ("get", f"/booking/{token}/extra/segments/"),
+        ("get", f"/booking/{token}x/"),  # forged
+        ("put", f"/booking/{token}/"),  # 405
+        ("post", f"/booking/{token}/appointment.ics"),
+        ("get", f"/api/v1/appointments/{appointment.pk}/{token}"),
+        ("get", f"/api/v1/appointments/{token}"),
+        ("delete", f"/api/v1/appointments/{appointment.pk}?token={token}"),
+    ]
+
+    answers = {(method, path): getattr(client, method)(path).status_code for method, path in requests_}
+
+    assert set(answers.values()) >= {301, 404, 405}, answers
+    access = [record for record in every_log_record if record.name == "chairtime.access"]
+    assert len(access) == len(answers)  # the capture works: one access line per request
+    assert sum("<token>" in record.path for record in access) == len(answers) - 1  # all but the query string
+    logged = "\n".join(
+        f"{record.getMessage()} {json.dumps(record.__dict__, default=repr)}" for record in every_log_record
+    )
+    for secret in (token, token.rsplit(":", 1)[1]):
+        assert secret not in logged, secret
+
+
+def test_it_never_logs_a_manage_token_in_djangos_own_request_log(demo, clock, capsys):
+    from django.http import HttpResponse
+    from django.utils.log import log_response
+
+    token = tokens.make_manage_token(appointment_for(demo, 15).pk)
+    request = RequestFactory().get(f"/booking/{token}/cancel/", {"email": CONTACT["email"]})
+    capsys.readouterr()
+
+    # What Django writes for a 500 on a manage page (and for a 4xx, at WARNING).
+    error = HttpResponse(status=500)
+    log_response("Internal Server Error: %s", request.path, request=request, response=error)
+
+    lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert [line["message"] for line in lines] == ["Internal Server Error: /booking/<token>/cancel/"]
+    assert token not in str(lines)
+    assert CONTACT["email"] not in str(lines)
+
+
 # --- the back office -------------------------------------------------------------------------------------
 
 
