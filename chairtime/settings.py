@@ -429,9 +429,18 @@ LOGGING = {
     },
     "root": {"handlers": ["stdout"], "level": LOG_LEVEL},
     "loggers": {
+        # Django's default configuration gives the "django" logger handlers of its
+        # own: a plain-text stderr console with DEBUG on (so every django.* line
+        # printed twice under `make run`, once without redaction) and mail_admins
+        # (no ADMINS here). Everything goes through the JSON handler instead.
+        "django": {"handlers": []},
         # The access log middleware writes one line per request; Django's own
         # request logger would repeat 4xx lines, and its server logger the same.
-        "django.server": {"level": "WARNING"},
+        # django.server (runserver, so `make run`) gets the JSON handler, and with
+        # it the redaction, explicitly: Django's default configuration leaves it
+        # unpropagated, and without a handler of its own its 4xx request lines
+        # (query string and token included) went to logging's last-resort stderr.
+        "django.server": {"level": "WARNING", "handlers": ["stdout"], "propagate": False},
         "django.request": {"level": "ERROR"},
         "django_guid": {"level": "WARNING"},
         "botocore": {"level": "WARNING"},

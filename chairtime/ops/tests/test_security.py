@@ -10,9 +10,11 @@ import os
 import re
 import runpy
 import secrets
+import signal
 import socket
 import subprocess
 import sys
+import time
 import uuid
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -20,6 +22,7 @@ from unittest import mock
 from zoneinfo import ZoneInfo
 
 import pytest
+import requests
 import time_machine
 from django.conf import settings as django_settings
 from django.contrib.admindocs.views import simplify_regex
@@ -565,6 +568,96 @@ def test_it_never_logs_a_manage_token_in_djangos_own_request_log(demo, clock, ca
     assert [line["message"] for line in lines] == ["Internal Server Error: /booking/<token>/cancel/"]
     assert token not in str(lines)
     assert CONTACT["email"] not in str(lines)
+
+
+@pytest.fixture
+def make_run_server(demo_tx, tmp_path):
+    """Django's development server started the way `make run` (scripts/run-local)
+    starts it, on a free loopback port, against the test database; its stdout
+    and stderr, what a newcomer's terminal shows, in one file."""
+    from django.db import connection
+
+    from chairtime.testing.proxy import free_port
+    from chairtime.testing.servers import database_url
+
+    port = free_port()
+    output = tmp_path / "make-run.log"
+    # The test suite's own defaults (test_settings.py) are not make run's.
+    suite_only = ("LOG_LEVEL", "DJANGO_SETTINGS_MODULE")
+    env = {key: value for key, value in os.environ.items() if key not in suite_only}
+    env.update(
+        {
+            "DEBUG": "true",
+            "PORT": str(port),
+            "DATABASE_URL": database_url(connection.settings_dict),
+            "PYTHONUNBUFFERED": "1",
+        }
+    )
+    with output.open("w") as out:
+        process = subprocess.Popen(  # noqa: S603 - our own manage.py, fixed arguments
+            [sys.executable, "manage.py", "runserver", f"127.0.0.1:{port}"],
+            cwd=BASE_DIR,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,  # runserver's autoreloader runs the server in a child
+        )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                requests.get(f"{url}/healthz", timeout=1)
+                break
+            except requests.ConnectionError:
+                assert process.poll() is None, output.read_text()
+                assert time.monotonic() < deadline, output.read_text()
+                time.sleep(0.2)
+        yield url, output, demo_tx
+    finally:
+        os.killpg(process.pid, signal.SIGINT)  # Ctrl-C, as in the terminal
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+
+
+def test_it_never_prints_a_manage_token_under_make_run(make_run_server):
+    url, output, demo = make_run_server
+    appointment = AppointmentFactory(
+        service=demo.haircut, stylist=demo.ana, starts_at=demo.local(demo.next_working_day(), 15)
+    )
+    token = tokens.make_manage_token(appointment.pk)
+    answers = {
+        (method, path): requests.request(method, url + path, timeout=30, allow_redirects=False).status_code
+        for method, path in [
+            ("GET", f"/booking/{token}/"),
+            ("GET", f"/booking/{token}/appointment.ics"),
+            ("GET", f"/booking/{token}"),  # no slash: 301
+            ("GET", f"/booking/{token}/appointment.ics/"),  # 404
+            ("GET", f"/booking/{token}/extra/segments/"),
+            ("GET", f"/booking/{token}x/"),  # forged
+            ("PUT", f"/booking/{token}/"),  # 403: no CSRF token
+            ("PUT", f"/api/v1/appointments/{appointment.pk}?token={token}"),
+            ("GET", f"/api/v1/appointments/{appointment.pk}/{token}"),
+            ("GET", f"/api/v1/appointments/{appointment.pk + 1}?token={token}"),
+        ]
+    }
+    time.sleep(0.5)  # the server writes its line after the answer
+
+    printed = output.read_text()
+    assert answers[("GET", f"/booking/{token}/")] == 200, printed
+    assert {301, 403, 404, 405} <= set(answers.values()), answers
+    # The capture works: runserver's own 4xx request lines are in it, redacted.
+    messages = [json.loads(line)["message"] for line in printed.splitlines() if line.startswith("{")]
+    for line in (
+        '"GET /booking/<token>/appointment.ics/ HTTP/1.1" 404',
+        '"PUT /booking/<token>/ HTTP/1.1" 403',
+    ):
+        assert any(message.startswith(line) for message in messages), printed
+    for secret in (token, token.rsplit(":", 1)[1]):
+        assert secret not in printed, printed
 
 
 # --- the back office -------------------------------------------------------------------------------------
