@@ -24,6 +24,7 @@ from zoneinfo import ZoneInfo
 import pytest
 import requests
 import time_machine
+from csp.constants import SELF
 from django.conf import settings as django_settings
 from django.contrib.admindocs.views import simplify_regex
 from django.contrib.auth import get_user_model
@@ -244,6 +245,47 @@ def test_it_serves_pages_without_inline_script_or_style_or_other_sites(demo, clo
             assert "src=" in tag or 'type="application/json"' in tag, (url, tag)
         assert not re.search(r"<style\b|\sstyle=|\son[a-z]+=", body), url
         assert not re.search(r"""(src|href)=["']?(https?:)?//""", body), url
+
+
+def test_it_sends_the_policy_django_csp_builds_from_the_settings(settings, demo, clock, client):
+    from csp.utils import build_policy
+
+    assert client.get("/")["Content-Security-Policy"] == build_policy()
+
+    settings.CONTENT_SECURITY_POLICY = {
+        "DIRECTIVES": {**settings.CONTENT_SECURITY_POLICY["DIRECTIVES"], "img-src": [SELF]}
+    }
+    settings.CONTENT_SECURITY_POLICY_REPORT_ONLY = {"DIRECTIVES": {"default-src": [SELF]}}
+    changed = client.get("/")
+
+    assert changed["Content-Security-Policy"] == build_policy()
+    assert "img-src 'self';" in changed["Content-Security-Policy"] + ";"
+    assert changed["Content-Security-Policy-Report-Only"] == "default-src 'self'"
+
+
+def test_it_leaves_a_views_own_policy_and_nonces_to_django_csp(settings, rf):
+    from csp.decorators import csp_update
+    from django.http import HttpResponse
+    from django.template import Context, Template
+
+    from chairtime.ops.middleware import CSPMiddleware
+
+    @csp_update({"img-src": "https://images.example.com"})
+    def with_images(request):
+        return HttpResponse("ok")
+
+    def with_nonce(request):
+        return HttpResponse(Template("{{ request.csp_nonce }}").render(Context({"request": request})))
+
+    updated = CSPMiddleware(with_images)(rf.get("/"))
+    nonce_request = rf.get("/")
+    nonced = CSPMiddleware(with_nonce)(nonce_request)
+
+    assert "img-src 'self' data: https://images.example.com" in updated["Content-Security-Policy"]
+    assert (
+        f"'nonce-{nonce_request._csp_nonce}'" not in nonced["Content-Security-Policy"]
+    )  # no NONCE in our policy
+    assert nonced.content.decode() == nonce_request._csp_nonce
 
 
 # --- CSRF ---------------------------------------------------------------------------------
