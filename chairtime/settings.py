@@ -99,7 +99,6 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
-    "django_guid",
     "csp",
     "axes",
     # Only for its static files: the API docs page then loads Swagger UI from this
@@ -115,7 +114,8 @@ MIDDLEWARE = [
     # First, so probes answer whatever the Host header and without touching
     # sessions, the database or any other middleware.
     "chairtime.ops.middleware.HealthCheckMiddleware",
-    "django_guid.middleware.guid_middleware",
+    # X-Request-ID in, on every log line, and out (django-guid's context variable).
+    "chairtime.ops.middleware.RequestIdMiddleware",
     "chairtime.ops.middleware.AccessLogMiddleware",
     # Turns "database unreachable" in a view into a friendly 503 page.
     "chairtime.ops.middleware_db.DatabaseUnavailableMiddleware",
@@ -397,13 +397,6 @@ AWS_ENDPOINT_URL_DYNAMODB = env("AWS_ENDPOINT_URL_DYNAMODB")
 # --- Logging --------------------------------------------------------------------------
 
 LOG_LEVEL = env("LOG_LEVEL", "INFO").upper()
-DJANGO_GUID = {
-    "GUID_HEADER_NAME": "X-Request-ID",
-    "VALIDATE_GUID": False,
-    "RETURN_HEADER": True,
-    "EXPOSE_HEADER": True,
-    "UUID_LENGTH": 32,
-}
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
@@ -443,7 +436,6 @@ LOGGING = {
         # (query string and token included) went to logging's last-resort stderr.
         "django.server": {"level": "WARNING", "handlers": ["stdout"], "propagate": False},
         "django.request": {"level": "ERROR"},
-        "django_guid": {"level": "WARNING"},
         "botocore": {"level": "WARNING"},
         "boto3": {"level": "WARNING"},
         # Whatever LOG_LEVEL says: at DEBUG these write template contexts (manage

@@ -60,3 +60,21 @@ def test_a_booking_and_its_cancellation_log_no_customer_contact_details(client, 
         assert body["manage_token"] not in logged
     access = [r for r in caplog.records if r.name == "chairtime.access"]
     assert any(getattr(r, "path", None) == "/api/v1/appointments" for r in access)
+
+
+@pytest.mark.django_db
+def test_it_puts_the_request_id_on_the_requests_log_lines_and_no_others(client, capsys, caplog):
+    caplog.set_level(logging.INFO)  # the suite runs at WARNING; the access log writes at INFO
+    capsys.readouterr()
+
+    echoed = client.get("/api/v1/services", HTTP_X_REQUEST_ID="abc123")
+    generated = client.get("/api/v1/services")
+    logging.getLogger("chairtime.test").warning("between requests")
+
+    lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    access = [line for line in lines if line["logger"] == "chairtime.access"]
+    assert [line["request_id"] for line in access] == ["abc123", generated["X-Request-ID"]]
+    assert echoed["X-Request-ID"] == "abc123"
+    assert echoed["Access-Control-Expose-Headers"] == "X-Request-ID"
+    assert lines[-1]["message"] == "between requests"
+    assert lines[-1]["request_id"] is None
