@@ -407,12 +407,8 @@ LOGGING = {
         "redact_paths": {"()": "chairtime.ops.logging.RedactPaths"},
     },
     "formatters": {
-        "json": {
-            "()": "pythonjsonlogger.json.JsonFormatter",
-            "format": "%(asctime)s %(levelname)s %(name)s %(message)s %(request_id)s",
-            "rename_fields": {"asctime": "time", "levelname": "level", "name": "logger"},
-            "timestamp": False,
-        },
+        # time, level, logger, message, request_id, then the record's extra fields.
+        "json": {"()": "chairtime.ops.logging.JsonFormatter"},
     },
     "handlers": {
         "stdout": {

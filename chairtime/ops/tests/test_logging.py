@@ -4,6 +4,7 @@ import json
 import logging
 import subprocess
 import sys
+from datetime import datetime
 from pathlib import Path
 
 import pytest
@@ -60,6 +61,49 @@ def test_a_booking_and_its_cancellation_log_no_customer_contact_details(client, 
         assert body["manage_token"] not in logged
     access = [r for r in caplog.records if r.name == "chairtime.access"]
     assert any(getattr(r, "path", None) == "/api/v1/appointments" for r in access)
+
+
+def _record(**extra) -> logging.LogRecord:
+    logger = logging.getLogger("chairtime.test")
+    try:
+        raise ValueError("the cause")
+    except ValueError:
+        exc_info = sys.exc_info()
+    return logger.makeRecord(
+        "chairtime.test", logging.WARNING, __file__, 1, "hello %s", ("there",), exc_info, extra=extra
+    )
+
+
+def test_it_writes_the_lines_python_json_logger_wrote_key_for_key():
+    from pythonjsonlogger.json import JsonFormatter as PythonJsonLogger
+
+    from chairtime.ops.logging import JsonFormatter
+
+    before = PythonJsonLogger(
+        "%(asctime)s %(levelname)s %(name)s %(message)s %(request_id)s",
+        rename_fields={"asctime": "time", "levelname": "level", "name": "logger"},
+        timestamp=False,
+    )
+    for record in (
+        _record(request_id="abc", path="/booking/<token>/", status=404, when=datetime(2027, 3, 1, 10, 10)),
+        _record(n=3, _private="not logged"),
+    ):
+        assert JsonFormatter().format(record) == before.format(record)
+        assert json.loads(JsonFormatter().format(record))["exc_info"].endswith("ValueError: the cause")
+
+
+def test_it_writes_a_line_per_second_with_the_right_milliseconds():
+    from chairtime.ops.logging import JsonFormatter
+
+    formatter = JsonFormatter()
+    times = []
+    for created in (1_800_000_000.25, 1_800_000_000.999, 1_800_000_001.0):
+        record = _record()
+        record.created, record.msecs = created, (created - int(created)) * 1000
+        times.append(json.loads(formatter.format(record))["time"])
+
+    assert [t[-6:] for t in times] == ["00,250", "00,999", "01,000"]
+    assert times[0][:-4] == times[1][:-4] != times[2][:-4]
 
 
 @pytest.mark.django_db
