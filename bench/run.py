@@ -10,8 +10,11 @@ DynamoDB through a local moto server that counts the calls it gets). Then:
 1. availability latency (sequential requests, p50/p99) for one stylist and one
    future day while the salon's *past* grows to 1,000, 100,000 and 1,000,000
    appointments, bulk-inserted in SQL;
-2. throughput with wrk of a trivial view, /healthz, the availability API, the
-   booking (choose a time) page and the home page, in the same gunicorn run;
+2. throughput with wrk of a bare Django project's trivial view (the ceiling:
+   bench/bare_settings.py, Django's default middleware, the same gunicorn
+   configuration), then Chairtime's trivial view, /healthz, the availability
+   API, the booking (choose a time) page and the home page, in the same gunicorn
+   run; each also as a ratio to the bare ceiling and to our trivial view;
 3. concurrent bookings of distinct free slots (plus duplicates and overlapping
    ones), then a count of overlapping confirmed appointments in SQL;
 4. DynamoDB calls per home-page view during the wrk run of the home page.
@@ -74,6 +77,9 @@ class Mode:
 
 FULL = Mode("full", (1_000, 100_000, 1_000_000), latency_requests=300, wrk_seconds=10, booking_days=14)
 QUICK = Mode("quick", (1_000, 10_000), latency_requests=40, wrk_seconds=2, booking_days=3)
+# The ceiling: a bare Django project (bench/bare_settings.py), same trivial view.
+BARE_LABEL = "bare Django trivial view"
+BARE_PATH = "/bench/trivial"
 WRK_THREADS = 2
 WRK_CONNECTIONS = 8
 BOOKING_CONCURRENCY = 16
@@ -550,12 +556,26 @@ def bench_database(vendor: str, mode: Mode, stack: Stack) -> dict[str, Any]:
     port = free_port()
     gunicorn = stack.start_gunicorn(env, port, vendor)
     try:
-        return _bench_served(db, mode, stack, port)
+        return _bench_served(db, mode, stack, port, env)
     finally:
         stack.stop(gunicorn)
 
 
-def _bench_served(db: Database, mode: Mode, stack: Stack, port: int) -> dict[str, Any]:
+def bare_django_ceiling(stack: Stack, env: dict[str, str], name: str, seconds: int) -> dict[str, Any]:
+    """wrk against a bare Django project's trivial view (bench/bare_settings.py:
+    startproject's middleware), served by the same gunicorn configuration on the
+    same database server: what Django itself allows on this machine right now."""
+    port = free_port()
+    bare_env = {**env, "DJANGO_SETTINGS_MODULE": "bench.bare_settings"}
+    process = stack.start_gunicorn(bare_env, port, f"{name}-bare")
+    try:
+        run_wrk(port, BARE_PATH, 1)
+        return {"path": BARE_PATH, **run_wrk(port, BARE_PATH, seconds)}
+    finally:
+        stack.stop(process)
+
+
+def _bench_served(db: Database, mode: Mode, stack: Stack, port: int, env: dict[str, str]) -> dict[str, Any]:
     base = f"http://127.0.0.1:{port}"
     salon = Salon(base)
     salon.load()
@@ -603,7 +623,8 @@ def _bench_served(db: Database, mode: Mode, stack: Stack, port: int) -> dict[str
         "booking page": f"/book/{salon.service_id}/{stylist}/{target.isoformat()}/",
         "home page": "/",
     }
-    throughput = {}
+    throughput = {BARE_LABEL: bare_django_ceiling(stack, env, db.vendor, mode.wrk_seconds)}
+    log(f"{db.vendor}: wrk {BARE_LABEL}: {throughput[BARE_LABEL]['requests_per_second']} req/s")
     dynamodb = {}
     for label, url in endpoints.items():
         # Every worker's first request of a kind imports, compiles templates and
@@ -621,9 +642,11 @@ def _bench_served(db: Database, mode: Mode, stack: Stack, port: int) -> dict[str
             }
         throughput[label] = {"path": url, **figures}
         log(f"{db.vendor}: wrk {label}: {figures['requests_per_second']} req/s")
-    ceiling = throughput["trivial view"]["requests_per_second"]
+    bare = throughput[BARE_LABEL]["requests_per_second"]
+    trivial = throughput["trivial view"]["requests_per_second"]
     for figures in throughput.values():
-        figures["ratio_to_trivial"] = round(figures["requests_per_second"] / ceiling, 2)
+        figures["ratio_to_bare_django"] = round(figures["requests_per_second"] / bare, 2)
+        figures["ratio_to_trivial"] = round(figures["requests_per_second"] / trivial, 2)
     result["throughput"] = {
         "wrk": f"wrk -t{WRK_THREADS} -c{WRK_CONNECTIONS} -d{mode.wrk_seconds}s",
         "endpoints": throughput,
@@ -708,13 +731,21 @@ def markdown(report: dict[str, Any]) -> str:
     )
     for label in results[vendors[0]]["throughput"]["endpoints"]:
         row(
-            f"Throughput: {label} (req/s, ratio to trivial view)",
+            f"Throughput: {label} (req/s; ratio to bare Django / to our trivial view)",
             [
                 f"{results[v]['throughput']['endpoints'][label]['requests_per_second']:,.0f} "
-                f"({results[v]['throughput']['endpoints'][label]['ratio_to_trivial']})"
+                f"({results[v]['throughput']['endpoints'][label]['ratio_to_bare_django']} / "
+                f"{results[v]['throughput']['endpoints'][label]['ratio_to_trivial']})"
                 for v in vendors
             ],
         )
+    row(
+        "**Our middleware stack's share of Django's ceiling** (trivial view : bare Django)",
+        [
+            f"**{results[v]['throughput']['endpoints']['trivial view']['ratio_to_bare_django']}**"
+            for v in vendors
+        ],
+    )
     row(
         "Bookings: distinct slots booked per second",
         [results[v]["booking"]["bookings_per_second"] for v in vendors],

@@ -99,7 +99,6 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
-    "django_guid",
     "csp",
     "axes",
     # Only for its static files: the API docs page then loads Swagger UI from this
@@ -115,12 +114,14 @@ MIDDLEWARE = [
     # First, so probes answer whatever the Host header and without touching
     # sessions, the database or any other middleware.
     "chairtime.ops.middleware.HealthCheckMiddleware",
-    "django_guid.middleware.guid_middleware",
+    # X-Request-ID in, on every log line, and out (django-guid's context variable).
+    "chairtime.ops.middleware.RequestIdMiddleware",
     "chairtime.ops.middleware.AccessLogMiddleware",
     # Turns "database unreachable" in a view into a friendly 503 page.
     "chairtime.ops.middleware_db.DatabaseUnavailableMiddleware",
     "django.middleware.security.SecurityMiddleware",
-    "csp.middleware.CSPMiddleware",
+    # django-csp's, with the settings' policy built once per process.
+    "chairtime.ops.middleware.CSPMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -396,41 +397,41 @@ AWS_ENDPOINT_URL_DYNAMODB = env("AWS_ENDPOINT_URL_DYNAMODB")
 # --- Logging --------------------------------------------------------------------------
 
 LOG_LEVEL = env("LOG_LEVEL", "INFO").upper()
-DJANGO_GUID = {
-    "GUID_HEADER_NAME": "X-Request-ID",
-    "VALIDATE_GUID": False,
-    "RETURN_HEADER": True,
-    "EXPOSE_HEADER": True,
-    "UUID_LENGTH": 32,
-}
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "filters": {
         "request_id": {"()": "django_guid.log_filters.CorrelationId", "correlation_id_field": "request_id"},
+        # Manage tokens and query strings out of the paths Django's own loggers
+        # write (runserver's request lines, django.request, django.security).
+        "redact_paths": {"()": "chairtime.ops.logging.RedactPaths"},
     },
     "formatters": {
-        "json": {
-            "()": "pythonjsonlogger.json.JsonFormatter",
-            "format": "%(asctime)s %(levelname)s %(name)s %(message)s %(request_id)s",
-            "rename_fields": {"asctime": "time", "levelname": "level", "name": "logger"},
-            "timestamp": False,
-        },
+        # time, level, logger, message, request_id, then the record's extra fields.
+        "json": {"()": "chairtime.ops.logging.JsonFormatter"},
     },
     "handlers": {
         "stdout": {
             "class": "chairtime.ops.logging.StdoutHandler",
             "formatter": "json",
-            "filters": ["request_id"],
+            "filters": ["request_id", "redact_paths"],
         },
     },
     "root": {"handlers": ["stdout"], "level": LOG_LEVEL},
     "loggers": {
+        # Django's default configuration gives the "django" logger handlers of its
+        # own: a plain-text stderr console with DEBUG on (so every django.* line
+        # printed twice under `make run`, once without redaction) and mail_admins
+        # (no ADMINS here). Everything goes through the JSON handler instead.
+        "django": {"handlers": []},
         # The access log middleware writes one line per request; Django's own
         # request logger would repeat 4xx lines, and its server logger the same.
-        "django.server": {"level": "WARNING"},
+        # django.server (runserver, so `make run`) gets the JSON handler, and with
+        # it the redaction, explicitly: Django's default configuration leaves it
+        # unpropagated, and without a handler of its own its 4xx request lines
+        # (query string and token included) went to logging's last-resort stderr.
+        "django.server": {"level": "WARNING", "handlers": ["stdout"], "propagate": False},
         "django.request": {"level": "ERROR"},
-        "django_guid": {"level": "WARNING"},
         "botocore": {"level": "WARNING"},
         "boto3": {"level": "WARNING"},
         # Whatever LOG_LEVEL says: at DEBUG these write template contexts (manage

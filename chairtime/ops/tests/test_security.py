@@ -10,9 +10,11 @@ import os
 import re
 import runpy
 import secrets
+import signal
 import socket
 import subprocess
 import sys
+import time
 import uuid
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -20,7 +22,9 @@ from unittest import mock
 from zoneinfo import ZoneInfo
 
 import pytest
+import requests
 import time_machine
+from csp.constants import SELF
 from django.conf import settings as django_settings
 from django.contrib.admindocs.views import simplify_regex
 from django.contrib.auth import get_user_model
@@ -241,6 +245,47 @@ def test_it_serves_pages_without_inline_script_or_style_or_other_sites(demo, clo
             assert "src=" in tag or 'type="application/json"' in tag, (url, tag)
         assert not re.search(r"<style\b|\sstyle=|\son[a-z]+=", body), url
         assert not re.search(r"""(src|href)=["']?(https?:)?//""", body), url
+
+
+def test_it_sends_the_policy_django_csp_builds_from_the_settings(settings, demo, clock, client):
+    from csp.utils import build_policy
+
+    assert client.get("/")["Content-Security-Policy"] == build_policy()
+
+    settings.CONTENT_SECURITY_POLICY = {
+        "DIRECTIVES": {**settings.CONTENT_SECURITY_POLICY["DIRECTIVES"], "img-src": [SELF]}
+    }
+    settings.CONTENT_SECURITY_POLICY_REPORT_ONLY = {"DIRECTIVES": {"default-src": [SELF]}}
+    changed = client.get("/")
+
+    assert changed["Content-Security-Policy"] == build_policy()
+    assert "img-src 'self';" in changed["Content-Security-Policy"] + ";"
+    assert changed["Content-Security-Policy-Report-Only"] == "default-src 'self'"
+
+
+def test_it_leaves_a_views_own_policy_and_nonces_to_django_csp(settings, rf):
+    from csp.decorators import csp_update
+    from django.http import HttpResponse
+    from django.template import Context, Template
+
+    from chairtime.ops.middleware import CSPMiddleware
+
+    @csp_update({"img-src": "https://images.example.com"})
+    def with_images(request):
+        return HttpResponse("ok")
+
+    def with_nonce(request):
+        return HttpResponse(Template("{{ request.csp_nonce }}").render(Context({"request": request})))
+
+    updated = CSPMiddleware(with_images)(rf.get("/"))
+    nonce_request = rf.get("/")
+    nonced = CSPMiddleware(with_nonce)(nonce_request)
+
+    assert "img-src 'self' data: https://images.example.com" in updated["Content-Security-Policy"]
+    assert (
+        f"'nonce-{nonce_request._csp_nonce}'" not in nonced["Content-Security-Policy"]
+    )  # no NONCE in our policy
+    assert nonced.content.decode() == nonce_request._csp_nonce
 
 
 # --- CSRF ---------------------------------------------------------------------------------
@@ -516,6 +561,145 @@ def test_it_logs_no_customer_email_phone_or_link_over_a_booking_and_cancel(demo,
     token = manage_url.split("/")[2]
     for secret in ("zoe.private", "555-0199", "5550199", "not-an-email", token):
         assert secret not in logged, secret
+
+
+def test_it_never_logs_a_manage_token_from_a_path_that_does_not_resolve(demo, clock, every_log_record):
+    appointment = appointment_for(demo, 15)
+    token = tokens.make_manage_token(appointment.pk)
+    client = Client()
+    requests_ = [
+        ("get", f"/booking/{token}"),  # no slash: 301
+        ("get", f"/booking/{token}/cancel"),
+        ("get", f"/booking/{token}/appointment.ics/"),  # 404
+        ("get", f"/booking/{token}/appointment.ical"),
+        ("get", f"/booking/{token}/extra/segments/"),
+        ("get", f"/booking/{token}x/"),  # forged
+        ("put", f"/booking/{token}/"),  # 405
+        ("post", f"/booking/{token}/appointment.ics"),
+        ("get", f"/api/v1/appointments/{appointment.pk}/{token}"),
+        ("get", f"/api/v1/appointments/{token}"),
+        ("delete", f"/api/v1/appointments/{appointment.pk}?token={token}"),
+    ]
+
+    answers = {(method, path): getattr(client, method)(path).status_code for method, path in requests_}
+
+    assert set(answers.values()) >= {301, 404, 405}, answers
+    access = [record for record in every_log_record if record.name == "chairtime.access"]
+    assert len(access) == len(answers)  # the capture works: one access line per request
+    assert sum("<token>" in record.path for record in access) == len(answers) - 1  # all but the query string
+    logged = "\n".join(
+        f"{record.getMessage()} {json.dumps(record.__dict__, default=repr)}" for record in every_log_record
+    )
+    for secret in (token, token.rsplit(":", 1)[1]):
+        assert secret not in logged, secret
+
+
+def test_it_never_logs_a_manage_token_in_djangos_own_request_log(demo, clock, capsys):
+    from django.http import HttpResponse
+    from django.utils.log import log_response
+
+    token = tokens.make_manage_token(appointment_for(demo, 15).pk)
+    request = RequestFactory().get(f"/booking/{token}/cancel/", {"email": CONTACT["email"]})
+    capsys.readouterr()
+
+    # What Django writes for a 500 on a manage page (and for a 4xx, at WARNING).
+    error = HttpResponse(status=500)
+    log_response("Internal Server Error: %s", request.path, request=request, response=error)
+
+    lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert [line["message"] for line in lines] == ["Internal Server Error: /booking/<token>/cancel/"]
+    assert token not in str(lines)
+    assert CONTACT["email"] not in str(lines)
+
+
+@pytest.fixture
+def make_run_server(demo_tx, tmp_path):
+    """Django's development server started the way `make run` (scripts/run-local)
+    starts it, on a free loopback port, against the test database; its stdout
+    and stderr, what a newcomer's terminal shows, in one file."""
+    from django.db import connection
+
+    from chairtime.testing.proxy import free_port
+    from chairtime.testing.servers import database_url
+
+    port = free_port()
+    output = tmp_path / "make-run.log"
+    # The test suite's own defaults (test_settings.py) are not make run's.
+    suite_only = ("LOG_LEVEL", "DJANGO_SETTINGS_MODULE")
+    env = {key: value for key, value in os.environ.items() if key not in suite_only}
+    env.update(
+        {
+            "DEBUG": "true",
+            "PORT": str(port),
+            "DATABASE_URL": database_url(connection.settings_dict),
+            "PYTHONUNBUFFERED": "1",
+        }
+    )
+    with output.open("w") as out:
+        process = subprocess.Popen(  # noqa: S603 - our own manage.py, fixed arguments
+            [sys.executable, "manage.py", "runserver", f"127.0.0.1:{port}"],
+            cwd=BASE_DIR,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,  # runserver's autoreloader runs the server in a child
+        )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                requests.get(f"{url}/healthz", timeout=1)
+                break
+            except requests.ConnectionError:
+                assert process.poll() is None, output.read_text()
+                assert time.monotonic() < deadline, output.read_text()
+                time.sleep(0.2)
+        yield url, output, demo_tx
+    finally:
+        os.killpg(process.pid, signal.SIGINT)  # Ctrl-C, as in the terminal
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+
+
+def test_it_never_prints_a_manage_token_under_make_run(make_run_server):
+    url, output, demo = make_run_server
+    appointment = AppointmentFactory(
+        service=demo.haircut, stylist=demo.ana, starts_at=demo.local(demo.next_working_day(), 15)
+    )
+    token = tokens.make_manage_token(appointment.pk)
+    answers = {
+        (method, path): requests.request(method, url + path, timeout=30, allow_redirects=False).status_code
+        for method, path in [
+            ("GET", f"/booking/{token}/"),
+            ("GET", f"/booking/{token}/appointment.ics"),
+            ("GET", f"/booking/{token}"),  # no slash: 301
+            ("GET", f"/booking/{token}/appointment.ics/"),  # 404
+            ("GET", f"/booking/{token}/extra/segments/"),
+            ("GET", f"/booking/{token}x/"),  # forged
+            ("PUT", f"/booking/{token}/"),  # 403: no CSRF token
+            ("PUT", f"/api/v1/appointments/{appointment.pk}?token={token}"),
+            ("GET", f"/api/v1/appointments/{appointment.pk}/{token}"),
+            ("GET", f"/api/v1/appointments/{appointment.pk + 1}?token={token}"),
+        ]
+    }
+    time.sleep(0.5)  # the server writes its line after the answer
+
+    printed = output.read_text()
+    assert answers[("GET", f"/booking/{token}/")] == 200, printed
+    assert {301, 403, 404, 405} <= set(answers.values()), answers
+    # The capture works: runserver's own 4xx request lines are in it, redacted.
+    messages = [json.loads(line)["message"] for line in printed.splitlines() if line.startswith("{")]
+    for line in (
+        '"GET /booking/<token>/appointment.ics/ HTTP/1.1" 404',
+        '"PUT /booking/<token>/ HTTP/1.1" 403',
+    ):
+        assert any(message.startswith(line) for message in messages), printed
+    for secret in (token, token.rsplit(":", 1)[1]):
+        assert secret not in printed, printed
 
 
 # --- the back office -------------------------------------------------------------------------------------
