@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import re
 import time
 import uuid
 from collections.abc import Callable
@@ -47,6 +48,9 @@ class HealthCheckMiddleware:
 
 REQUEST_ID_HEADER = "X-Request-ID"
 _REQUEST_ID_META = "HTTP_X_REQUEST_ID"
+# A caller's id is echoed in the response and written to every log line of the
+# request: only a short, plain one is taken (a UUID, a trace id), else a new one.
+_ACCEPTED_REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
 
 
 class RequestIdMiddleware:
@@ -63,7 +67,8 @@ class RequestIdMiddleware:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
-        request_id = request.META.get(_REQUEST_ID_META) or uuid.uuid4().hex
+        given = request.META.get(_REQUEST_ID_META, "")
+        request_id = given if _ACCEPTED_REQUEST_ID.fullmatch(given) else uuid.uuid4().hex
         request.correlation_id = request_id  # type: ignore[attr-defined]
         token = guid.set(request_id)
         try:

@@ -65,3 +65,13 @@ def test_it_tags_each_response_with_a_request_id(client):
 
     assert len(generated["X-Request-ID"]) == 32
     assert echoed["X-Request-ID"] == "abc123"
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("given", ["x" * 129, "a b", "<script>", "caf\u00e9", ""])
+def test_it_replaces_a_request_id_it_would_not_echo(client, given):
+    # Echoed in a header and written into every log line: only short plain ids.
+    response = client.get("/api/v1/services", HTTP_X_REQUEST_ID=given)
+
+    assert response["X-Request-ID"] != given
+    assert len(response["X-Request-ID"]) == 32
