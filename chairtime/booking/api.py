@@ -37,7 +37,7 @@ from chairtime.booking import availability as availability_rules
 from chairtime.booking import catalog, selectors, services
 from chairtime.booking.errors import BookingError, Problem
 from chairtime.booking.microcache import micro_cache
-from chairtime.booking.models import Appointment, Salon, Service
+from chairtime.booking.models import Appointment, Salon, Service, Stylist
 from chairtime.booking.schemas import (
     MAX_ID,
     AppointmentIn,
@@ -46,6 +46,8 @@ from chairtime.booking.schemas import (
     AvailabilityQuery,
     CustomerOut,
     ErrorOut,
+    NextAvailabilityOut,
+    NextAvailabilityQuery,
     ServiceOut,
     StylistOut,
     ValidationErrorOut,
@@ -191,17 +193,7 @@ def availability(request: HttpRequest, query: Query[AvailabilityQuery]) -> Avail
     # Services, stylists, hours, time off and closures from the process's snapshot
     # (booking/catalog.py); only the day's appointments are read per request.
     config = catalog.get()
-    service = config.service(query.service)
-    if service is None:
-        raise BookingError(Problem.SERVICE_NOT_FOUND)
-    if query.stylist is None:
-        stylists = config.stylists_for(service)
-    elif not config.has_stylist(query.stylist):
-        raise BookingError(Problem.STYLIST_NOT_FOUND)
-    elif service.pk not in config.offers[query.stylist]:
-        raise BookingError(Problem.STYLIST_DOES_NOT_OFFER)
-    else:
-        stylists = [config.stylists[query.stylist]]
+    service, stylists = _service_and_stylists(config, query.service, query.stylist)
 
     slots: list[datetime] = []
     # Asked first, without a query: a day outside the booking horizon has nothing
@@ -213,6 +205,43 @@ def availability(request: HttpRequest, query: Query[AvailabilityQuery]) -> Avail
         # Already the salon's wall times, each with the UTC offset in force then.
         slots = list(day_slots.starts)
     return AvailabilityOut(date=query.date, time_zone=salon.time_zone, slots=slots)
+
+
+@api.get(
+    "/availability/next",
+    response={200: NextAvailabilityOut, **NOT_FOUND, **INVALID},
+    tags=["booking"],
+    summary="List the next free start times, across days",
+    description="First available: the next `limit` starts from now, over every day of the booking "
+    "horizon, with the stylist asked for or, without `stylist`, any suitable one. Fewer (or none) "
+    "when the horizon holds fewer.",
+)
+@decorate_view(micro_cache)
+def next_availability(request: HttpRequest, query: Query[NextAvailabilityQuery]) -> NextAvailabilityOut:
+    salon = Salon.cached()
+    config = catalog.get()
+    service, stylists = _service_and_stylists(config, query.service, query.stylist)
+    slots = selectors.first_free_start_list(
+        salon=salon, service=service, stylists=stylists, now=timezone.now(), limit=query.limit, catalog=config
+    )
+    return NextAvailabilityOut(time_zone=salon.time_zone, slots=slots)
+
+
+def _service_and_stylists(
+    config: catalog.Catalog, service_id: int, stylist_id: int | None
+) -> tuple[Service, list[Stylist]]:
+    """The bookable service and who may take it: the stylist asked for, else every
+    suitable one; a BookingError that says which id is wrong otherwise."""
+    service = config.service(service_id)
+    if service is None:
+        raise BookingError(Problem.SERVICE_NOT_FOUND)
+    if stylist_id is None:
+        return service, config.stylists_for(service)
+    if not config.has_stylist(stylist_id):
+        raise BookingError(Problem.STYLIST_NOT_FOUND)
+    if service.pk not in config.offers[stylist_id]:
+        raise BookingError(Problem.STYLIST_DOES_NOT_OFFER)
+    return service, [config.stylists[stylist_id]]
 
 
 # --- Appointments -----------------------------------------------------------------

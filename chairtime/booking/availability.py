@@ -56,6 +56,7 @@ __all__ = [
     "check_start",
     "check_timing",
     "day_bounds",
+    "first_free_starts",
     "free_starts",
     "free_starts_any",
     "local_today",
@@ -275,6 +276,24 @@ def free_starts_any(
         for start in _free_instants(schedule, policy, day, duration, now_utc):
             free.setdefault(start, []).append(schedule.stylist_id)
     return {_fixed_offset_local(start, policy.time_zone): free[start] for start in sorted(free)}
+
+
+def first_free_starts(
+    schedules: Sequence[StylistSchedule], policy: Policy, duration: timedelta, now: datetime, limit: int
+) -> list[tuple[datetime, list[int]]]:
+    """The first ``limit`` starts from ``now`` on at which at least one of
+    ``schedules`` is free, across the bookable days in order: what
+    :func:`free_starts_any` gives day after day, without asking day by day.
+    Each start (a key as in :func:`free_starts_any`) comes with the ids of the
+    stylists free then."""
+    if limit <= 0:
+        raise ValueError(f"limit must be positive, got {limit!r}")
+    found: list[tuple[datetime, list[int]]] = []
+    for day in bookable_dates(policy, now):
+        found.extend(free_starts_any(schedules, policy, day, duration, now).items())
+        if len(found) >= limit:
+            break
+    return found[:limit]
 
 
 def check_start(

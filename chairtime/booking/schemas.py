@@ -171,6 +171,12 @@ class AppointmentIn(StrictSchema):
     )
 
 
+class NextAvailabilityQuery(Schema):
+    service: Id = Field(description="A service id from /services.")
+    stylist: Id | None = Field(default=None, description="Only this stylist; omit for any suitable stylist.")
+    limit: int = Field(default=10, ge=1, le=50, description="How many starts, 1 to 50.")
+
+
 class AvailabilityQuery(Schema):
     service: Id = Field(description="A service id from /services.")
     date: LocalDate = Field(description="The salon's local date, YYYY-MM-DD.")
@@ -197,6 +203,13 @@ class AvailabilityOut(Schema):
     date: CalendarDate
     time_zone: str = Field(description="The salon's IANA time zone; slots carry its UTC offset.")
     slots: list[datetime] = Field(description="Free start times, ascending, in the salon's local time.")
+
+
+class NextAvailabilityOut(Schema):
+    time_zone: str = Field(description="The salon's IANA time zone; slots carry its UTC offset.")
+    slots: list[datetime] = Field(
+        description="The next free start times from now, across days, ascending, in the salon's local time."
+    )
 
 
 class CustomerOut(Schema):

@@ -221,6 +221,17 @@ def slot_list(
     return DaySlots(day, availability.free_starts_any(schedules, policy, day, service.duration, now))
 
 
+def _horizon(
+    salon: Salon, stylists: Sequence[Stylist], now: datetime, catalog: Catalog | None
+) -> tuple[date, Policy, list[StylistSchedule]]:
+    """Local today, the policy and the stylists' schedules for the whole booking
+    horizon: three queries (one with ``catalog``), however many days."""
+    today = availability.local_today(salon_policy(salon), now)
+    last_day = today + timedelta(days=salon.horizon_days)
+    policy = salon_policy(salon, today, last_day, catalog=catalog)
+    return today, policy, stylist_schedules(stylists, salon, today, last_day, catalog=catalog)
+
+
 def bookable_day_list(
     *,
     salon: Salon,
@@ -230,12 +241,8 @@ def bookable_day_list(
     catalog: Catalog | None = None,
 ) -> list[tuple[date, int]]:
     """Every local date customers may book now, with how many start times are free
-    on it (0 for a full or closed day), read in three queries for the whole horizon
-    (one with ``catalog``)."""
-    today = availability.local_today(salon_policy(salon), now)
-    last_day = today + timedelta(days=salon.horizon_days)
-    policy = salon_policy(salon, today, last_day, catalog=catalog)
-    schedules = stylist_schedules(stylists, salon, today, last_day, catalog=catalog)
+    on it (0 for a full or closed day)."""
+    today, policy, schedules = _horizon(salon, stylists, now, catalog)
     open_days = set(availability.bookable_dates(policy, now))
     days = [today + timedelta(days=n) for n in range(salon.horizon_days + 1)]
     return [
@@ -246,6 +253,23 @@ def bookable_day_list(
             else 0,
         )
         for day in days
+    ]
+
+
+def first_free_start_list(
+    *,
+    salon: Salon,
+    service: Service,
+    stylists: Sequence[Stylist],
+    now: datetime,
+    limit: int,
+    catalog: Catalog | None = None,
+) -> list[datetime]:
+    """The next ``limit`` free starts of ``service`` with any of ``stylists``, from
+    ``now`` to the end of the booking horizon, across days ("first available")."""
+    _, policy, schedules = _horizon(salon, stylists, now, catalog)
+    return [
+        start for start, _ in availability.first_free_starts(schedules, policy, service.duration, now, limit)
     ]
 
 

@@ -469,8 +469,33 @@ def choose_day(request: HttpRequest, service_id: int, stylist: int | None) -> Ht
             choice,
             months=[{"name": name, "days": days} for name, days in months.items()],
             any_free=any(free for _, free in free_counts),
+            first_available=first_available(choice, config),
         ),
     )
+
+
+FIRST_AVAILABLE_SHOWN = 4
+
+
+def first_available(choice: Choice, config: catalog.Catalog) -> list[dict]:
+    """The next few free times across days, as links that book exactly them."""
+    tz = choice.salon.tz
+    starts = selectors.first_free_start_list(
+        salon=choice.salon,
+        service=choice.service,
+        stylists=choice.candidates,
+        now=choice.now,
+        limit=FIRST_AVAILABLE_SHOWN,
+        catalog=config,
+    )
+    return [
+        {
+            "label": f"{start:%a}, {start:%b} {start.day}, {format_time(start)}"
+            + (f" {start.tzname()}" if wall_time_repeats(start, tz) else ""),
+            "url": choice.url("details", start.astimezone(tz).date().isoformat(), start_slug(start, tz)),
+        }
+        for start in starts
+    ]
 
 
 @require_safe

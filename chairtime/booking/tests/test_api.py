@@ -293,6 +293,42 @@ def test_it_offers_and_books_a_stylists_extra_shift(
     assert booked.json()["stylist"] == demo.ben.pk
 
 
+def test_it_lists_the_next_free_starts_across_days(client, demo, at_monday_morning):
+    # Monday 09:10 with an hour's notice: the rest of Monday, then Tuesday.
+    response = get(client, "/availability/next", service=demo.colour.pk, limit=6)
+
+    assert response.status_code == 200
+    monday = MONDAY_MORNING.date()
+    assert response.json() == {
+        "time_zone": "America/Los_Angeles",
+        "slots": [
+            *times(monday, "-07:00", "10:30", "13:30", "14:00", "14:30", "15:00", "15:30"),
+        ],
+    }
+    # Taken times are skipped; the answer goes on into the next days.
+    for hh, mm in ((10, 30), (13, 30), (15, 30)):  # Monday full: 10:30-12:30, 13:30-17:30
+        AppointmentFactory(
+            service=demo.colour,
+            stylist=demo.ana,
+            starts_at=demo.local(monday, hh, mm),
+            customer_email=f"c{hh}{mm}@example.com",
+        )
+    later = get(client, "/availability/next", service=demo.colour.pk, stylist=demo.ana.pk, limit=2)
+    assert later.json()["slots"] == times(TUESDAY, "-07:00", "09:00", "09:30")
+
+
+@pytest.mark.parametrize("limit", [0, 51, "x"])
+def test_it_refuses_a_limit_outside_1_to_50(client, demo, limit):
+    response = get(client, "/availability/next", service=demo.haircut.pk, limit=limit)
+
+    assert response.status_code == 422
+    assert response.json()["errors"][0]["loc"] == ["query", "limit"]
+
+
+def test_it_answers_404_for_the_next_starts_of_an_unknown_service(client, demo):
+    assert get(client, "/availability/next", service=UNKNOWN_ID).status_code == 404
+
+
 def test_it_lists_a_start_while_any_suitable_stylist_is_free_then_and_frees_it_on_cancel(client, demo):
     day = demo.next_working_day()
     nine = demo.local(day, 9).isoformat()
@@ -920,6 +956,7 @@ EXPECTED_OPERATIONS = {
     "/api/v1/services": {"get": {"200", "400"}},
     "/api/v1/stylists": {"get": {"200", "400", "404", "422"}},
     "/api/v1/availability": {"get": {"200", "400", "404", "422"}},
+    "/api/v1/availability/next": {"get": {"200", "400", "404", "422"}},
     "/api/v1/appointments": {"post": {"201", "400", "404", "409", "413", "422", "429"}},
     "/api/v1/appointments/{appointment_id}": {"get": {"200", "400", "404", "422"}},
     "/api/v1/appointments/{appointment_id}/cancel": {"post": {"200", "400", "404", "409", "422", "429"}},

@@ -27,6 +27,7 @@ from chairtime.booking.availability import (
     check_start,
     check_timing,
     day_bounds,
+    first_free_starts,
     free_starts,
     free_starts_any,
     local_today,
@@ -1210,3 +1211,41 @@ def test_special_hours_on_a_datetime_are_an_error() -> None:
         make_policy(special_hours={at(MONDAY, "00:00"): hours("09:00-12:00")})
     with pytest.raises(ValueError, match="must end after it starts"):
         StylistSchedule(1, {}, special_hours={MONDAY: hours("12:00-09:00")})
+
+
+# --- first available -------------------------------------------------------------------------
+
+
+@PROPERTY_SETTINGS
+@given(scenarios(), st.integers(1, 30))
+def test_first_free_starts_are_the_days_free_starts_in_order_cut_at_the_limit(
+    scenario: Scenario, limit: int
+) -> None:
+    schedules = [scenario.schedule(1), StylistSchedule(2, {d: hours("09:00-12:00") for d in range(7)})]
+    policy = scenario.policy
+    every = [
+        item
+        for day in bookable_dates(policy, scenario.now)
+        for item in free_starts_any(schedules, policy, day, scenario.duration, scenario.now).items()
+    ]
+
+    first = first_free_starts(schedules, policy, scenario.duration, scenario.now, limit)
+
+    assert first == every[:limit]
+
+
+def test_first_free_starts_walks_past_closed_and_full_days() -> None:
+    schedule = make_schedule("09:00-10:00", weekdays=[MONDAY.weekday()])
+    policy = make_policy(closures=frozenset({MONDAY}))
+    now = at(MONDAY - ONE_DAY, "12:00")
+
+    first = first_free_starts([schedule], policy, minutes(30), now, limit=3)
+
+    next_monday = MONDAY + timedelta(days=7)
+    assert iso(start for start, _ in first) == [
+        f"{next_monday}T09:00:00-07:00",
+        f"{next_monday}T09:30:00-07:00",
+        f"{next_monday + timedelta(days=7)}T09:00:00-07:00",
+    ]
+    with pytest.raises(ValueError, match="limit must be positive"):
+        first_free_starts([schedule], policy, minutes(30), now, limit=0)

@@ -183,6 +183,33 @@ def test_it_lists_every_day_of_the_horizon_with_weekday_names(client, demo, cloc
     assert re.search(r'aria-current="step">\s*<span>Day</span>', body)
 
 
+def test_it_offers_the_first_available_times_across_days(client, demo, clock):
+    # Monday 10:10 with an hour's notice; Ana's Monday afternoon is booked up.
+    for hh in (13, 14, 15, 16):
+        AppointmentFactory(
+            service=demo.colour,
+            stylist=demo.ana,
+            starts_at=demo.local(NOW.date(), hh),
+            customer_email=f"{hh}@x.org",
+        )
+
+    response = client.get(day_url(demo.colour, demo.ana))
+
+    page = text(response)
+    # Monday: 11:30 is the first start with the notice, and a 2-hour colour would
+    # cross the 12:30 break; the afternoon is booked. So: Tuesday morning.
+    assert (
+        "First available Tue, Mar 2, 9:00 AM Tue, Mar 2, 9:30 AM Tue, Mar 2, 10:00 AM Tue, Mar 2, 10:30 AM"
+        in page
+    )
+    links = re.findall(r'<a class="button button--slot" href="([^"]+)"', response.content.decode())
+    assert links[:2] == [
+        details_url(demo.colour, TOMORROW, "09:00", demo.ana),
+        details_url(demo.colour, TOMORROW, "09:30", demo.ana),
+    ]
+    assert all(client.get(link).status_code == 200 for link in links)
+
+
 @time_machine.travel(datetime(2027, 3, 1, 23, 30, tzinfo=LA), tick=False)
 def test_it_counts_days_in_the_salons_zone_late_in_the_evening(client, demo):
     # 23:30 in Los Angeles is already March 2 in UTC; the salon's today is March 1.
