@@ -217,6 +217,8 @@ class Database:
         confirmed appointments of a stylist overlap, entirely in the past. One in
         ten is cancelled, as in a real salon; nine in ten stay confirmed and so sit
         in the (stylist, confirmed_starts_at) index the availability query reads.
+        Each stylist's past customer is another e-mail address: one customer cannot
+        hold the same service at the same start twice (a unique constraint).
         """
         anchor = dt.datetime.now(dt.UTC).replace(hour=0, minute=0, second=0, microsecond=0, tzinfo=None)
         s = len(stylist_ids)
@@ -230,7 +232,8 @@ class Database:
                     SELECT %(service)s, (%(stylists)s::bigint[])[1 + i %% %(s)s], start,
                            start + interval '30 minutes',
                            CASE WHEN i %% 10 = 9 THEN 'cancelled' ELSE 'confirmed' END,
-                           'Past Customer', 'past@example.com', '', 50.00, start - interval '7 days',
+                           'Past Customer', 'past' || (i %% %(s)s) || '@example.com', '', 50.00,
+                           start - interval '7 days',
                            CASE WHEN i %% 10 = 9 THEN start - interval '1 day' END
                     FROM generate_series(%(first)s::bigint, %(last)s::bigint - 1) AS i,
                          LATERAL (SELECT (%(anchor)s::timestamp AT TIME ZONE 'UTC')
@@ -258,7 +261,8 @@ class Database:
                             customer_name, customer_email, customer_phone, price, created_at, cancelled_at)
                         SELECT %s, ELT(1 + seq MOD {s}, {ids}), t.start, t.start + INTERVAL 30 MINUTE,
                                IF(seq MOD 10 = 9, 'cancelled', 'confirmed'),
-                               'Past Customer', 'past@example.com', '', 50.00, t.start - INTERVAL 7 DAY,
+                               'Past Customer', CONCAT('past', seq MOD {s}, '@example.com'), '', 50.00,
+                               t.start - INTERVAL 7 DAY,
                                IF(seq MOD 10 = 9, t.start - INTERVAL 1 DAY, NULL)
                         FROM (SELECT seq, %s - INTERVAL (seq DIV {s} + 1) HOUR AS start
                               FROM seq_{int(start)}_to_{int(stop)}) AS t
