@@ -3,6 +3,34 @@
 import django.db.models.deletion
 import django.db.models.functions.text
 from django.db import migrations, models
+from django.db.models import Count
+from django.db.models.functions import Lower
+
+
+def refuse_customer_double_bookings(apps, schema_editor):
+    """Before the constraint: a customer holding the same service at the same start
+    twice (what the Back button could do before this release) makes it fail with
+    a database error. Say instead which appointments, and what to do; cancelling
+    one of them is the salon's decision, not a migration's."""
+    Appointment = apps.get_model("booking", "Appointment")
+    # Checked before any schema change (MySQL cannot roll DDL back), on what the
+    # generated column will hold: the lower-cased e-mail of a confirmed appointment.
+    held = Appointment.objects.filter(status="confirmed").exclude(customer_email="").annotate(
+        customer=Lower("customer_email")
+    )
+    twice = held.values("service_id", "customer", "starts_at").annotate(n=Count("id")).filter(n__gt=1)
+    clashes = []
+    for row in twice[:20]:
+        ids = held.filter(
+            service_id=row["service_id"], customer=row["customer"], starts_at=row["starts_at"]
+        ).values_list("id", flat=True)
+        clashes.append(f"appointments {', '.join(map(str, sorted(ids)))} ({row['starts_at']:%Y-%m-%d %H:%M} UTC)")
+    if clashes:
+        raise RuntimeError(
+            "Some customers hold the same service at the same start more than once, which this "
+            "release forbids: " + "; ".join(clashes) + ". Cancel all but one of each in the back office "
+            "(Appointments, search by the id), then run the migrations again. See docs/runbook.md."
+        )
 
 
 class Migration(migrations.Migration):
@@ -12,6 +40,7 @@ class Migration(migrations.Migration):
     ]
 
     operations = [
+        migrations.RunPython(refuse_customer_double_bookings, migrations.RunPython.noop, elidable=True),
         migrations.CreateModel(
             name='BookingRequest',
             fields=[
