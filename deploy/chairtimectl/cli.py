@@ -125,7 +125,10 @@ def run_smoke(kube: Kube, args: argparse.Namespace, objects: list[dict], console
         raise Failed(f"--smoke-url {args.smoke_url} names the Ingress, but the overlay has none")
 
     def find():
-        ingress = kube.get("ingress", ingresses[0]) if INGRESS_PLACEHOLDER in args.smoke_url else None
+        try:
+            ingress = kube.get("ingress", ingresses[0]) if INGRESS_PLACEHOLDER in args.smoke_url else None
+        except KubeError:
+            return None  # the API server did not answer this time: ask again, until the deadline
         return target(args.smoke_url, ingress, args.smoke_host)
 
     console.say(
