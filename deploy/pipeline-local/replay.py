@@ -31,11 +31,11 @@ the release as docs/aws.md says (kubectl exec ... load_salon -). Run 2 releases 
 broken commit (run 1's tree with the image's ENTRYPOINT asking PostgreSQL for TLS,
 which it refuses: the web pods never become Ready) through the real Image stage:
 DeployStaging must fail, chairtimectl must roll it back, and run 1's release must keep
-serving. Run 2 skips the Test stage (the
-same tests ran in run 1 on the same code; the change is to the Dockerfile, which no
-test reads) unless --full. Then, as the pipeline's DeployStaging has `on_failure:
-ROLLBACK`, CodePipeline's stage rollback is replayed: DeployStaging again with run 1's
-source and image (--no-stage-rollback leaves it out).
+serving. Run 2 skips the Test stage (the same tests ran in run 1 on the same code; the
+change is to the Dockerfile, which no test reads) unless --full. Then, as the
+pipeline's DeployStaging has `on_failure: ROLLBACK`, CodePipeline's stage rollback is
+replayed: DeployStaging again with run 1's source and image (--no-stage-rollback
+leaves it out).
 
 Prints every build's log and a summary with durations; writes
 var/pipeline-local/result.json; exits 1 if any expectation fails. The cluster is
