@@ -1,6 +1,7 @@
 """chairtimectl: deploy, roll back and troubleshoot Chairtime on Kubernetes.
 
     bin/chairtimectl [--overlay staging] deploy --image REPO:TAG[@sha256:DIGEST] [--smoke-url URL]
+        (--smoke-url 'https://{ingress}': through the ALB's own name, for the Ingress's host)
     bin/chairtimectl rollback [--to-revision N]
     bin/chairtimectl history | status | diagnose
     bin/chairtimectl --overlay prod delete-ingress     # before tearing an environment down
@@ -26,7 +27,7 @@ from chairtimectl import report, teardown
 from chairtimectl.deadline import rollout_deadline
 from chairtimectl.kube import Kube, KubeError
 from chairtimectl.release import DEPLOYMENT, ImageRef, ReleaseError, namespace_of, render, split
-from chairtimectl.smoke import SmokeFailed, smoke
+from chairtimectl.smoke import INGRESS_PLACEHOLDER, SmokeFailed, smoke, target
 
 SELECTOR = "app.kubernetes.io/name=chairtime,app.kubernetes.io/component=web"
 MIGRATIONS = "app.kubernetes.io/name=chairtime,app.kubernetes.io/component=migrations"
@@ -92,11 +93,7 @@ def deploy(args: argparse.Namespace, console: Console) -> int:
     try:
         wait_for_rollout(kube, console, timeout, args.stuck_after)
         if args.smoke_url:
-            console.say(f"smoke test through {args.smoke_url}")
-            try:
-                smoke(args.smoke_url, args.smoke_host, args.smoke_timeout, console.say)
-            except SmokeFailed as error:
-                raise Failed(str(error)) from None
+            run_smoke(kube, args, objects, console)
     except Failed as failure:
         console.say(f"RELEASE FAILED: {failure}")
         current = report.revision(kube.get("deployment", DEPLOYMENT))
@@ -114,6 +111,34 @@ def deploy(args: argparse.Namespace, console: Console) -> int:
         return 1
     console.say(f"released {image} as revision {report.revision(after)}")
     return 0
+
+
+def run_smoke(kube: Kube, args: argparse.Namespace, objects: list[dict], console: Console) -> None:
+    """The smoke test (chairtimectl/smoke.py) through --smoke-url, whose `{ingress}` is
+    the load balancer's address from the Ingress's status (the Host its rule's host).
+    A first release (the Deployment's only revision is this one) may show an empty
+    catalogue, and gets longer by default: its load balancer is new."""
+    first = report.revision(kube.get("deployment", DEPLOYMENT)) == 1
+    seconds = args.smoke_timeout if args.smoke_timeout is not None else 600 if first else 120
+    ingresses = [o["metadata"]["name"] for o in objects if o["kind"] == "Ingress"]
+    if INGRESS_PLACEHOLDER in args.smoke_url and not ingresses:
+        raise Failed(f"--smoke-url {args.smoke_url} names the Ingress, but the overlay has none")
+
+    def find():
+        try:
+            ingress = kube.get("ingress", ingresses[0]) if INGRESS_PLACEHOLDER in args.smoke_url else None
+        except KubeError:
+            return None  # the API server did not answer this time: ask again, until the deadline
+        return target(args.smoke_url, ingress, args.smoke_host)
+
+    console.say(
+        f"smoke test through {args.smoke_url} for up to {seconds:.0f} s"
+        + (" (first release: an empty catalogue passes)" if first else "")
+    )
+    try:
+        smoke(find, args.smoke_host, seconds, console.say, first_release=first)
+    except SmokeFailed as error:
+        raise Failed(str(error)) from None
 
 
 def _timeout(args: argparse.Namespace, deployment: dict, objects: list[dict], console: Console) -> float:
@@ -445,11 +470,20 @@ def parser() -> argparse.ArgumentParser:
     d.add_argument("--migrate-timeout", type=float, default=900, help="seconds migrations may take (900)")
     d.add_argument(
         "--smoke-url",
-        help="after the rollout, check /readyz and the availability API through this URL (the ALB); "
-        "roll back when they fail",
+        help="after the rollout, check /readyz and the API through this URL (the ALB); roll back when they "
+        f"fail. {INGRESS_PLACEHOLDER} in it is the ALB's address from the Ingress's status, asked for the "
+        f"Ingress's host (no DNS needed): https://{INGRESS_PLACEHOLDER}",
     )
-    d.add_argument("--smoke-host", help="Host header for the smoke test (when the URL is the ALB's own name)")
-    d.add_argument("--smoke-timeout", type=float, default=120, help="seconds the smoke test may retry (120)")
+    d.add_argument(
+        "--smoke-host",
+        help="Host header and TLS name for the smoke test (default: the URL's host, or with "
+        f"{INGRESS_PLACEHOLDER} the Ingress rule's host)",
+    )
+    d.add_argument(
+        "--smoke-timeout",
+        type=float,
+        help="seconds the smoke test may retry (default 120; 600 on a first release, whose ALB is new)",
+    )
     waits(d)
     r = command("rollback", rollback, "go back to the previous revision, or to --to-revision N")
     r.add_argument("--to-revision", type=int, help="a revision number from `history`")

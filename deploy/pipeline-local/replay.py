@@ -20,17 +20,22 @@ AWS account (docs/pipeline-local.md):
   the pushed image from the registry by digest with the registry's credentials (as an
   EKS node pulls from ECR with its role); DeployStaging uses the e2e overlay;
 - the ALB: a reverse proxy on 127.0.0.1 to the Ready endpoints of Service
-  chairtime-web (an IP target group), the deploy's SMOKE_URL.
+  chairtime-web (an IP target group), which, as the controller does, publishes its
+  address in the Ingress's status and routes the Ingress rule's host only; the deploy's
+  SMOKE_URL is http://{ingress}:<port> (https://{ingress} in the pipeline).
 
 Run 1 releases the commit (HEAD, or with --worktree the working tree as a throwaway
-commit): every stage must pass. Run 2 releases a broken commit (run 1's tree with the
-image's ENTRYPOINT asking PostgreSQL for TLS, which it refuses: the web pods never
-become Ready) through the real Image stage: DeployStaging must fail, chairtimectl must
-roll it back, and run 1's release must keep serving. Run 2 skips the Test stage (the
-same tests ran in run 1 on the same code; the change is to the Dockerfile, which no
-test reads) unless --full. Then, as the pipeline's DeployStaging has `on_failure:
-ROLLBACK`, CodePipeline's stage rollback is replayed: DeployStaging again with run 1's
-source and image (--no-stage-rollback leaves it out).
+commit) as staging's first release, from an empty database and with no DNS: every
+stage must pass, the smoke test with an empty catalogue; then the salon is loaded into
+the release as docs/aws.md says (kubectl exec ... load_salon -). Run 2 releases a
+broken commit (run 1's tree with the image's ENTRYPOINT asking PostgreSQL for TLS,
+which it refuses: the web pods never become Ready) through the real Image stage:
+DeployStaging must fail, chairtimectl must roll it back, and run 1's release must keep
+serving. Run 2 skips the Test stage (the same tests ran in run 1 on the same code; the
+change is to the Dockerfile, which no test reads) unless --full. Then, as the
+pipeline's DeployStaging has `on_failure: ROLLBACK`, CodePipeline's stage rollback is
+replayed: DeployStaging again with run 1's source and image (--no-stage-rollback
+leaves it out).
 
 Prints every build's log and a summary with durations; writes
 var/pipeline-local/result.json; exits 1 if any expectation fails. The cluster is
@@ -398,6 +403,29 @@ class ServiceEndpoints:
         self.context.load_cert_chain(self.pki / "cert.pem", self.pki / "key.pem")
         shutil.rmtree(self.pki)
 
+    def ingress(self) -> dict | None:
+        """Ingress chairtime (None while there is none, or it cannot be read)."""
+        url = f"{self.server}/apis/networking.k8s.io/v1/namespaces/{NAMESPACE}/ingresses/chairtime"
+        try:
+            with urllib.request.urlopen(url, timeout=5, context=self.context) as answer:  # noqa: S310
+                return json.loads(answer.read())
+        except (OSError, ValueError):
+            return None
+
+    def publish(self, address: str) -> bool:
+        """Write the load balancer's address into the Ingress's status, as the AWS Load
+        Balancer Controller does once it made the ALB (the status subresource)."""
+        url = f"{self.server}/apis/networking.k8s.io/v1/namespaces/{NAMESPACE}/ingresses/chairtime/status"
+        body = json.dumps({"status": {"loadBalancer": {"ingress": [{"ip": address}]}}}).encode()
+        request = urllib.request.Request(  # noqa: S310
+            url, data=body, method="PATCH", headers={"Content-Type": "application/merge-patch+json"}
+        )
+        try:
+            with urllib.request.urlopen(request, timeout=5, context=self.context):  # noqa: S310
+                return True
+        except OSError:
+            return False  # the next refresh tries again
+
     def __call__(self) -> list[tuple[str, int]] | None:
         url = f"{self.server}/api/v1/namespaces/{NAMESPACE}/endpoints/chairtime-web"
         try:
@@ -419,21 +447,34 @@ class Alb:
     it from the Ingress: an IP target group of the pods behind Service chairtime-web.
     Targets are what ``endpoints()`` answers (the Service's Ready endpoints), asked every
     second and kept as they are when it cannot tell; each request goes to the next one;
-    without any target it answers 503, as an ALB with no healthy target does."""
+    without any target it answers 503, as an ALB with no healthy target does.
 
-    def __init__(self, endpoints, every: float = 1.0) -> None:
+    With ``ingress`` (ServiceEndpoints: ``ingress()`` and ``publish(address)``) it is the
+    controller too: once the Ingress exists it publishes its own address (127.0.0.1) in
+    the Ingress's status, and routes by the Ingress rule's host only: a request for
+    another Host gets 404, the ALB's default action. Nothing resolves the public host:
+    the deploy's smoke test must come by the address with the Host header."""
+
+    def __init__(self, endpoints, every: float = 1.0, ingress=None) -> None:
         self.endpoints = endpoints
+        self.ingress = ingress
+        self.host: str | None = None
+        self.published = False
         self.targets: list[tuple[str, int]] = []
         self.cycle = itertools.cycle([])
         self.lock = threading.Lock()
         self.stopping = threading.Event()
         self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        # The deploy's SMOKE_URL: chairtimectl puts the published address for {ingress}.
+        self.smoke_url = f"http://{{ingress}}:{self.server.server_address[1]}"
         self._refresh_once()
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
         threading.Thread(target=self._refresh, args=(every,), daemon=True).start()
 
     def _refresh_once(self) -> None:
+        if self.ingress is not None:
+            self._reconcile(self.ingress.ingress())
         targets = self.endpoints()
         if targets is None:
             return
@@ -445,6 +486,22 @@ class Alb:
     def _refresh(self, every: float) -> None:
         while not self.stopping.wait(every):
             self._refresh_once()
+
+    def _reconcile(self, ingress: dict | None) -> None:
+        if ingress is None:
+            return  # not there yet (or not readable): keep what we had
+        rules = ingress.get("spec", {}).get("rules") or []
+        with self.lock:
+            self.host = next((r["host"] for r in rules if r.get("host")), None)
+        if not (ingress.get("status") or {}).get("loadBalancer", {}).get("ingress"):
+            self.published = self.ingress.publish("127.0.0.1")
+
+    def routes(self, host_header: str | None) -> bool:
+        """Whether a request with this Host reaches the targets (the Ingress's rule)."""
+        if self.ingress is None:
+            return True
+        with self.lock:
+            return self.host is not None and (host_header or "").rsplit(":", 1)[0].lower() == self.host
 
     def next_target(self) -> tuple[str, int] | None:
         with self.lock:
@@ -459,6 +516,8 @@ class Alb:
 
             def _forward(self) -> None:
                 body = self.rfile.read(int(self.headers.get("Content-Length", 0) or 0))
+                if not alb.routes(self.headers.get("Host")):
+                    return self._answer(404, b"404 Not Found (no rule for this host)")
                 target = alb.next_target()
                 if target is None:
                     return self._answer(503, b"503 Service Temporarily Unavailable (no healthy target)")
@@ -574,9 +633,10 @@ def broken_artifact(good: Path, out: Path) -> str:
 
 
 def prepare_staging_data(artifact: Path) -> None:
-    """Staging as it is before a release: its database has the schema and the demo salon
-    (the smoke test books nothing but needs a configured salon), its DynamoDB table
-    exists. Made fresh from the released commit's own code."""
+    """Staging as it is before its first release (docs/aws.md): an empty database (the
+    release's migrations Job makes the schema; no salon is loaded until after the first
+    release) and its DynamoDB table (the data stack makes it), made with the released
+    commit's own code."""
     for sql in (f"DROP DATABASE IF EXISTS {DATABASE} WITH (FORCE)", f"CREATE DATABASE {DATABASE}"):
         run(["psql", "-h", "127.0.0.1", "-U", "postgres", "-d", "postgres", "-q", "-c", sql])
     env = {
@@ -592,9 +652,24 @@ def prepare_staging_data(artifact: Path) -> None:
     with tempfile.TemporaryDirectory(prefix="pipeline-local-seed-", dir=VAR) as tmp:
         with tarfile.open(artifact) as archive:
             archive.extractall(tmp, filter="data")
-        for args in (["migrate", "--no-input", "-v", "0"], ["load_salon", "demo/salon.json"]):
-            run([PYTHON, "manage.py", *args], cwd=tmp, env=env, timeout=300)
         run([PYTHON, "manage.py", "create_announcements_table"], cwd=tmp, env=env, timeout=300)
+
+
+def database_tables() -> int:
+    """How many tables staging's database has (0: empty)."""
+    query = "SELECT count(*) FROM information_schema.tables WHERE table_schema = 'public'"
+    out = run(["psql", "-h", "127.0.0.1", "-U", "postgres", "-d", DATABASE, "-tAq", "-c", query])
+    return int(out.stdout.strip())
+
+
+def load_the_salon(artifact: Path) -> subprocess.CompletedProcess:
+    """docs/aws.md, first release, step 3: the operator loads the salon into the running
+    release, the way the document says (`kubectl exec ... load_salon - < salon.json`)."""
+    with tarfile.open(artifact) as archive:
+        salon = archive.extractfile("demo/salon.json").read()
+    command = [KUBECTL, "--kubeconfig", str(CLUSTER_KUBECONFIG), "-n", NAMESPACE, "exec", "-i"]
+    command += ["deploy/chairtime-web", "-c", "web", "--", "python", "manage.py", "load_salon", "-"]
+    return subprocess.run(command, input=salon, capture_output=True, timeout=120, check=False)
 
 
 # --- stages ----------------------------------------------------------------------------------------------
@@ -701,9 +776,10 @@ def web_pods() -> list[dict]:
     ]
 
 
-def check_serving(replay: Replay, image_ref: str, alb: Alb) -> None:
+def check_serving(replay: Replay, image_ref: str, alb: Alb, *, first_release: bool = False) -> None:
     """The release ``image_ref`` runs and serves: the Deployment, its pods (pulled by
-    digest from the registry), and the smoke test's requests through the ALB."""
+    digest from the registry), and the smoke test's requests through the ALB, for the
+    Ingress's host (an empty catalogue passes only on the ``first_release``)."""
     digest = image_ref.rpartition("@")[2]
     replay.check(image_of(deployment()) == image_ref, f"the Deployment runs {image_ref}")
     pods = web_pods()
@@ -717,8 +793,8 @@ def check_serving(replay: Replay, image_ref: str, alb: Alb) -> None:
         f"the node pulled it by its digest from the registry ({', '.join(sorted(ids))})",
     )
     try:
-        seen = checks(alb.url)
-        replay.check(True, f"through the ALB stand-in: {'; '.join(seen)}")
+        seen = checks(alb.url, alb.host, first_release=first_release)
+        replay.check(True, f"through the ALB stand-in (Host: {alb.host}): {'; '.join(seen)}")
     except (SmokeFailed, OSError, ValueError) as error:
         replay.check(False, f"through the ALB stand-in: {error}")
 
@@ -745,7 +821,7 @@ def deploy_env(alb: Alb) -> dict[str, str]:
     return {
         "OVERLAY": "deploy/k8s/e2e/overlay",  # staging's overlay, for the 1.20 cluster
         "CLUSTER_NAME": STAGING_CLUSTER,
-        "SMOKE_URL": alb.url,  # https://staging.chairtime.example in the pipeline
+        "SMOKE_URL": alb.smoke_url,  # https://{ingress} in the pipeline
         # Replay only: the local API server cannot verify IAM tokens (scripts/kubeconfig).
         "KUBECONFIG_CREDENTIALS_FROM": str(CLUSTER_KUBECONFIG),
     }
@@ -785,9 +861,27 @@ def run_one(replay: Replay, aws: Aws, registry: Registry, alb: Alb, artifact: Pa
     replay.check(
         "smoke: GET /readyz 200" in log, "DeployStaging: chairtimectl's smoke test passed through the ALB"
     )
-    check_serving(replay, image_ref, alb)
+    through = f"smoke: through http://127.0.0.1:{alb.url.rpartition(':')[2]} (Host: {alb.host})"
+    replay.check(
+        alb.published and alb.host and through in log,
+        f"the smoke test found the ALB by the Ingress's status, no DNS: {through!r}",
+    )
+    tables = database_tables()
+    replay.check(
+        "(0 services: a first release, the salon is not loaded yet)" in log and tables > 0,
+        f"first release: the migrations Job made the schema ({tables} tables), the empty catalogue passed",
+    )
+    check_serving(replay, image_ref, alb, first_release=True)
     if deploy.status != "SUCCEEDED":
         raise Failed("run 1's DeployStaging failed")
+    loaded = load_the_salon(artifact)
+    said = (loaded.stdout + loaded.stderr).decode(errors="replace").strip().splitlines()
+    replay.check(
+        loaded.returncode == 0,
+        "after the first release the operator loaded the salon (docs/aws.md: kubectl exec ... "
+        f"load_salon - < salon.json): {said[-1] if said else 'no output'}",
+    )
+    check_serving(replay, image_ref, alb)
     return image_ref
 
 
@@ -930,7 +1024,8 @@ def main() -> int:
         NODE_DOCKER_CONFIG.write_text(
             json.dumps({"auths": {REGISTRY: {"auth": base64.b64encode(f"AWS:{password}".encode()).decode()}}})
         )
-        alb = Alb(ServiceEndpoints())
+        cluster_api = ServiceEndpoints()
+        alb = Alb(cluster_api, ingress=cluster_api)
         say(f"moto on {AWS_ENDPOINT} (ECR repository {REPOSITORY}, EKS {STAGING_CLUSTER} -> {endpoint})")
         say(f"registry {REGISTRY}:80 (ECR's credentials; pushes recorded in moto), ALB stand-in {alb.url}")
 
@@ -944,6 +1039,10 @@ def main() -> int:
         forget = ["delete", "namespace", NAMESPACE, "--ignore-not-found", "--wait=true"]
         run([KUBECTL, "--kubeconfig", str(CLUSTER_KUBECONFIG), *forget], timeout=300)
         prepare_staging_data(good_artifact)
+        replay.check(
+            database_tables() == 0,
+            f"before run 1, staging's database {DATABASE} is empty (no schema, no salon)",
+        )
         timings["stand-ins, sources, staging data"] = round(time.monotonic() - t, 1)
 
         t = time.monotonic()

@@ -10,7 +10,6 @@ the SecretProviderClass, docs/kubernetes.md) are derived here and nowhere else.
 from __future__ import annotations
 
 import os
-import re
 from dataclasses import dataclass
 
 from aws_cdk import aws_logs as logs
@@ -58,8 +57,9 @@ class EnvironmentConfig:
     log_retention: logs.RetentionDays
     # Deletion protection, RETAIN/SNAPSHOT removal policies, stack termination protection.
     protect: bool
-    # The public host name (the Ingress host, the ALB's DNS name). A placeholder, as in
-    # the overlays; the context value `<env>_host` (e.g. -c staging_host=...) sets it.
+    # The overlay's placeholder for the public host (the Ingress rule's host), which
+    # step 7 of docs/aws.md replaces in the overlay. The stacks do not need the real one:
+    # the deploy's smoke test reads it, and the ALB's address, from the Ingress.
     default_host: str
 
     @property
@@ -152,9 +152,6 @@ class Settings:
     api_allowed_cidrs: tuple[str, ...]
     # A manual approval between the staging and prod deploy stages.
     prod_approval: bool
-    # Every environment's public host (the pipeline deploys to all of them): the
-    # context value `<env>_host`, else the environment's placeholder.
-    hosts: dict[str, str]
 
     @property
     def db_port(self) -> int:
@@ -172,16 +169,12 @@ def _flag(value: object, name: str) -> bool:
     raise ConfigError(f"-c {name}={value!r}: use true or false")
 
 
-# A DNS name of two labels or more (no scheme, port or path).
-_LABEL = r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?"
-_HOST = re.compile(rf"^(?=.{{1,253}}$){_LABEL}(?:\.{_LABEL})+$")
-
-
-def _host(value: object, name: str) -> str:
-    host = str(value).strip().lower()
-    if not _HOST.match(host):
-        raise ConfigError(f"-c {name}={value!r}: a DNS name is expected (no scheme, port or path)")
-    return host
+# Context values that existed once and mean nothing now: refused, not ignored.
+_RETIRED = {
+    f"{name}_host": "the public host is the overlay's Ingress host (docs/aws.md, step 7); the deploy's "
+    "smoke test reads it, and the ALB's address, from the Ingress (SMOKE_URL=https://{ingress})"
+    for name in ENVIRONMENTS
+}
 
 
 def settings_from_context(node: Node, environ: dict[str, str] | None = None) -> Settings:
@@ -207,10 +200,9 @@ def settings_from_context(node: Node, environ: dict[str, str] | None = None) -> 
     if isinstance(cidrs, str):
         cidrs = [c.strip() for c in cidrs.split(",") if c.strip()]
     approval = node.try_get_context("prod_approval")
-    hosts = {
-        name: _host(node.try_get_context(f"{name}_host") or config.default_host, f"{name}_host")
-        for name, config in ENVIRONMENTS.items()
-    }
+    for name, why in _RETIRED.items():
+        if node.try_get_context(name) is not None:
+            raise ConfigError(f"-c {name} is no longer used: {why}")
     return Settings(
         env=ENVIRONMENTS[env_name],
         account=str(account),
@@ -219,5 +211,4 @@ def settings_from_context(node: Node, environ: dict[str, str] | None = None) -> 
         admin_role_arn=admin_role_arn,
         api_allowed_cidrs=tuple(cidrs),
         prod_approval=True if approval is None else _flag(approval, "prod_approval"),
-        hosts=hosts,
     )

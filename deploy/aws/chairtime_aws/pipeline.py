@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 
 import aws_cdk as cdk
 from aws_cdk import aws_codebuild as codebuild
@@ -61,7 +61,6 @@ class PipelineStack(cdk.Stack):
         *,
         repository: ecr.IRepository,
         prod_approval: bool,
-        hosts: Mapping[str, str],
         **kwargs,
     ) -> None:
         super().__init__(scope, construct_id, **kwargs)
@@ -200,7 +199,7 @@ class PipelineStack(cdk.Stack):
 
         # --- Deploy: one project per environment, each let into its own cluster only ----
         deploys = {
-            env_name: self._deploy_project(ENVIRONMENTS[env_name], hosts[env_name], project, repository)
+            env_name: self._deploy_project(ENVIRONMENTS[env_name], project, repository)
             for env_name in DEPLOY_ENVIRONMENTS
         }
 
@@ -298,7 +297,6 @@ class PipelineStack(cdk.Stack):
     def _deploy_project(
         self,
         env: EnvironmentConfig,
-        host: str,
         project: Callable[..., codebuild.PipelineProject],
         repository: ecr.IRepository,
     ) -> codebuild.PipelineProject:
@@ -308,12 +306,15 @@ class PipelineStack(cdk.Stack):
             project_name=f"{PROJECT}-deploy-{env.name}",
             buildspec=BUILDSPEC_DEPLOY,
             cache=codebuild.Cache.local(codebuild.LocalCacheMode.SOURCE, codebuild.LocalCacheMode.CUSTOM),
-            # SMOKE_URL: the release's smoke test goes through the environment's public
-            # name (the ALB), as a customer's browser does (deploy/buildspecs/deploy.yml).
+            # SMOKE_URL: the release's smoke test goes to the ALB's own name, read from
+            # the Ingress's status (`{ingress}`), asking for the Ingress's public host
+            # (Host header, TLS name and certificate): no DNS needed, so the first
+            # release, which creates the ALB, passes before anyone points DNS at it
+            # (chairtimectl/smoke.py, deploy/buildspecs/deploy.yml).
             environment_variables={
                 "OVERLAY": env.overlay,
                 "CLUSTER_NAME": env.cluster_name,
-                "SMOKE_URL": f"https://{host}",
+                "SMOKE_URL": "https://{ingress}",
                 **({"PROMOTE_TAG_PREFIX": promote_prefix} if promote_prefix else {}),
             },
             # One release at a time per environment.

@@ -80,7 +80,6 @@ def build(app: cdk.App) -> Stacks:
         f"{PROJECT}-pipeline",
         repository=registry.repository,
         prod_approval=settings.prod_approval,
-        hosts=settings.hosts,
         env=aws_env,
         termination_protection=True,
         description="Chairtime: release pipeline (test, image, deploy staging, deploy prod)",

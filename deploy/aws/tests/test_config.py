@@ -43,7 +43,6 @@ def test_defaults_are_postgres_and_an_approval_before_prod():
     assert settings.prod_approval is True
     assert settings.admin_role_arn is None
     assert settings.api_allowed_cidrs == ()
-    assert settings.hosts == {"staging": "staging.chairtime.example", "prod": "book.chairtime.example"}
 
 
 def test_context_strings_are_parsed_like_the_cli_passes_them():
@@ -59,12 +58,11 @@ def test_context_strings_are_parsed_like_the_cli_passes_them():
         settings_from_context(node_with(env="staging", admin_role_arn="Admin"), ENV)
 
 
-def test_each_environments_host_comes_from_the_context_whichever_is_synthesized():
-    settings = settings_from_context(node_with(env="staging", prod_host=" Book.Salon.Example.org "), ENV)
-    assert settings.hosts == {"staging": "staging.chairtime.example", "prod": "book.salon.example.org"}
-    for bad in ("https://book.example.org", "book.example.org/path", "localhost", "bad_host.example.org"):
-        with pytest.raises(ConfigError, match="a DNS name is expected"):
-            settings_from_context(node_with(env="prod", staging_host=bad), ENV)
+def test_the_retired_host_context_values_are_refused_not_ignored():
+    # The host lives in the overlay's Ingress now; the smoke test reads it from there.
+    for name in ("staging_host", "prod_host"):
+        with pytest.raises(ConfigError, match=f"-c {name} is no longer used: .*Ingress"):
+            settings_from_context(node_with(env="prod", **{name: "book.salon.example.org"}), ENV)
 
 
 @pytest.mark.parametrize("env", ["staging", "prod"])
@@ -76,7 +74,7 @@ def test_names_match_what_the_overlays_expect(env):
     assert re.findall(r'objectName: "([^"]+)"', overlay) == [config.app_secret_name]
     # The NetworkPolicy's CIDR, in and out, is this environment's VPC.
     assert re.findall(r"ipBlock/cidr\s+value: ([\d./]+)", overlay) == [config.vpc_cidr] * 2
-    # The Ingress host (a placeholder, like the pipeline's default smoke-test host).
+    # The Ingress host (a placeholder until step 7 of docs/aws.md).
     assert re.findall(r"rules/0/host\s+value: (\S+)", overlay) == [config.default_host]
 
 

@@ -251,3 +251,39 @@ def test_when_the_endpoints_cannot_be_read_the_targets_stay():
     finally:
         alb.stop()
         pod.shutdown()
+
+
+class Controller:
+    """The Ingress as the API server has it, and the status the stand-in publishes."""
+
+    def __init__(self, ingress: dict | None) -> None:
+        self.object = ingress
+        self.published: list[str] = []
+
+    def ingress(self) -> dict | None:
+        return self.object
+
+    def publish(self, address: str) -> bool:
+        self.published.append(address)
+        self.object["status"] = {"loadBalancer": {"ingress": [{"ip": address}]}}
+        return True
+
+
+def test_as_the_controller_it_publishes_its_address_once_and_routes_by_the_ingress_host_only():
+    pod = Target("pod-a")
+    controller = Controller(None)
+    alb = replay.Alb(endpoints=lambda: [pod.address], every=0.05, ingress=controller)
+    try:
+        assert ask(alb.url)[0] == 404  # no Ingress yet: no rule
+        controller.object = {"spec": {"rules": [{"host": "staging.chairtime.example"}]}}
+        time.sleep(0.3)
+        assert controller.published == ["127.0.0.1"]  # once: the status then has it
+        assert alb.published and alb.host == "staging.chairtime.example"
+        assert alb.smoke_url == f"http://{{ingress}}:{alb.url.rpartition(':')[2]}"
+        assert ask(alb.url)[1].startswith("pod-a")  # ask() sends Host: staging.chairtime.example
+        connection = http.client.HTTPConnection(*alb.url.removeprefix("http://").split(":"), timeout=5)
+        connection.request("GET", "/readyz")  # Host: 127.0.0.1:<port>, as without --smoke-host
+        assert connection.getresponse().status == 404
+    finally:
+        alb.stop()
+        pod.shutdown()
