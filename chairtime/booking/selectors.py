@@ -44,7 +44,7 @@ def service_get(service_id: int) -> Service | None:
     return Service.objects.filter(pk=service_id, is_active=True).first()
 
 
-def stylist_list_for_service(service: Service) -> QuerySet[Stylist]:
+def stylist_list_for_service(service: Service | int) -> QuerySet[Stylist]:
     return Stylist.objects.filter(is_active=True, services=service)
 
 
@@ -87,11 +87,8 @@ def closed_day_set(
         working = set(
             WorkingHours.objects.filter(stylist__in=stylists).values_list("weekday", flat=True).distinct()
         )
-        special = set(
-            SpecialHours.objects.filter(
-                stylist__in=stylists, date__gte=days[0], date__lte=days[-1]
-            ).values_list("date", flat=True)
-        )
+        by_stylist = special_hours_by_stylist(days[0], days[-1], stylist_ids=[s.pk for s in stylists])
+        special = {day for by_day in by_stylist.values() for day in by_day}
     return {day for day in days if day in closures or (day.weekday() not in working and day not in special)}
 
 

@@ -220,7 +220,7 @@ def _book_locked(
     if stylist_id is not None:
         maybe = [stylist_id]
     else:
-        maybe = list(Stylist.objects.filter(is_active=True, services=service_id).values_list("pk", flat=True))
+        maybe = list(selectors.stylist_list_for_service(service_id).values_list("pk", flat=True))
     locked = lock_stylists(maybe)
 
     # From here on everything is read on the locked state.
@@ -229,10 +229,12 @@ def _book_locked(
     if service is None:
         raise BookingError(Problem.SERVICE_NOT_FOUND)
     if stylist_id is not None:
-        selectors.stylist_for_booking(stylist_id, service)  # a precise refusal for a wrong id
-    # A stylist who began to offer the service after the read above is not locked,
-    # so not a candidate; one who stopped is not offered.
-    stylists = list(selectors.stylist_list_for_service(service).filter(pk__in=locked).order_by("pk"))
+        # Locked above by its id; a precise refusal when it cannot take the service.
+        stylists = [selectors.stylist_for_booking(stylist_id, service)]
+    else:
+        # A stylist who began to offer the service after the read above is not
+        # locked, so not a candidate; one who stopped is not offered.
+        stylists = list(selectors.stylist_list_for_service(service).filter(pk__in=locked).order_by("pk"))
 
     # Before any schedule is read: a start in year 1 or 9999 has no day window.
     timing = availability.check_timing(selectors.salon_policy(salon), start, now)

@@ -98,6 +98,12 @@ def wall_time_repeats(start: datetime, tz: ZoneInfo) -> bool:
     return local.replace(fold=0).utcoffset() != local.replace(fold=1).utcoffset()
 
 
+def format_start(start: datetime, tz: ZoneInfo) -> str:
+    """A start as the pages show it: "1:30 AM", naming the zone ("1:30 AM PST")
+    when the wall time happens twice that day."""
+    return format_time(start) + (f" {start.tzname()}" if wall_time_repeats(start, tz) else "")
+
+
 def start_slug(start: datetime, tz: ZoneInfo) -> str:
     """The URL segment of a start: local "HH:MM", plus the UTC offset when the wall
     time happens twice that day (parse_start reads a bare repeated time as the
@@ -372,8 +378,7 @@ def time_list(choice: Choice, day: date) -> dict:
     # (PDT/PST) on those, and put the offset in their URLs (start_slug).
     groups: dict[str, list[dict]] = {"Morning": [], "Afternoon": [], "Evening": []}
     for start in starts:
-        repeats = wall_time_repeats(start, tz)
-        label = format_time(start) + (f" {start.tzname()}" if repeats else "")
+        label = format_start(start, tz)
         group = "Morning" if start.hour < 12 else "Afternoon" if start.hour < 17 else "Evening"
         groups[group].append(
             {"label": label, "url": choice.url("details", day.isoformat(), start_slug(start, tz))}
@@ -490,8 +495,7 @@ def first_available(choice: Choice, config: catalog.Catalog) -> list[dict]:
     )
     return [
         {
-            "label": f"{start:%a}, {start:%b} {start.day}, {format_time(start)}"
-            + (f" {start.tzname()}" if wall_time_repeats(start, tz) else ""),
+            "label": f"{start:%a}, {start:%b} {start.day}, {format_start(start, tz)}",
             "url": choice.url("details", start.astimezone(tz).date().isoformat(), start_slug(start, tz)),
         }
         for start in starts
