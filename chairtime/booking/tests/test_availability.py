@@ -791,6 +791,7 @@ def test_refusals_carry_distinct_customer_messages_in_checking_order() -> None:
         Refusal.OFF_GRID,
         Refusal.TIME_OFF,
         Refusal.TAKEN,
+        Refusal.RESOURCE_BUSY,
     ]
     assert Refusal.TAKEN.message == "That time has just been taken. Please choose another time."
     for refusal in Refusal:
