@@ -22,6 +22,7 @@ from chairtime.booking.models import (
     Service,
     SpecialHours,
     Stylist,
+    StylistService,
     TimeOff,
     WorkingHours,
 )
@@ -105,6 +106,16 @@ class SpecialHoursInline(admin.TabularInline):
         return super().get_queryset(request).filter(date__gte=timezone.now().date() - timedelta(days=1))
 
 
+class StylistServiceInline(admin.TabularInline):
+    """The services a stylist offers, each at their own price and length if given."""
+
+    model = StylistService
+    extra = 0
+    fields = ["service", "price", "duration_minutes"]
+    verbose_name = "service offered"
+    verbose_name_plural = "services offered (price and length: empty for the service's own)"
+
+
 @admin.register(Stylist)
 class StylistAdmin(RetryingModelAdmin):
     list_display = ["name", "offered_services", "is_active", "position"]
@@ -112,8 +123,7 @@ class StylistAdmin(RetryingModelAdmin):
     list_filter = ["is_active", "services"]
     search_fields = ["name", "key"]
     prepopulated_fields = {"key": ["name"]}
-    filter_horizontal = ["services"]
-    inlines = [WorkingHoursInline, TimeOffInline, SpecialHoursInline]
+    inlines = [StylistServiceInline, WorkingHoursInline, TimeOffInline, SpecialHoursInline]
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Stylist]:
         return super().get_queryset(request).prefetch_related("services")

@@ -15,8 +15,9 @@ from django.core.cache import cache
 from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models, transaction
-from django.db.models import Case, F, Q, Value, When
+from django.db.models import Case, F, Q, Sum, Value, When
 from django.db.models.functions import Lower
+from django.utils import timezone
 
 # A service may not last longer than this. The availability query relies on it: to
 # find the appointments that overlap a day it reads those that *start* between
@@ -24,6 +25,8 @@ from django.db.models.functions import Lower
 # of a query never grows with the salon's history.
 MAX_SERVICE_MINUTES = 12 * 60
 MAX_SERVICE_DURATION = timedelta(minutes=MAX_SERVICE_MINUTES)
+MAX_BUFFER_MINUTES = 240
+MAX_RESOURCE_QUANTITY = 50
 SALON_CACHE_KEY = "chairtime:salon"
 SALON_CACHE_SECONDS = 60
 # Time off and closures lie in the years the booking pages serve (views.parse_day):
@@ -142,6 +145,19 @@ class Service(models.Model):
     price = models.DecimalField(max_digits=8, decimal_places=2, validators=[MinValueValidator(0)])
     is_active = models.BooleanField(default=True, help_text="Inactive services cannot be booked.")
     position = models.PositiveSmallIntegerField(default=0, help_text="Order on the booking pages.")
+    # db_default too: the release before this one inserts services without the column.
+    buffer_before_minutes = models.PositiveSmallIntegerField(
+        default=0,
+        db_default=0,
+        validators=[MinValueValidator(0), MaxValueValidator(MAX_BUFFER_MINUTES)],
+        help_text="Minutes the stylist is busy before the service (set-up) that the customer does not see.",
+    )
+    buffer_after_minutes = models.PositiveSmallIntegerField(
+        default=0,
+        db_default=0,
+        validators=[MinValueValidator(0), MaxValueValidator(MAX_BUFFER_MINUTES)],
+        help_text="Minutes the stylist is busy after the service (clean-up) that the customer does not see.",
+    )
 
     class Meta:
         ordering = ["position", "name"]
@@ -160,11 +176,144 @@ class Service(models.Model):
     def duration(self) -> timedelta:
         return timedelta(minutes=self.duration_minutes)
 
+    def sync_duration(self) -> bool:
+        """Make ``duration_minutes`` the sum of the standard phases' minutes (a
+        service without phases keeps its own); returns whether it changed. The
+        pages and the catalog show ``duration_minutes``: it must never disagree
+        with the phases the availability rules book."""
+        total = self.phases.filter(stylist__isnull=True).aggregate(total=Sum("minutes"))["total"]
+        if total is None or total == self.duration_minutes:
+            return False
+        self.duration_minutes = total
+        self.save(update_fields=["duration_minutes"])
+        return True
+
+
+class Resource(models.Model):
+    """Something with a quantity that phases need: basins, a colour station, chairs.
+    Each unit is a row (ResourceUnit) and a booked phase holds one unit, so that
+    PostgreSQL's exclusion constraint can refuse two holds of one unit at once."""
+
+    salon = models.ForeignKey(Salon, on_delete=models.CASCADE, related_name="resources", default=1)
+    key = models.SlugField(max_length=50, help_text="Stable identifier used by salon files.")
+    name = models.CharField(max_length=100)
+    quantity = models.PositiveSmallIntegerField(
+        validators=[MinValueValidator(1), MaxValueValidator(MAX_RESOURCE_QUANTITY)],
+        help_text="How many the salon has: phases needing it can run at the same time up to this many.",
+    )
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [
+            models.UniqueConstraint(fields=["salon", "key"], name="resource_one_per_key"),
+            models.CheckConstraint(
+                condition=Q(quantity__gte=1, quantity__lte=MAX_RESOURCE_QUANTITY),
+                name="resource_quantity_range",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def save(self, *args, **kwargs) -> None:
+        with transaction.atomic():
+            super().save(*args, **kwargs)
+            self.sync_units()
+
+    def clean(self) -> None:
+        if self.pk is None or self.quantity is None:
+            return
+        busiest = self.highest_unit_booked_from(timezone.now())
+        if busiest is not None and self.quantity < busiest:
+            raise ValidationError(
+                {
+                    "quantity": (
+                        f"{self.name} number {busiest} is booked for an upcoming appointment, so the "
+                        f"quantity cannot go below {busiest} yet. Cancel or move the appointments "
+                        f"using it first, or wait until they are over."
+                    )
+                }
+            )
+
+    def highest_unit_booked_from(self, now: datetime) -> int | None:
+        """The highest unit number held by a booking that has not ended by ``now``."""
+        return Hold.objects.filter(unit__resource=self, ends_at__gt=now).aggregate(
+            highest=models.Max("unit__number")
+        )["highest"]
+
+    def sync_units(self) -> None:
+        """Make the units exactly 1..quantity. A surplus unit's past holds are
+        history nobody reads by unit, and go with it; a future hold makes the
+        delete fail (PROTECT): ``clean()`` says so first, in words."""
+        numbers = set(self.units.values_list("number", flat=True))
+        wanted = set(range(1, self.quantity + 1))
+        surplus = self.units.filter(number__in=numbers - wanted)
+        if numbers - wanted:
+            Hold.objects.filter(unit__in=surplus, ends_at__lte=timezone.now()).delete()
+            surplus.delete()
+        ResourceUnit.objects.bulk_create(
+            ResourceUnit(resource=self, number=number) for number in sorted(wanted - numbers)
+        )
+
+
+class ResourceUnit(models.Model):
+    """One of a resource's ``quantity``: "Basin 2"."""
+
+    resource = models.ForeignKey(Resource, on_delete=models.CASCADE, related_name="units")
+    number = models.PositiveSmallIntegerField()
+
+    class Meta:
+        ordering = ["resource", "number"]
+        constraints = [
+            models.UniqueConstraint(fields=["resource", "number"], name="resource_unit_one_per_number")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.resource.name} {self.number}"
+
+
+class ServicePhase(models.Model):
+    """One step of a service. Without a stylist: the service's standard phases; with
+    one: that stylist's own version of the service. A service without phase rows
+    is one busy phase of ``duration_minutes``."""
+
+    service = models.ForeignKey(Service, on_delete=models.CASCADE, related_name="phases")
+    stylist = models.ForeignKey(
+        "Stylist",
+        on_delete=models.CASCADE,
+        related_name="phase_overrides",
+        null=True,
+        blank=True,
+        help_text="Empty: the service's standard phases. Set: this stylist's own version of the service.",
+    )
+    position = models.PositiveSmallIntegerField()
+    minutes = models.PositiveSmallIntegerField(
+        validators=[MinValueValidator(1), MaxValueValidator(MAX_SERVICE_MINUTES)]
+    )
+    processing = models.BooleanField(
+        default=False,
+        help_text="The client waits (e.g. colour developing); the stylist is free for someone else.",
+    )
+    resources = models.ManyToManyField(Resource, blank=True, related_name="phases")
+
+    class Meta:
+        ordering = ["service", "stylist", "position"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(minutes__gte=1, minutes__lte=MAX_SERVICE_MINUTES),
+                name="service_phase_minutes_range",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        kind = "processing" if self.processing else "work"
+        return f"{self.service} #{self.position}: {self.minutes} min {kind}"
+
 
 class Stylist(models.Model):
     key = models.SlugField(max_length=50, unique=True, help_text="Stable identifier used by salon files.")
     name = models.CharField(max_length=100)
-    services = models.ManyToManyField(Service, related_name="stylists", blank=True)
+    services = models.ManyToManyField(Service, related_name="stylists", blank=True, through="StylistService")
     is_active = models.BooleanField(default=True, help_text="Inactive stylists take no new bookings.")
     position = models.PositiveSmallIntegerField(default=0)
 
@@ -173,6 +322,46 @@ class Stylist(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+
+class StylistService(models.Model):
+    """A service a stylist offers, at their own price and length if given (a senior
+    stylist's cut: 45 minutes, $65). The table is the one the plain many-to-many
+    field had (migration 0005), so ``stylist.services.add()`` keeps working."""
+
+    stylist = models.ForeignKey(Stylist, on_delete=models.CASCADE, related_name="stylist_services")
+    service = models.ForeignKey(Service, on_delete=models.CASCADE, related_name="stylist_services")
+    price = models.DecimalField(
+        max_digits=8,
+        decimal_places=2,
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(0)],
+        help_text="This stylist's own price; empty: the service's.",
+    )
+    duration_minutes = models.PositiveSmallIntegerField(
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(5), MaxValueValidator(MAX_SERVICE_MINUTES)],
+        help_text="This stylist's own length, for a service without phases; empty: the service's.",
+    )
+
+    class Meta:
+        db_table = "booking_stylist_services"
+        unique_together = [("stylist", "service")]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(price__isnull=True) | Q(price__gte=0), name="stylist_service_price_not_negative"
+            ),
+            models.CheckConstraint(
+                condition=Q(duration_minutes__isnull=True)
+                | Q(duration_minutes__gte=5, duration_minutes__lte=MAX_SERVICE_MINUTES),
+                name="stylist_service_duration_range",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.service} by {self.stylist}"
 
 
 class Weekday(models.IntegerChoices):
@@ -312,6 +501,17 @@ class Closure(models.Model):
             raise ValidationError({"date": _years_message("date")})
 
 
+class Visit(models.Model):
+    """What a customer books: one or several services back to back (a colour with
+    Ana, then a cut with anyone), booked or refused as a whole."""
+
+    salon = models.ForeignKey(Salon, on_delete=models.CASCADE, related_name="visits", default=1)
+    created_at = models.DateTimeField()
+
+    def __str__(self) -> str:
+        return f"visit {self.pk} booked at {self.created_at:%Y-%m-%d %H:%M} UTC"
+
+
 class Appointment(models.Model):
     class Status(models.TextChoices):
         CONFIRMED = "confirmed", "Confirmed"
@@ -351,6 +551,13 @@ class Appointment(models.Model):
     price = models.DecimalField(max_digits=8, decimal_places=2, help_text="The service's price when booked.")
     created_at = models.DateTimeField()
     cancelled_at = models.DateTimeField(null=True, blank=True)
+    # NULL only for rows the release before visits wrote (expand/contract: see
+    # migration 0005); a later release's migration makes it NOT NULL.
+    visit = models.ForeignKey(
+        Visit, on_delete=models.CASCADE, null=True, blank=True, related_name="appointments"
+    )
+    # db_default: the previous release inserts appointments without this column.
+    position = models.PositiveSmallIntegerField(default=0, db_default=0, help_text="Its place in the visit.")
 
     class Meta:
         ordering = ["starts_at"]
@@ -379,6 +586,39 @@ class Appointment(models.Model):
     @property
     def is_confirmed(self) -> bool:
         return self.status == self.Status.CONFIRMED
+
+
+class Hold(models.Model):
+    """One busy span of a confirmed appointment: a stylist's busy time (a phase the
+    stylist works, or a buffer), or one resource unit held by a phase. Holds exist
+    only while the appointment is confirmed: the booking service deletes them when
+    it cancels. They are what availability reads and what the constraints guard:
+    the unique starts below on every database (MariaDB and SQLite have nothing
+    better), and on PostgreSQL exclusion constraints on overlapping spans per
+    stylist and per unit (migration 0005; not in the model state, as 0002's)."""
+
+    appointment = models.ForeignKey(Appointment, on_delete=models.CASCADE, related_name="holds")
+    stylist = models.ForeignKey(Stylist, on_delete=models.PROTECT, null=True, related_name="holds")
+    unit = models.ForeignKey(ResourceUnit, on_delete=models.PROTECT, null=True, related_name="holds")
+    starts_at = models.DateTimeField()
+    ends_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(stylist__isnull=False, unit__isnull=True)
+                | Q(stylist__isnull=True, unit__isnull=False),
+                name="hold_stylist_or_unit",
+            ),
+            models.CheckConstraint(condition=Q(ends_at__gt=F("starts_at")), name="hold_ends_after_start"),
+            # Also the indexes availability reads: stylist (or unit) + a range of starts.
+            models.UniqueConstraint(fields=["stylist", "starts_at"], name="hold_one_start_per_stylist"),
+            models.UniqueConstraint(fields=["unit", "starts_at"], name="hold_one_start_per_unit"),
+        ]
+
+    def __str__(self) -> str:
+        who = self.stylist if self.stylist_id else self.unit
+        return f"{who} busy {self.starts_at:%Y-%m-%d %H:%M}-{self.ends_at:%H:%M} UTC"
 
 
 class BookingRequest(models.Model):

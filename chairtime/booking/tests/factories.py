@@ -12,11 +12,15 @@ from django.contrib.auth.models import Group
 from chairtime.booking.models import (
     Appointment,
     Closure,
+    Hold,
+    Resource,
     Salon,
     Service,
+    ServicePhase,
     SpecialHours,
     Stylist,
     TimeOff,
+    Visit,
     WorkingHours,
 )
 
@@ -116,6 +120,58 @@ class AppointmentFactory(factory.django.DjangoModelFactory):
     customer_email = "alex@example.com"
     price = factory.LazyAttribute(lambda o: o.service.price)
     created_at = factory.LazyAttribute(lambda o: o.starts_at - timedelta(days=3))
+
+
+class ResourceFactory(factory.django.DjangoModelFactory):
+    """A resource with its units (``save()`` numbers them 1..quantity)."""
+
+    class Meta:
+        model = Resource
+
+    salon = factory.SubFactory(SalonFactory)
+    key = factory.Sequence(lambda n: f"resource-{n}")
+    name = factory.Sequence(lambda n: f"Basin {n}")
+    quantity = 2
+
+
+class ServicePhaseFactory(factory.django.DjangoModelFactory):
+    """A standard phase of ``service`` (``stylist=...`` for a stylist's own version);
+    ``resources=[...]`` after creation."""
+
+    class Meta:
+        model = ServicePhase
+        skip_postgeneration_save = True
+
+    service = factory.SubFactory(ServiceFactory)
+    position = factory.Sequence(lambda n: n)
+    minutes = 30
+
+    @factory.post_generation
+    def resources(self, create, extracted, **kwargs):
+        if create and extracted:
+            self.resources.set(extracted)
+
+
+class VisitFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Visit
+
+    salon = factory.SubFactory(SalonFactory)
+    created_at = datetime(2027, 3, 12, 17, 0, tzinfo=UTC)
+
+
+class HoldFactory(factory.django.DjangoModelFactory):
+    """The appointment's stylist busy for its whole span, unless ``unit=...`` is given
+    (then pass ``stylist=None``)."""
+
+    class Meta:
+        model = Hold
+
+    appointment = factory.SubFactory(AppointmentFactory)
+    stylist = factory.LazyAttribute(lambda o: o.appointment.stylist)
+    unit = None
+    starts_at = factory.LazyAttribute(lambda o: o.appointment.starts_at)
+    ends_at = factory.LazyAttribute(lambda o: o.appointment.ends_at)
 
 
 # The back office also lists these (the pages test opens every admin page).

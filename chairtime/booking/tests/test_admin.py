@@ -314,6 +314,8 @@ def test_it_saves_a_staff_edit_again_when_the_database_breaks_a_lock_conflict(
         "price": service.price,
         "is_active": "on",
         "position": service.position,
+        "buffer_before_minutes": 0,
+        "buffer_after_minutes": 0,
         "_save": "Save",
     }
 

@@ -19,9 +19,11 @@ def stylist_form(stylist: Stylist, hours: list[tuple[int, str, str]]) -> dict[st
     data: dict[str, str | list[str]] = {
         "key": stylist.key,
         "name": stylist.name,
-        "services": [str(s.pk) for s in stylist.services.all()],
         "is_active": "on",
         "position": str(stylist.position),
+        # The services offered are an inline now (price and length per stylist): none here.
+        "stylist_services-TOTAL_FORMS": "0",
+        "stylist_services-INITIAL_FORMS": "0",
         "hours-TOTAL_FORMS": str(len(hours)),
         "hours-INITIAL_FORMS": "0",
         "time_off-TOTAL_FORMS": "0",
