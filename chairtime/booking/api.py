@@ -19,6 +19,7 @@ import json
 import re
 from collections.abc import Callable
 from datetime import UTC, datetime
+from decimal import Decimal
 from typing import Any
 
 from django.conf import settings
@@ -46,6 +47,7 @@ from chairtime.booking.schemas import (
     AvailabilityQuery,
     CustomerOut,
     ErrorOut,
+    ItemOut,
     NextAvailabilityOut,
     NextAvailabilityQuery,
     ServiceOut,
@@ -174,7 +176,19 @@ def list_stylists(
     service: int = Query(..., ge=1, le=MAX_ID, description="A service id from /services."),
 ) -> list[StylistOut]:
     found = _service_or_404(service)
-    return [StylistOut(id=s.pk, name=s.name) for s in selectors.stylist_list_for_service(found)]
+    config = catalog.get()
+    stylists = []
+    for stylist in selectors.stylist_list_for_service(found):
+        offer = config.offer(found, stylist.pk)
+        stylists.append(
+            StylistOut(
+                id=stylist.pk,
+                name=stylist.name,
+                price=str(offer.price) if offer else None,
+                duration_minutes=offer.duration_minutes if offer else None,
+            )
+        )
+    return stylists
 
 
 @api.get(
@@ -183,8 +197,11 @@ def list_stylists(
     tags=["booking"],
     summary="List free start times on a day",
     description="A start is listed when the stylist asked for, or without `stylist` at least one "
-    "suitable stylist, is free for the whole service. Dates in the past or beyond the booking "
-    "horizon are not errors: they simply have no free slots.",
+    "suitable stylist, is free for the whole service (in their own length, with the resources its "
+    "phases need). Several `service` values ask for a visit: the services back to back in that "
+    "order, `stylist` values matched to them by position (`any`, or none: any suitable stylist); "
+    "a slot is then the visit's start. Dates in the past or beyond the booking horizon are not "
+    "errors: they simply have no free slots.",
 )
 @decorate_view(micro_cache)
 def availability(request: HttpRequest, query: Query[AvailabilityQuery]) -> AvailabilityOut:
@@ -193,15 +210,13 @@ def availability(request: HttpRequest, query: Query[AvailabilityQuery]) -> Avail
     # Services, stylists, hours, time off and closures from the process's snapshot
     # (booking/catalog.py); only the day's appointments are read per request.
     config = catalog.get()
-    service, stylists = _service_and_stylists(config, query.service, query.stylist)
+    wanted = _wanted(config, query.wanted())
 
     slots: list[datetime] = []
     # Asked first, without a query: a day outside the booking horizon has nothing
     # to offer, and the extreme dates a client may send never reach the day maths.
     if query.date in availability_rules.bookable_dates(selectors.salon_policy(salon), now):
-        day_slots = selectors.slot_list(
-            salon=salon, service=service, stylists=stylists, day=query.date, now=now, catalog=config
-        )
+        day_slots = selectors.slot_list(salon=salon, items=wanted, day=query.date, now=now, catalog=config)
         # Already the salon's wall times, each with the UTC offset in force then.
         slots = list(day_slots.starts)
     return AvailabilityOut(date=query.date, time_zone=salon.time_zone, slots=slots)
@@ -220,11 +235,20 @@ def availability(request: HttpRequest, query: Query[AvailabilityQuery]) -> Avail
 def next_availability(request: HttpRequest, query: Query[NextAvailabilityQuery]) -> NextAvailabilityOut:
     salon = Salon.cached()
     config = catalog.get()
-    service, stylists = _service_and_stylists(config, query.service, query.stylist)
     slots = selectors.first_free_start_list(
-        salon=salon, service=service, stylists=stylists, now=timezone.now(), limit=query.limit, catalog=config
+        salon=salon,
+        items=_wanted(config, query.wanted()),
+        now=timezone.now(),
+        limit=query.limit,
+        catalog=config,
     )
     return NextAvailabilityOut(time_zone=salon.time_zone, slots=slots)
+
+
+def _wanted(
+    config: catalog.Catalog, asked: list[tuple[int, int | None]]
+) -> list[tuple[Service, list[Stylist]]]:
+    return [_service_and_stylists(config, service_id, stylist_id) for service_id, stylist_id in asked]
 
 
 def _service_and_stylists(
@@ -259,7 +283,7 @@ def _service_and_stylists(
         **RATE_LIMITED,
     },
     tags=["booking"],
-    summary="Book an appointment",
+    summary="Book an appointment, or a visit of several services",
     openapi_extra={
         "parameters": [
             {
@@ -272,8 +296,10 @@ def _service_and_stylists(
         ]
     },
     description="Books `start` if it is free at this moment (whatever /availability said a moment "
-    "ago). 409 with a `code` when it is not: taken, too_soon, in_the_past, beyond_horizon, "
-    "closed, outside_hours, off_grid, time_off, no_stylist. Keep the returned `manage_token`: "
+    "ago): one service (`service`, `stylist`) or a visit (`items`: its services back to back, "
+    "booked or refused as a whole). 409 with a `code` when it is not: taken, resource_busy, "
+    "too_soon, in_the_past, beyond_horizon, closed, outside_hours, off_grid, time_off, "
+    "no_stylist, already_booked. Keep the returned `manage_token`: "
     "it is the only way to read or cancel the appointment later. 429 (rate_limited) after "
     "too many bookings from one address in a short time.",
 )
@@ -286,9 +312,8 @@ def book_appointment(
         return _error(request, 400, IDEMPOTENCY_KEY_HELP, "invalid_idempotency_key")
     # The same request, whatever the spelling of its JSON or the offset of its start.
     asked = payload.model_copy(update={"start": payload.start.astimezone(UTC)}).model_dump_json()
-    appointment = services.appointment_book(
-        service_id=payload.service,
-        stylist_id=payload.stylist,
+    appointments = services.visit_book(
+        items=[services.ItemRequest(item.service, item.stylist) for item in payload.wanted()],
         start=payload.start,
         customer_name=payload.customer.name,
         customer_email=payload.customer.email,
@@ -297,7 +322,8 @@ def book_appointment(
     )
     if key is not None:
         response["Idempotency-Key"] = key
-    return Status(201, _appointment_out(request, appointment, make_manage_token(appointment.pk)))
+    lead = appointments[0]
+    return Status(201, _appointment_out(request, lead, make_manage_token(lead.pk), appointments))
 
 
 @api.get(
@@ -370,16 +396,29 @@ def _manage_url(request: HttpRequest, token: str) -> str | None:
         return None
 
 
-def _appointment_out(request: HttpRequest, appointment: Appointment, token: str) -> AppointmentOut:
+def _appointment_out(
+    request: HttpRequest, appointment: Appointment, token: str, visit: list[Appointment] | None = None
+) -> AppointmentOut:
     tz = Salon.cached().tz
+    visit = visit if visit is not None else selectors.visit_appointment_list(appointment)
     return AppointmentOut(
         id=appointment.pk,
-        service=appointment.service_id,
-        stylist=appointment.stylist_id,
-        start=appointment.starts_at.astimezone(tz),
-        end=appointment.ends_at.astimezone(tz),
+        service=visit[0].service_id,
+        stylist=visit[0].stylist_id,
+        start=visit[0].starts_at.astimezone(tz),
+        end=visit[-1].ends_at.astimezone(tz),
         status=appointment.status,
-        price=str(appointment.price),
+        price=str(sum((item.price for item in visit), Decimal(0))),
+        items=[
+            ItemOut(
+                service=item.service_id,
+                stylist=item.stylist_id,
+                start=item.starts_at.astimezone(tz),
+                end=item.ends_at.astimezone(tz),
+                price=str(item.price),
+            )
+            for item in visit
+        ],
         # The e-mail address only ever goes to the holder of the token; the phone
         # number not even there: a forwarded link should not leak it.
         customer=CustomerOut(name=appointment.customer_name, email=appointment.customer_email),
@@ -411,6 +450,8 @@ _MESSAGES = {
     "string_unicode": "Text must be valid Unicode",
 }
 _BODY_MISSING = "The request body must be a JSON object; it is empty"
+# Rules about the body as a whole (schemas.AppointmentIn), not its shape.
+_WHOLE_BODY_RULES = {"items_or_service"}
 _BODY_NOT_OBJECT = "The request body must be a JSON object"
 # Model fields, as named in the API, for errors that get as far as full_clean().
 _MODEL_FIELD_LOC = {
@@ -453,7 +494,13 @@ def _validation_error(request: HttpRequest, exc: NinjaValidationError) -> HttpRe
         loc = list(error["loc"])
         if loc[:2] == ["body", "payload"]:  # the view's parameter name means nothing to clients
             loc = ["body", *loc[2:]]
-        if loc == ["body"]:  # the body as a whole: absent, or not an object
+        if loc[:2] == ["query", "query"]:  # as "payload": the view's parameter name
+            loc = ["query", *loc[2:]]
+        if loc[:1] == ["query"]:  # a repeated parameter (service=1&service=2) is one name
+            loc = [part for part in loc if not isinstance(part, int)]
+        if loc == ["body"] and error["type"] in _WHOLE_BODY_RULES:
+            message = error["msg"]
+        elif loc == ["body"]:  # the body as a whole: absent, or not an object
             message = _BODY_MISSING if error["type"] == "missing" else _BODY_NOT_OBJECT
         else:
             message = _MESSAGES.get(error["type"], error["msg"]).removeprefix("Value error, ")

@@ -34,6 +34,7 @@ import time as monotonic
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
+from decimal import Decimal
 
 from django.db import transaction
 from django.db.models.signals import m2m_changed, post_delete, post_save
@@ -43,10 +44,14 @@ from chairtime.booking import microcache, selectors
 from chairtime.booking.models import (
     LAST_DATE,
     Closure,
+    Resource,
+    ResourceUnit,
     Salon,
     Service,
+    ServicePhase,
     SpecialHours,
     Stylist,
+    StylistService,
     TimeOff,
     WorkingHours,
 )
@@ -69,7 +74,15 @@ class Catalog:
     closures: frozenset[date]
     # stylist id (None: the salon's) -> date -> [(start, end)]
     special_hours: dict[int | None, dict[date, list]]
+    # (stylist id, service id) -> the stylist's own (price, duration_minutes), None where the service's
+    own_figures: dict[tuple[int, int], tuple[Decimal | None, int | None]]
+    # (service id, stylist id or None) -> its phases, in order
+    phases: dict[tuple[int, int | None], list[selectors.PhaseRow]]
+    # resource id -> its unit ids, in order
+    units: dict[int, tuple[int, ...]]
     loaded_at: float = field(compare=False)
+    # (service id, stylist id) -> Offer, built on first use
+    _offers: dict[tuple[int, int], selectors.Offer] = field(default_factory=dict, compare=False, repr=False)
 
     def service(self, service_id: int) -> Service | None:
         return self.services.get(service_id)
@@ -77,6 +90,26 @@ class Catalog:
     def stylists_for(self, service: Service) -> list[Stylist]:
         """The active stylists offering ``service``, in display order."""
         return [s for s in self.stylists.values() if service.pk in self.offers[s.pk]]
+
+    def offer(self, service: Service, stylist_id: int) -> selectors.Offer | None:
+        """How the stylist offers ``service`` (their own price, length or phases,
+        else the service's), or None if they do not offer it."""
+        key = (service.pk, stylist_id)
+        offer = self._offers.get(key)
+        if offer is None:
+            if service.pk not in self.offers.get(stylist_id, ()):
+                return None
+            price, duration = self.own_figures.get((stylist_id, service.pk), (None, None))
+            phases = self.phases.get(key) or self.phases.get((service.pk, None), ())
+            # Two threads may build the same offer: both equal, either kept.
+            offer = self._offers[key] = selectors.make_offer(
+                self.services.get(service.pk, service),
+                stylist_id,
+                price=price,
+                duration_minutes=duration,
+                phases=phases,
+            )
+        return offer
 
     def has_stylist(self, stylist_id: int) -> bool:
         return stylist_id in self.stylists
@@ -149,10 +182,18 @@ def _load() -> Catalog:
     services = {s.pk: s for s in Service.objects.filter(is_active=True)}
     stylists = {s.pk: s for s in Stylist.objects.filter(is_active=True)}
     offers: dict[int, set[int]] = {pk: set() for pk in stylists}
-    for stylist_id, service_id in Stylist.services.through.objects.filter(
+    own_figures = {}
+    for stylist_id, service_id, price, duration in StylistService.objects.filter(
         stylist_id__in=stylists, service_id__in=services
-    ).values_list("stylist_id", "service_id"):
+    ).values_list("stylist_id", "service_id", "price", "duration_minutes"):
         offers[stylist_id].add(service_id)
+        if price is not None or duration is not None:
+            own_figures[(stylist_id, service_id)] = (price, duration)
+    units: dict[int, list[int]] = defaultdict(list)
+    for unit_id, resource_id in ResourceUnit.objects.order_by("resource_id", "number").values_list(
+        "pk", "resource_id"
+    ):
+        units[resource_id].append(unit_id)
 
     hours: dict[int, dict[int, list]] = defaultdict(lambda: defaultdict(list))
     for h in WorkingHours.objects.filter(stylist_id__in=stylists).order_by("weekday", "start"):
@@ -181,15 +222,33 @@ def _load() -> Catalog:
                 since.date() - timedelta(days=1), LAST_DATE, stylist_ids=stylists, salon_wide=True
             ).items()
         },
+        own_figures=own_figures,
+        phases=dict(selectors.phase_rows(services)),
+        units={resource_id: tuple(ids) for resource_id, ids in units.items()},
         loaded_at=loaded_at,
     )
 
 
 # Any change to what the snapshot holds, made in this process, clears it as soon as
 # it commits.
-for _model in (Salon, Service, Stylist, WorkingHours, TimeOff, Closure, SpecialHours):
+for _model in (
+    Salon,
+    Service,
+    Stylist,
+    StylistService,
+    ServicePhase,
+    Resource,
+    ResourceUnit,
+    WorkingHours,
+    TimeOff,
+    Closure,
+    SpecialHours,
+):
     post_save.connect(clear_on_commit, sender=_model, dispatch_uid=f"catalog-clear-save-{_model.__name__}")
     post_delete.connect(
         clear_on_commit, sender=_model, dispatch_uid=f"catalog-clear-delete-{_model.__name__}"
     )
 m2m_changed.connect(clear_on_commit, sender=Stylist.services.through, dispatch_uid="catalog-clear-offers")
+m2m_changed.connect(
+    clear_on_commit, sender=ServicePhase.resources.through, dispatch_uid="catalog-clear-phase-resources"
+)

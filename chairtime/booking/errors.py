@@ -19,6 +19,7 @@ class Problem(enum.Enum):
         "You already have this appointment: this service at this time is booked under the same "
         "e-mail address. Use the link you were given when you booked to see or cancel it."
     )
+    VISIT_SIZE = "A visit books between one and five services. Please book the rest separately."
     REQUEST_KEY_REUSED = (
         "This request key was already used for a different booking request. "
         "Use a new key for every new booking."

@@ -10,13 +10,15 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, date, datetime
-from typing import Annotated
+from typing import Annotated, cast
 
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.core.validators import validate_email
 from ninja import Field, Schema
-from pydantic import AfterValidator, BeforeValidator, ConfigDict
+from pydantic import AfterValidator, BeforeValidator, ConfigDict, model_validator
 from pydantic_core import PydanticCustomError
+
+from chairtime.booking.services import MAX_VISIT_ITEMS
 
 # Ids are 64-bit database keys; a larger number could only fail inside the driver.
 MAX_ID = 2**63 - 1
@@ -148,10 +150,24 @@ class CustomerIn(StrictSchema):
     phone: CustomerPhone | None = None
 
 
-class AppointmentIn(StrictSchema):
+class ItemIn(StrictSchema):
     service: Id = Field(description="A service id from /services.")
     stylist: Id | None = Field(
         default=None, description="A stylist id from /stylists; null or absent: any suitable stylist."
+    )
+
+
+class AppointmentIn(StrictSchema):
+    service: Id | None = Field(default=None, description="A service id from /services (one service).")
+    stylist: Id | None = Field(
+        default=None, description="A stylist id from /stylists; null or absent: any suitable stylist."
+    )
+    items: list[ItemIn] | None = Field(
+        default=None,
+        min_length=1,
+        max_length=MAX_VISIT_ITEMS,
+        description="A visit: its services back to back, in this order, each with its stylist. "
+        "Instead of service and stylist.",
     )
     start: StartInstant
     customer: CustomerIn
@@ -165,22 +181,76 @@ class AppointmentIn(StrictSchema):
                     "stylist": None,
                     "start": "2027-03-15T09:00:00-07:00",
                     "customer": {"name": "Alex Doe", "email": "alex@example.com", "phone": "+1 415 555 0100"},
-                }
+                },
+                {
+                    "items": [{"service": 3, "stylist": 1}, {"service": 1, "stylist": None}],
+                    "start": "2027-03-15T09:00:00-07:00",
+                    "customer": {"name": "Alex Doe", "email": "alex@example.com"},
+                },
             ]
         },
     )
 
+    @model_validator(mode="after")
+    def _one_way_to_say_what(self) -> AppointmentIn:
+        if (self.items is None) == (self.service is None):
+            raise PydanticCustomError(
+                "items_or_service", "Give either service (and stylist) or items, not both and not neither."
+            )
+        if self.items is not None and self.stylist is not None:
+            raise PydanticCustomError("items_or_service", "With items, give each item's stylist inside it.")
+        return self
 
-class NextAvailabilityQuery(Schema):
-    service: Id = Field(description="A service id from /services.")
-    stylist: Id | None = Field(default=None, description="Only this stylist; omit for any suitable stylist.")
+    def wanted(self) -> list[ItemIn]:
+        """The visit's items, whichever way the request said them."""
+        if self.items is not None:
+            return self.items
+        # The validator made sure that service is given when items is not.
+        return [ItemIn(service=cast(int, self.service), stylist=self.stylist)]
+
+
+def _any_stylist(value: object) -> object:
+    # "any" (or empty) in a list of stylists stands for any suitable stylist.
+    return None if value in ("any", "") else value
+
+
+StylistChoice = Annotated[Id | None, BeforeValidator(_any_stylist)]
+_SERVICES = Field(
+    min_length=1,
+    max_length=MAX_VISIT_ITEMS,
+    description="A service id from /services; repeat it for a visit of several services, in order.",
+)
+_STYLISTS = Field(
+    default_factory=list,
+    max_length=MAX_VISIT_ITEMS,
+    description="Only this stylist, or `any`; repeated, matched to the services by position. "
+    "Omitted: any suitable stylist.",
+)
+
+
+class _VisitQuery(Schema):
+    service: list[Id] = _SERVICES
+    stylist: list[StylistChoice] = _STYLISTS
+
+    @model_validator(mode="after")
+    def _stylists_match_services(self) -> _VisitQuery:
+        if len(self.stylist) > len(self.service):
+            raise PydanticCustomError(
+                "too_many_stylists", "Give at most one stylist (or any) for each service, in the same order."
+            )
+        return self
+
+    def wanted(self) -> list[tuple[int, int | None]]:
+        stylists = [*self.stylist, *[None] * (len(self.service) - len(self.stylist))]
+        return list(zip(self.service, stylists, strict=True))
+
+
+class NextAvailabilityQuery(_VisitQuery):
     limit: int = Field(default=10, ge=1, le=50, description="How many starts, 1 to 50.")
 
 
-class AvailabilityQuery(Schema):
-    service: Id = Field(description="A service id from /services.")
+class AvailabilityQuery(_VisitQuery):
     date: LocalDate = Field(description="The salon's local date, YYYY-MM-DD.")
-    stylist: Id | None = Field(default=None, description="Only this stylist; omit for any suitable stylist.")
 
 
 # --- Responses --------------------------------------------------------------------
@@ -197,6 +267,12 @@ class ServiceOut(Schema):
 class StylistOut(Schema):
     id: int
     name: str
+    price: str | None = Field(
+        default=None, description="This stylist's price for the service asked for, a decimal string."
+    )
+    duration_minutes: int | None = Field(
+        default=None, description="This stylist's length of the service asked for, in minutes."
+    )
 
 
 class AvailabilityOut(Schema):
@@ -217,14 +293,23 @@ class CustomerOut(Schema):
     email: str
 
 
-class AppointmentOut(Schema):
-    id: int
+class ItemOut(Schema):
     service: int
     stylist: int
     start: datetime = Field(description="In the salon's local time, with its UTC offset.")
     end: datetime = Field(description="In the salon's local time, with its UTC offset.")
+    price: str = Field(description="This service's price with this stylist when booked.")
+
+
+class AppointmentOut(Schema):
+    id: int
+    service: int = Field(description="The (first) service.")
+    stylist: int = Field(description="The (first) service's stylist.")
+    start: datetime = Field(description="The visit's start, in the salon's local time, with its UTC offset.")
+    end: datetime = Field(description="The visit's end, in the salon's local time, with its UTC offset.")
     status: str = Field(description='"confirmed" or "cancelled".')
-    price: str = Field(description="The price when booked, a decimal string.")
+    price: str = Field(description="The visit's total price when booked, a decimal string.")
+    items: list[ItemOut] = Field(description="Each service of the visit, in order (one for one service).")
     customer: CustomerOut
     manage_token: str = Field(description="Proof of ownership: pass it as ?token= to read or cancel.")
     manage_url: str | None = Field(description="The customer's own page for the appointment, if any.")

@@ -1,9 +1,9 @@
 """Reads: what the pages, the API and the booking service need to know.
 
-The availability reads are bounded by the day asked for. Appointments are found
-through the (stylist, confirmed_starts_at) unique index with a range that starts
-``MAX_SERVICE_DURATION`` before the local day (an appointment that began the
-evening before may still overlap it), so a salon with a million past
+The availability reads are bounded by the day asked for. Busy time is read from
+the holds, through their unique (stylist, start) and (unit, start) indexes, with a
+range that starts ``MAX_HOLD_DURATION`` before the local day (a hold that began
+the evening before may still overlap it), so a salon with a million past
 appointments costs the same to query as a new one.
 """
 
@@ -13,27 +13,37 @@ from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from decimal import Decimal
 from typing import TYPE_CHECKING
 
 from django.db.models import Prefetch, Q, QuerySet
 
 from chairtime.booking import availability
-from chairtime.booking.availability import Policy, StylistSchedule
+from chairtime.booking.availability import Phase, Policy, Resources, StylistSchedule, Treatment, VisitItem
 from chairtime.booking.errors import BookingError, Problem
 from chairtime.booking.models import (
+    MAX_BUFFER_MINUTES,
     MAX_SERVICE_DURATION,
     Appointment,
     Closure,
+    Hold,
+    ResourceUnit,
     Salon,
     Service,
+    ServicePhase,
     SpecialHours,
     Stylist,
+    StylistService,
     TimeOff,
     WorkingHours,
 )
 
 if TYPE_CHECKING:  # the catalog reads through these selectors
     from chairtime.booking.catalog import Catalog
+
+
+# No hold lasts longer: a service's whole span plus both buffers.
+MAX_HOLD_DURATION = MAX_SERVICE_DURATION + 2 * timedelta(minutes=MAX_BUFFER_MINUTES)
 
 
 def service_list() -> QuerySet[Service]:
@@ -65,6 +75,18 @@ def stylist_for_booking(stylist_id: int, service: Service) -> Stylist:
 
 def appointment_get(appointment_id: int) -> Appointment | None:
     return Appointment.objects.select_related("service", "stylist").filter(pk=appointment_id).first()
+
+
+def visit_appointment_list(appointment: Appointment) -> list[Appointment]:
+    """The appointments of ``appointment``'s visit, in order (itself alone for one
+    the release before visits wrote)."""
+    if appointment.visit_id is None:
+        return [appointment]
+    return list(
+        Appointment.objects.select_related("service", "stylist")
+        .filter(visit_id=appointment.visit_id)
+        .order_by("position", "pk")
+    )
 
 
 def closed_day_set(
@@ -146,11 +168,13 @@ def stylist_schedules(
     last_day: date,
     *,
     catalog: Catalog | None = None,
+    legacy: bool = False,
 ) -> list[StylistSchedule]:
-    """Each stylist's hours, time off and confirmed appointments around the local
-    days first_day..last_day, in the order of ``stylists``: three indexed queries,
-    whatever the number of stylists; one (the appointments) when the hours and time
-    off come from ``catalog`` (read paths only: the booking service passes none)."""
+    """Each stylist's hours, time off and busy time around the local days
+    first_day..last_day, in the order of ``stylists``: four indexed queries,
+    whatever the number of stylists; one (the holds) when the hours and time off
+    come from ``catalog`` (read paths only: the booking service passes none).
+    ``legacy``: see :func:`stylist_busy_by_id`."""
     window_start, _ = availability.day_bounds(first_day, salon.tz)
     _, window_end = availability.day_bounds(last_day, salon.tz)
     ids = [s.pk for s in stylists]
@@ -172,17 +196,7 @@ def stylist_schedules(
         ).order_by("start"):
             time_off[t.stylist_id].append((t.start, t.end))
 
-    bookings: dict[int, list] = defaultdict(list)
-    for stylist_id, starts_at, ends_at in (
-        Appointment.objects.filter(
-            stylist_id__in=ids,
-            confirmed_starts_at__gte=window_start - MAX_SERVICE_DURATION,
-            confirmed_starts_at__lt=window_end,
-        )
-        .order_by("confirmed_starts_at")
-        .values_list("stylist_id", "starts_at", "ends_at")
-    ):
-        bookings[stylist_id].append((starts_at, ends_at))
+    bookings = stylist_busy_by_id(ids, window_start, window_end, legacy=legacy)
 
     return [
         StylistSchedule(
@@ -196,56 +210,303 @@ def stylist_schedules(
     ]
 
 
+def stylist_busy_by_id(
+    stylist_ids: Sequence[int], window_start: datetime, window_end: datetime, *, legacy: bool = False
+) -> dict[int, list[tuple[datetime, datetime]]]:
+    """The stylists' busy spans (their holds) that may overlap the window, by id.
+
+    ``legacy`` adds, as busy from start to end, the confirmed appointments the
+    release before visits wrote while this one was rolling out (no visit, so no
+    holds; see migration 0005). The booking service asks for them, on its locked
+    state; the pages do not need to (a time they offer wrongly is refused)."""
+    busy: dict[int, list[tuple[datetime, datetime]]] = defaultdict(list)
+    for stylist_id, starts_at, ends_at in (
+        Hold.objects.filter(
+            stylist_id__in=stylist_ids,
+            starts_at__gte=window_start - MAX_HOLD_DURATION,
+            starts_at__lt=window_end,
+        )
+        .order_by("starts_at")
+        .values_list("stylist_id", "starts_at", "ends_at")
+    ):
+        busy[stylist_id].append((starts_at, ends_at))
+    if legacy:
+        for stylist_id, starts_at, ends_at in Appointment.objects.filter(
+            stylist_id__in=stylist_ids,
+            visit__isnull=True,
+            confirmed_starts_at__gte=window_start - MAX_SERVICE_DURATION,
+            confirmed_starts_at__lt=window_end,
+        ).values_list("stylist_id", "starts_at", "ends_at"):
+            busy[stylist_id].append((starts_at, ends_at))
+    return busy
+
+
+def resource_state(
+    resource_ids: Iterable[int],
+    window_start: datetime,
+    window_end: datetime,
+    *,
+    catalog: Catalog | None = None,
+) -> Resources:
+    """Every unit of these resources with its holds that may overlap the window:
+    one indexed query (two without ``catalog``), none for no resources."""
+    wanted = sorted(set(resource_ids))
+    if not wanted:
+        return availability.NO_RESOURCES
+    units: dict[int, dict[int, list]] = defaultdict(dict)
+    if catalog is not None:
+        for resource_id in wanted:
+            for unit_id in catalog.units.get(resource_id, ()):
+                units[resource_id][unit_id] = []
+    else:
+        for unit_id, resource_id in ResourceUnit.objects.filter(resource_id__in=wanted).values_list(
+            "pk", "resource_id"
+        ):
+            units[resource_id][unit_id] = []
+    unit_resource = {unit_id: resource_id for resource_id, by_unit in units.items() for unit_id in by_unit}
+    for unit_id, starts_at, ends_at in (
+        Hold.objects.filter(
+            unit_id__in=list(unit_resource),
+            starts_at__gte=window_start - MAX_HOLD_DURATION,
+            starts_at__lt=window_end,
+        )
+        .order_by("starts_at")
+        .values_list("unit_id", "starts_at", "ends_at")
+    ):
+        units[unit_resource[unit_id]][unit_id].append((starts_at, ends_at))
+    return Resources(units)
+
+
+@dataclass(frozen=True)
+class Offer:
+    """A service as one stylist offers it: their own treatment (phases, buffers)
+    and price, or the service's."""
+
+    stylist_id: int
+    treatment: Treatment
+    price: Decimal
+
+    @property
+    def duration_minutes(self) -> int:
+        return int(self.treatment.duration.total_seconds() // 60)
+
+    @property
+    def resource_ids(self) -> set[int]:
+        return {resource for phase in self.treatment.phases for resource in phase.resources}
+
+
+# (minutes, processing, resource ids) of one phase
+PhaseRow = tuple[int, bool, tuple[int, ...]]
+
+
+def make_offer(
+    service: Service,
+    stylist_id: int,
+    *,
+    price: Decimal | None,
+    duration_minutes: int | None,
+    phases: Sequence[PhaseRow],
+) -> Offer:
+    """The Offer of ``service`` by a stylist from their own figures (None: the
+    service's) and the phases that apply to them (theirs, else the standard)."""
+    steps = tuple(
+        Phase(timedelta(minutes=minutes), processing, resources) for minutes, processing, resources in phases
+    ) or (Phase(timedelta(minutes=duration_minutes or service.duration_minutes)),)
+    treatment = Treatment(
+        steps,
+        buffer_before=timedelta(minutes=service.buffer_before_minutes),
+        buffer_after=timedelta(minutes=service.buffer_after_minutes),
+    )
+    return Offer(stylist_id, treatment, service.price if price is None else price)
+
+
+def phase_rows(service_ids: Iterable[int]) -> dict[tuple[int, int | None], list[PhaseRow]]:
+    """The phases of these services, by (service id, stylist id or None for the
+    standard ones), in order: two queries."""
+    phases = list(
+        ServicePhase.objects.filter(service_id__in=list(service_ids))
+        .order_by("service_id", "stylist_id", "position")
+        .values_list("pk", "service_id", "stylist_id", "minutes", "processing")
+    )
+    needs: dict[int, list[int]] = defaultdict(list)
+    for phase_id, resource_id in ServicePhase.resources.through.objects.filter(
+        servicephase_id__in=[row[0] for row in phases]
+    ).values_list("servicephase_id", "resource_id"):
+        needs[phase_id].append(resource_id)
+    rows: dict[tuple[int, int | None], list[PhaseRow]] = defaultdict(list)
+    for phase_id, service_id, stylist_id, minutes, processing in phases:
+        rows[(service_id, stylist_id)].append((minutes, processing, tuple(sorted(needs[phase_id]))))
+    return rows
+
+
+def resource_ids_for_services(service_ids: Iterable[int]) -> list[int]:
+    """The resources any phase of these services needs, whoever does them."""
+    return sorted(
+        set(
+            ServicePhase.resources.through.objects.filter(
+                servicephase__service_id__in=list(service_ids)
+            ).values_list("resource_id", flat=True)
+        )
+    )
+
+
+def offer_map(services: Sequence[Service], stylist_ids: Iterable[int]) -> dict[tuple[int, int], Offer]:
+    """How each of the stylists offers each of the services they offer, by
+    (service id, stylist id), from the database (the booking service's read,
+    on its locked state): three queries."""
+    ids = list(stylist_ids)
+    by_id = {service.pk: service for service in services}
+    phases = phase_rows(by_id)
+    offers = {}
+    for stylist_id, service_id, price, duration in StylistService.objects.filter(
+        service_id__in=list(by_id), stylist_id__in=ids
+    ).values_list("stylist_id", "service_id", "price", "duration_minutes"):
+        service = by_id[service_id]
+        offers[(service_id, stylist_id)] = make_offer(
+            service,
+            stylist_id,
+            price=price,
+            duration_minutes=duration,
+            phases=phases.get((service_id, stylist_id)) or phases.get((service_id, None), ()),
+        )
+    return offers
+
+
 @dataclass(frozen=True)
 class DaySlots:
     day: date
-    # start (aware, in the salon's zone) -> ids of the stylists free then
+    # start (aware, in the salon's zone) -> ids of the stylists free then for the
+    # visit's first service
     starts: dict[datetime, list[int]]
+
+
+# What a customer asks for: each service of the visit, in order, with the
+# stylists who may do it (one named stylist, or every suitable one).
+Wanted = Sequence[tuple[Service, Sequence[Stylist]]]
+
+
+def _wanted(service: Service | None, stylists: Sequence[Stylist] | None, items: Wanted | None) -> Wanted:
+    if items is not None:
+        return items
+    if service is None or stylists is None:
+        raise TypeError("give the service and its stylists, or the visit's items")
+    return [(service, stylists)]
+
+
+@dataclass(frozen=True)
+class VisitSearch:
+    """Everything the pure rules need to answer for a visit over some days."""
+
+    policy: Policy
+    schedules: dict[int, StylistSchedule]
+    items: list[VisitItem]
+    resources: Resources
+    offers: dict[tuple[int, int], Offer]  # (service id, stylist id) -> Offer
+
+
+def visit_search(
+    salon: Salon,
+    wanted: Wanted,
+    first_day: date,
+    last_day: date,
+    *,
+    catalog: Catalog | None = None,
+    legacy: bool = False,
+) -> VisitSearch:
+    """The visit's rules, schedules, treatments and resources around the local days:
+    with ``catalog``, one query for the stylists' holds and one for the resources'
+    (when a treatment needs any). ``legacy``: see :func:`stylist_busy_by_id`."""
+    stylists = list({s.pk: s for _, candidates in wanted for s in candidates}.values())
+    policy = salon_policy(salon, first_day, last_day, catalog=catalog)
+    schedules = stylist_schedules(stylists, salon, first_day, last_day, catalog=catalog, legacy=legacy)
+    if catalog is not None:
+        offers = {
+            (service.pk, s.pk): offer
+            for service, candidates in wanted
+            for s in candidates
+            if (offer := catalog.offer(service, s.pk)) is not None
+        }
+    else:
+        offers = offer_map([service for service, _ in wanted], [s.pk for s in stylists])
+    items = [
+        VisitItem(
+            tuple(
+                (s.pk, offers[(service.pk, s.pk)].treatment)
+                for s in candidates
+                if (service.pk, s.pk) in offers
+            )
+        )
+        for service, candidates in wanted
+    ]
+    window_start, _ = availability.day_bounds(first_day, salon.tz)
+    _, window_end = availability.day_bounds(last_day, salon.tz)
+    needed = {resource for offer in offers.values() for resource in offer.resource_ids}
+    return VisitSearch(
+        policy,
+        {schedule.stylist_id: schedule for schedule in schedules},
+        items,
+        resource_state(needed, window_start, window_end, catalog=catalog),
+        offers,
+    )
 
 
 def slot_list(
     *,
     salon: Salon,
-    service: Service,
-    stylists: Sequence[Stylist],
+    service: Service | None = None,
+    stylists: Sequence[Stylist] | None = None,
+    items: Wanted | None = None,
     day: date,
     now: datetime,
     catalog: Catalog | None = None,
 ) -> DaySlots:
-    """The free start times of ``service`` on local ``day`` with any of ``stylists``."""
-    policy = salon_policy(salon, day, day, catalog=catalog)
-    schedules = stylist_schedules(stylists, salon, day, day, catalog=catalog)
-    return DaySlots(day, availability.free_starts_any(schedules, policy, day, service.duration, now))
+    """The free starts on local ``day`` of ``service`` with any of ``stylists``, or
+    of the visit of ``items`` (its services back to back)."""
+    search = visit_search(salon, _wanted(service, stylists, items), day, day, catalog=catalog)
+    if not all(item.options for item in search.items):
+        return DaySlots(day, {})
+    return DaySlots(
+        day,
+        availability.free_visit_starts(
+            search.schedules, search.policy, day, search.items, now, search.resources
+        ),
+    )
 
 
 def _horizon(
-    salon: Salon, stylists: Sequence[Stylist], now: datetime, catalog: Catalog | None
-) -> tuple[date, Policy, list[StylistSchedule]]:
-    """Local today, the policy and the stylists' schedules for the whole booking
-    horizon: three queries (one with ``catalog``), however many days."""
+    salon: Salon, wanted: Wanted, now: datetime, catalog: Catalog | None
+) -> tuple[date, VisitSearch]:
+    """Local today and the visit's search for the whole booking horizon: a few
+    queries (one or two with ``catalog``), however many days."""
     today = availability.local_today(salon_policy(salon), now)
     last_day = today + timedelta(days=salon.horizon_days)
-    policy = salon_policy(salon, today, last_day, catalog=catalog)
-    return today, policy, stylist_schedules(stylists, salon, today, last_day, catalog=catalog)
+    return today, visit_search(salon, wanted, today, last_day, catalog=catalog)
 
 
 def bookable_day_list(
     *,
     salon: Salon,
-    service: Service,
-    stylists: Sequence[Stylist],
+    service: Service | None = None,
+    stylists: Sequence[Stylist] | None = None,
+    items: Wanted | None = None,
     now: datetime,
     catalog: Catalog | None = None,
 ) -> list[tuple[date, int]]:
     """Every local date customers may book now, with how many start times are free
     on it (0 for a full or closed day)."""
-    today, policy, schedules = _horizon(salon, stylists, now, catalog)
-    open_days = set(availability.bookable_dates(policy, now))
+    today, search = _horizon(salon, _wanted(service, stylists, items), now, catalog)
     days = [today + timedelta(days=n) for n in range(salon.horizon_days + 1)]
+    if not all(item.options for item in search.items):
+        return [(day, 0) for day in days]
+    open_days = set(availability.bookable_dates(search.policy, now))
     return [
         (
             day,
-            len(availability.free_starts_any(schedules, policy, day, service.duration, now))
+            len(
+                availability.free_visit_starts(
+                    search.schedules, search.policy, day, search.items, now, search.resources
+                )
+            )
             if day in open_days
             else 0,
         )
@@ -256,17 +517,24 @@ def bookable_day_list(
 def first_free_start_list(
     *,
     salon: Salon,
-    service: Service,
-    stylists: Sequence[Stylist],
+    service: Service | None = None,
+    stylists: Sequence[Stylist] | None = None,
+    items: Wanted | None = None,
     now: datetime,
     limit: int,
     catalog: Catalog | None = None,
 ) -> list[datetime]:
-    """The next ``limit`` free starts of ``service`` with any of ``stylists``, from
-    ``now`` to the end of the booking horizon, across days ("first available")."""
-    _, policy, schedules = _horizon(salon, stylists, now, catalog)
+    """The next ``limit`` free starts of ``service`` with any of ``stylists`` (or of
+    the visit of ``items``), from ``now`` to the end of the booking horizon, across
+    days ("first available")."""
+    _, search = _horizon(salon, _wanted(service, stylists, items), now, catalog)
+    if not all(item.options for item in search.items):
+        return []
     return [
-        start for start, _ in availability.first_free_starts(schedules, policy, service.duration, now, limit)
+        start
+        for start, _ in availability.first_free_visit_starts(
+            search.schedules, search.policy, search.items, now, limit, search.resources
+        )
     ]
 
 

@@ -1,24 +1,29 @@
-"""Writes: booking and cancelling appointments.
+"""Writes: booking and cancelling visits (one or several services back to back).
 
-The rule these functions keep is "never two confirmed appointments of one stylist
-at overlapping times", whatever the number of concurrent requests. In order:
+The rules these functions keep, whatever the number of concurrent requests:
+never one stylist in two busy spans (working phases, buffers) at once, and never
+one resource unit (a basin, a colour station) held twice at once. In order:
 
 1. ``now`` is captured once, so every check in a request agrees on the time.
 2. One durable transaction takes its locks in one global order: first the
    request's key, when it has one (a form's nonce, an API ``Idempotency-Key``),
    then the rows of the stylists the booking could make less available, by
    primary key (``SELECT ... FOR UPDATE`` on the stylist table alone, so no query
-   plan can take them in another order).
+   plan can take them in another order), then the rows of the resources its
+   services' phases need, by primary key.
 3. Everything the decision depends on is read after the locks: the salon's
-   settings, the service, who offers it, hours, time off, closures and
-   appointments. ``load_salon`` locks the same stylists before it writes, so a
-   booking never mixes its old settings with its new hours.
-4. Availability is computed again on the locked state: whatever the customer saw
-   on the page, only what is free now counts.
-5. Then the appointment is written. The database constraints are the last line
-   of defence should a code path ever skip the lock: on PostgreSQL an exclusion
-   constraint on overlapping ranges, everywhere a unique (stylist, start) and a
-   unique (service, customer's e-mail, start).
+   settings, the services, who offers them at which price and length, phases,
+   hours, time off, closures, the stylists' and the units' holds. ``load_salon``
+   locks the same rows in the same order before it writes, so a booking never
+   mixes old settings with new hours.
+4. Availability is computed again on the locked state (``availability.plan_visit``):
+   whatever the customer saw on the page, only what is free now counts.
+5. Then the visit is written: its appointments, and their holds. The database
+   constraints are the last line of defence should a code path ever skip the
+   lock: on PostgreSQL exclusion constraints on overlapping holds per stylist and
+   per unit, everywhere a unique (stylist, start) and (unit, start) of holds, a
+   unique (stylist, start) of appointments and a unique (service, customer's
+   e-mail, start).
 
 A deadlock or lock timeout that still happens (the database's own index locks,
 the back office) is retried from the start (transactions.py).
@@ -41,16 +46,23 @@ from django.utils import timezone
 from chairtime.booking import availability, selectors
 from chairtime.booking.availability import Refusal
 from chairtime.booking.errors import BookingError, Problem
-from chairtime.booking.models import Appointment, BookingRequest, Salon, Service, Stylist
+from chairtime.booking.models import (
+    Appointment,
+    BookingRequest,
+    Hold,
+    Resource,
+    Salon,
+    Service,
+    Stylist,
+    Visit,
+)
 from chairtime.booking.transactions import run_durable
 
 logger = logging.getLogger("chairtime.booking")
 
-# Refusals from the least to the most specific: Refusal is declared in the order
-# check_start applies them. When no stylist can take an "any stylist" booking, the
-# customer hears the reason that got furthest: "taken" is more useful than
-# "outside hours" if one stylist works then but is busy.
-_REFUSAL_ORDER = list(Refusal)
+# A visit of more services than this is refused: the search tries every choice
+# of stylists, and no salon books more in one go.
+MAX_VISIT_ITEMS = 5
 
 
 def lock_stylists(stylist_ids: Iterable[int]) -> list[int]:
@@ -70,6 +82,26 @@ def lock_stylists(stylist_ids: Iterable[int]) -> list[int]:
         .select_for_update()
         .values_list("pk", flat=True)
     )
+
+
+def lock_resources(resource_ids: Iterable[int]) -> list[int]:
+    """Lock these resources' rows until the transaction ends (after the stylists:
+    the global order), by primary key; returns the ids locked. Two bookings that
+    could hold a unit of one resource queue here, whichever stylists they have."""
+    return list(
+        Resource.objects.filter(pk__in=sorted(set(resource_ids)))
+        .order_by("pk")
+        .select_for_update()
+        .values_list("pk", flat=True)
+    )
+
+
+@dataclass(frozen=True)
+class ItemRequest:
+    """One service of a visit as asked: a named stylist, or None for any."""
+
+    service_id: int
+    stylist_id: int | None = None
 
 
 @dataclass(frozen=True)
@@ -99,32 +131,56 @@ def appointment_book(
     request: RequestKey | None = None,
     now: datetime | None = None,
 ) -> Appointment:
-    """Book ``service_id`` at ``start`` with ``stylist_id``, or with whichever
-    suitable stylist is free (the least busy that day) when it is None.
+    """Book one service: :func:`visit_book` of one item; returns its appointment."""
+    return visit_book(
+        items=[ItemRequest(service_id, stylist_id)],
+        start=start,
+        customer_name=customer_name,
+        customer_email=customer_email,
+        customer_phone=customer_phone,
+        request=request,
+        now=now,
+    )[0]
+
+
+def visit_book(
+    *,
+    items: Sequence[ItemRequest],
+    start: datetime,
+    customer_name: str,
+    customer_email: str,
+    customer_phone: str = "",
+    request: RequestKey | None = None,
+    now: datetime | None = None,
+) -> list[Appointment]:
+    """Book a visit: ``items``' services back to back from ``start``, each with its
+    named stylist or whichever suitable stylist is free (the least busy that day
+    first). Booked or refused as a whole; returns its appointments in order.
 
     With ``request``, a request that already booked (the same key within
-    BookingRequest.KEPT_FOR) books nothing and returns the appointment it made,
-    waiting for it if it is still being made; the same key with another request
-    is refused (Problem.REQUEST_KEY_REUSED).
+    BookingRequest.KEPT_FOR) books nothing and returns the appointments it made,
+    waiting for them if they are still being made; the same key with another
+    request is refused (Problem.REQUEST_KEY_REUSED).
 
-    Raises BookingError when the service or stylist does not exist, when the
-    start is not free at this moment (taken, outside hours, too soon, ...), or
-    when the customer already holds this service at this start.
+    Raises BookingError when a service or stylist does not exist, when the visit
+    does not fit at this moment (taken, outside hours, a resource in use, too
+    soon, ...), or when the customer already holds a service at its start.
     """
     if timezone.is_naive(start):
         raise ValueError("start must be timezone-aware")
+    if not 1 <= len(items) <= MAX_VISIT_ITEMS:
+        raise BookingError(Problem.VISIT_SIZE)
     now = now or timezone.now()
     customer_email = customer_email.strip()
 
-    def book() -> tuple[Appointment, bool]:
+    def book() -> tuple[list[Appointment], bool]:
         claim = None
         if request is not None:
             claim = _claim_request(request, now)
             if claim.appointment_id is not None:
-                return claim.appointment, False
-        appointment = _book_locked(
-            service_id=service_id,
-            stylist_id=stylist_id,
+                return selectors.visit_appointment_list(claim.appointment), False
+        appointments = _book_locked(
+            items=items,
             start=start,
             now=now,
             customer_name=customer_name,
@@ -132,32 +188,34 @@ def appointment_book(
             customer_phone=customer_phone,
         )
         if claim is not None:
-            claim.appointment = appointment
+            claim.appointment = appointments[0]
             claim.save(update_fields=["appointment"])
-        return appointment, True
+        return appointments, True
 
     try:
-        appointment, made = run_durable(book, what="appointment_book")
+        appointments, made = run_durable(book, what="visit_book")
     except IntegrityError:
         # Only reachable if something wrote past the lock; a constraint held.
-        logger.warning("booking refused by a database constraint", extra={"stylist_id": stylist_id})
-        if _customer_holds(service_id, start, customer_email):
+        logger.warning("booking refused by a database constraint", extra={"items": len(items)})
+        if _customer_holds(items[0].service_id, start, customer_email):
             raise BookingError(Problem.ALREADY_BOOKED) from None
         raise BookingError(Refusal.TAKEN) from None
     if not made:
-        logger.info("booking request repeated", extra={"appointment_id": appointment.pk})
-        return appointment
+        logger.info("booking request repeated", extra={"appointment_id": appointments[0].pk})
+        return appointments
     if request is not None:
         _forget_old_requests(now)
-    logger.info(
-        "appointment booked",
-        extra={
-            "appointment_id": appointment.pk,
-            "service_id": appointment.service_id,
-            "stylist_id": appointment.stylist_id,
-        },
-    )
-    return appointment
+    for appointment in appointments:
+        logger.info(
+            "appointment booked",
+            extra={
+                "appointment_id": appointment.pk,
+                "visit_id": appointment.visit_id,
+                "service_id": appointment.service_id,
+                "stylist_id": appointment.stylist_id,
+            },
+        )
+    return appointments
 
 
 def _claim_request(request: RequestKey, now: datetime) -> BookingRequest:
@@ -208,100 +266,156 @@ def _customer_holds(service_id: int, start: datetime, customer_email: str) -> bo
 
 def _book_locked(
     *,
-    service_id: int,
-    stylist_id: int | None,
+    items: Sequence[ItemRequest],
     start: datetime,
     now: datetime,
     customer_name: str,
     customer_email: str,
     customer_phone: str,
-) -> Appointment:
-    # Who could take it, read without a lock only to know which rows to lock.
-    if stylist_id is not None:
-        maybe = [stylist_id]
-    else:
-        maybe = list(selectors.stylist_list_for_service(service_id).values_list("pk", flat=True))
+) -> list[Appointment]:
+    # Who could take each service, and which resources its phases could need,
+    # read without a lock only to know which rows to lock.
+    maybe: list[int] = []
+    for item in items:
+        if item.stylist_id is not None:
+            maybe.append(item.stylist_id)
+        else:
+            maybe.extend(selectors.stylist_list_for_service(item.service_id).values_list("pk", flat=True))
     locked = lock_stylists(maybe)
+    locked_resources = set(lock_resources(selectors.resource_ids_for_services(i.service_id for i in items)))
 
     # From here on everything is read on the locked state.
     salon = Salon.load()
-    service = selectors.service_get(service_id)
-    if service is None:
-        raise BookingError(Problem.SERVICE_NOT_FOUND)
-    if stylist_id is not None:
-        # Locked above by its id; a precise refusal when it cannot take the service.
-        stylists = [selectors.stylist_for_booking(stylist_id, service)]
-    else:
-        # A stylist who began to offer the service after the read above is not
-        # locked, so not a candidate; one who stopped is not offered.
-        stylists = list(selectors.stylist_list_for_service(service).filter(pk__in=locked).order_by("pk"))
+    wanted: list[tuple[Service, list[Stylist]]] = []
+    for item in items:
+        service = selectors.service_get(item.service_id)
+        if service is None:
+            raise BookingError(Problem.SERVICE_NOT_FOUND)
+        if item.stylist_id is not None:
+            # Locked above by its id; a precise refusal when it cannot take the service.
+            candidates = [selectors.stylist_for_booking(item.stylist_id, service)]
+        else:
+            # A stylist who began to offer the service after the read above is not
+            # locked, so not a candidate; one who stopped is not offered.
+            candidates = list(
+                selectors.stylist_list_for_service(service).filter(pk__in=locked).order_by("pk")
+            )
+        wanted.append((service, candidates))
 
     # Before any schedule is read: a start in year 1 or 9999 has no day window.
     timing = availability.check_timing(selectors.salon_policy(salon), start, now)
     if timing is not None:
         raise BookingError(timing)
-    if not stylists:
+    if not all(candidates for _, candidates in wanted):
         raise BookingError(Problem.NO_STYLIST)
-    if _customer_holds(service.pk, start, customer_email):
+    if _customer_holds(wanted[0][0].pk, start, customer_email):
         raise BookingError(Problem.ALREADY_BOOKED)
 
-    stylist = _choose_free_stylist(salon, service, stylists, start, now)
-    appointment = Appointment(
-        service=service,
-        stylist=stylist,
-        starts_at=start,
-        ends_at=start + service.duration,  # an aware instant: absolute arithmetic
-        customer_name=customer_name.strip(),
-        customer_email=customer_email,
-        customer_phone=customer_phone.strip(),
-        price=service.price,
-        created_at=now,
-    )
-    # validate_constraints=False: the unique constraints are checked by the INSERT
-    # itself; checking them here too would only add queries.
-    appointment.full_clean(validate_constraints=False)
-    appointment.save(force_insert=True)
-    return appointment
-
-
-def _choose_free_stylist(
-    salon: Salon, service: Service, stylists: Sequence[Stylist], start: datetime, now: datetime
-) -> Stylist:
     day = start.astimezone(salon.tz).date()
-    policy = selectors.salon_policy(salon, day, day)
-    schedules = selectors.stylist_schedules(stylists, salon, day, day)
-    free: list[tuple[int, int, Stylist]] = []
-    refusals: list[Refusal] = []
-    for order, (stylist, schedule) in enumerate(zip(stylists, schedules, strict=True)):
-        refusal = availability.check_start(schedule, policy, start, service.duration, now)
-        if refusal is None:
-            # Spread the work: the stylist with the fewest appointments that day.
-            free.append((len(schedule.bookings), order, stylist))
-        else:
-            refusals.append(refusal)
-    if free:
-        return min(free, key=lambda item: item[:2])[2]
-    raise BookingError(max(refusals, key=_REFUSAL_ORDER.index))
+    search = selectors.visit_search(salon, wanted, day, day, legacy=True)
+    needed = {r for offer in search.offers.values() for r in offer.resource_ids}
+    if not needed <= locked_resources:
+        # A phase began to need a resource after the read above: lock it too (out
+        # of order, so a deadlock is possible and retried) and read again.
+        lock_resources(needed - locked_resources)
+        search = selectors.visit_search(salon, wanted, day, day, legacy=True)
+    plan = availability.plan_visit(
+        search.schedules, search.policy, start, _least_busy_first(search), now, search.resources
+    )
+    if isinstance(plan, Refusal):
+        raise BookingError(plan)
+    for (service, _), placement in zip(wanted[1:], plan.placements[1:], strict=True):
+        if _customer_holds(service.pk, placement.start, customer_email):
+            raise BookingError(Problem.ALREADY_BOOKED)
+    return _write_visit(wanted, plan, search, now, customer_name, customer_email, customer_phone)
+
+
+def _least_busy_first(search: selectors.VisitSearch) -> list[availability.VisitItem]:
+    """Each service's stylists, the least busy that day first (spreading the
+    work), then in their order."""
+    load = {sid: len(schedule.bookings) for sid, schedule in search.schedules.items()}
+    return [
+        availability.VisitItem(tuple(sorted(item.options, key=lambda option: (load[option[0]], option[0]))))
+        for item in search.items
+    ]
+
+
+def _write_visit(
+    wanted: Sequence[tuple[Service, Sequence[Stylist]]],
+    plan: availability.Plan,
+    search: selectors.VisitSearch,
+    now: datetime,
+    customer_name: str,
+    customer_email: str,
+    customer_phone: str,
+) -> list[Appointment]:
+    visit = Visit.objects.create(created_at=now)
+    stylists = {s.pk: s for _, candidates in wanted for s in candidates}
+    appointments = []
+    holds = []
+    for position, ((service, _), placement) in enumerate(zip(wanted, plan.placements, strict=True)):
+        appointment = Appointment(
+            visit=visit,
+            position=position,
+            service=service,
+            stylist=stylists[placement.stylist_id],
+            starts_at=placement.start,  # aware UTC instants: absolute arithmetic
+            ends_at=placement.end,
+            customer_name=customer_name.strip(),
+            customer_email=customer_email,
+            customer_phone=customer_phone.strip(),
+            price=search.offers[(service.pk, placement.stylist_id)].price,
+            created_at=now,
+        )
+        # validate_constraints=False: the unique constraints are checked by the INSERT
+        # itself; checking them here too would only add queries.
+        appointment.full_clean(validate_constraints=False)
+        appointment.save(force_insert=True)
+        appointments.append(appointment)
+        holds.extend(
+            Hold(appointment=appointment, stylist_id=placement.stylist_id, starts_at=s, ends_at=e)
+            for s, e in placement.busy
+        )
+        holds.extend(
+            Hold(appointment=appointment, unit_id=unit, starts_at=s, ends_at=e)
+            for unit, s, e in placement.units
+        )
+    Hold.objects.bulk_create(holds)
+    return appointments
 
 
 def appointment_cancel(*, appointment_id: int, now: datetime | None = None) -> Appointment:
-    """Cancel a confirmed appointment that has not started yet; its time is free
-    again as soon as this returns."""
+    """Cancel the visit of a confirmed appointment that has not started yet: every
+    service of it, whose time (stylists, resources) is free again as soon as this
+    returns. Returns the appointment asked for."""
     now = now or timezone.now()
 
     def cancel() -> Appointment:
-        appointment = Appointment.objects.select_for_update().filter(pk=appointment_id).first()
-        if appointment is None:
+        found = Appointment.objects.filter(pk=appointment_id).values_list("visit_id", flat=True).first()
+        if found is None and not Appointment.objects.filter(pk=appointment_id).exists():
             raise BookingError(Problem.APPOINTMENT_NOT_FOUND)
-        if appointment.status == Appointment.Status.CANCELLED:
+        if found is not None:
+            # The visit's row first: two cancellations of one visit (through two
+            # of its appointments) queue here instead of locking items crosswise.
+            Visit.objects.select_for_update().filter(pk=found).first()
+            wanted = Appointment.objects.filter(visit_id=found)
+        else:
+            wanted = Appointment.objects.filter(pk=appointment_id)
+        appointments = list(wanted.select_for_update().order_by("pk"))
+        confirmed = [a for a in appointments if a.status == Appointment.Status.CONFIRMED]
+        if not confirmed:
             raise BookingError(Problem.ALREADY_CANCELLED)
-        if appointment.starts_at <= now:
+        if min(a.starts_at for a in confirmed) <= now:
             raise BookingError(Problem.ALREADY_STARTED)
-        appointment.status = Appointment.Status.CANCELLED
-        appointment.cancelled_at = now
-        appointment.save(update_fields=["status", "cancelled_at"])
-        return appointment
+        for appointment in confirmed:
+            appointment.status = Appointment.Status.CANCELLED
+            appointment.cancelled_at = now
+            appointment.save(update_fields=["status", "cancelled_at"])
+        Hold.objects.filter(appointment__in=confirmed).delete()
+        return next(a for a in appointments if a.pk == appointment_id)
 
     appointment = run_durable(cancel, what="appointment_cancel")
-    logger.info("appointment cancelled", extra={"appointment_id": appointment.pk})
+    logger.info(
+        "appointment cancelled", extra={"appointment_id": appointment.pk, "visit_id": appointment.visit_id}
+    )
     return appointment

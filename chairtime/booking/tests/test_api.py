@@ -172,8 +172,11 @@ def test_it_lists_the_active_stylists_who_offer_a_service(client, demo):
     haircut = get(client, "/stylists", service=demo.haircut.pk)
     colour = get(client, "/stylists", service=demo.colour.pk)
 
-    assert haircut.json() == [{"id": demo.ana.pk, "name": "Ana"}, {"id": demo.ben.pk, "name": "Ben"}]
-    assert colour.json() == [{"id": demo.ana.pk, "name": "Ana"}]
+    assert haircut.json() == [
+        {"id": demo.ana.pk, "name": "Ana", "price": "50.00", "duration_minutes": 60},
+        {"id": demo.ben.pk, "name": "Ben", "price": "50.00", "duration_minutes": 60},
+    ]
+    assert colour.json() == [{"id": demo.ana.pk, "name": "Ana", "price": "50.00", "duration_minutes": 120}]
 
 
 @pytest.mark.parametrize("service", ["unknown", "largest id", "inactive"])
@@ -493,6 +496,15 @@ def test_it_books_an_appointment(client, demo, at_monday_morning):
         "end": "2027-03-16T11:00:00-07:00",
         "status": "confirmed",
         "price": "50.00",
+        "items": [
+            {
+                "service": demo.haircut.pk,
+                "stylist": demo.ben.pk,
+                "start": "2027-03-16T10:00:00-07:00",
+                "end": "2027-03-16T11:00:00-07:00",
+                "price": "50.00",
+            }
+        ],
         "customer": {"name": "Alex Doe", "email": "alex@example.com"},
         "manage_token": token,
         "manage_url": f"http://testserver/booking/{token}/",
@@ -609,10 +621,28 @@ def test_it_answers_409_to_the_second_of_two_identical_bookings(client, demo, at
     assert Appointment.objects.count() == 1
 
 
+@pytest.mark.parametrize("both", [False, True])
+def test_it_asks_for_either_a_service_or_items(client, demo, both):
+    body = booking(demo.local(demo.next_working_day(), 10), service=demo.haircut)
+    if both:
+        body["items"] = [{"service": demo.haircut.pk}]
+    else:
+        del body["service"]
+
+    response = post(client, "/appointments", body)
+
+    assert response.status_code == 422
+    message = "Give either service (and stylist) or items, not both and not neither."
+    assert response.json() == {
+        "detail": message,
+        "code": "invalid",
+        "errors": [{"loc": ["body"], "msg": message, "type": "items_or_service"}],
+    }
+
+
 @pytest.mark.parametrize(
     ("field", "value", "loc", "detail"),
     [
-        (("service",), MISSING, "service", "service: This field is required."),
         (("start",), MISSING, "start", "start: This field is required."),
         (("customer",), MISSING, "customer", "customer: This field is required."),
         (("customer", "name"), MISSING, "customer.name", "customer.name: This field is required."),
@@ -752,7 +782,7 @@ def test_it_turns_a_model_validation_error_into_a_422(client, demo, monkeypatch)
     def stricter(**kwargs):
         raise DjangoValidationError({"customer_name": ["Ensure this value has at most 80 characters."]})
 
-    monkeypatch.setattr(services, "appointment_book", stricter)
+    monkeypatch.setattr(services, "visit_book", stricter)
 
     response = post(
         client, "/appointments", booking(demo.local(demo.next_working_day(), 10), service=demo.haircut)
@@ -990,8 +1020,9 @@ def test_it_documents_the_limits_of_a_booking(client, db):
     assert re.fullmatch(phone["pattern"], "+1 (415) 555-0100")
     assert not re.fullmatch(phone["pattern"], "call me")
     assert appointment["properties"]["start"]["format"] == "date-time"
-    assert appointment["properties"]["service"]["minimum"] == 1
-    assert sorted(appointment["required"]) == ["customer", "service", "start"]
+    assert appointment["properties"]["service"]["anyOf"][0]["minimum"] == 1
+    assert appointment["properties"]["items"]["anyOf"][0]["maxItems"] == 5
+    assert sorted(appointment["required"]) == ["customer", "start"]
     assert appointment["additionalProperties"] is False
 
 

@@ -9,7 +9,7 @@ from django.db import connections, transaction
 from django.test import Client
 
 from chairtime.booking import microcache, selectors
-from chairtime.booking.models import Appointment
+from chairtime.booking.models import Appointment, Hold, Visit
 from chairtime.booking.tests.factories import AppointmentFactory
 from chairtime.booking.tests.test_api import book, slots
 
@@ -51,9 +51,11 @@ def test_it_serves_another_process_booking_late_by_at_most_the_setting(client, d
     day = demo.next_working_day()
     first = slots(client, demo.haircut, day, stylist=demo.ana)
     start = demo.local(day, 9)
-    Appointment.objects.bulk_create(
+    (visit,) = Visit.objects.bulk_create([Visit(created_at=start)])
+    (appointment,) = Appointment.objects.bulk_create(
         [
             Appointment(
+                visit=visit,
                 service=demo.haircut,
                 stylist=demo.ana,
                 starts_at=start,
@@ -64,6 +66,9 @@ def test_it_serves_another_process_booking_late_by_at_most_the_setting(client, d
                 created_at=start,
             )
         ]
+    )
+    Hold.objects.bulk_create(
+        [Hold(appointment=appointment, stylist=demo.ana, starts_at=start, ends_at=appointment.ends_at)]
     )
     assert slots(client, demo.haircut, day, stylist=demo.ana) == first  # within the window
 

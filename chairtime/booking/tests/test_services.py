@@ -267,12 +267,15 @@ def test_the_availability_query_reads_only_the_days_range(demo):
         selectors.slot_list(salon=demo.salon, service=demo.haircut, stylists=[demo.ana], day=DAY, now=NOW)
 
     appointment_sql = [q["sql"] for q in queries.captured_queries if "booking_appointment" in q["sql"]]
-    assert len(appointment_sql) == 1
-    # Bounded on both sides through the (stylist, confirmed_starts_at) index.
-    assert appointment_sql[0].count("confirmed_starts_at") >= 2
+    assert appointment_sql == []  # busy time is the holds'
+    hold_sql = [q["sql"] for q in queries.captured_queries if "booking_hold" in q["sql"]]
+    assert len(hold_sql) == 1
+    # Bounded on both sides through the (stylist, starts_at) index.
+    assert hold_sql[0].count("starts_at") >= 2
     # Closures, the salon's special hours, weekly hours, time off, the stylists'
-    # special hours, appointments: whatever the number of stylists or the history.
-    assert len(queries.captured_queries) <= 6, [q["sql"] for q in queries.captured_queries]
+    # special hours, holds, the stylists' own prices and lengths, the phases:
+    # whatever the number of stylists or the history.
+    assert len(queries.captured_queries) <= 8, [q["sql"] for q in queries.captured_queries]
 
 
 def factory_sequence_of_days(first: datetime):
