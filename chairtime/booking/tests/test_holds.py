@@ -36,7 +36,7 @@ def insert_hold(appointment_id: int, *, stylist_id=None, unit_id=None, starts_at
 
 @pytest.fixture
 def appointment(db):
-    return AppointmentFactory(starts_at=START)
+    return AppointmentFactory(starts_at=START, holds=False)
 
 
 @pytest.fixture
@@ -175,6 +175,7 @@ def test_it_lets_one_stylist_s_appointments_overlap_as_wholes_on_postgresql(appo
         stylist=appointment.stylist,
         starts_at=START + timedelta(minutes=30),
         customer_email="other@example.com",
+        holds=False,
     )
 
 
