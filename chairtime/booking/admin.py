@@ -1,12 +1,13 @@
 from __future__ import annotations
 
 import re
+from collections import defaultdict
 from datetime import timedelta
 
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import QuerySet
-from django.forms import ModelForm
+from django.forms import BaseInlineFormSet, ModelForm
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseNotAllowed, HttpResponseRedirect
 from django.urls import URLPattern, path, reverse
 from django.utils import timezone
@@ -16,10 +17,13 @@ from chairtime.admin import SalonDateListFilter
 from chairtime.booking import services
 from chairtime.booking.errors import BookingError
 from chairtime.booking.models import (
+    MAX_SERVICE_MINUTES,
     Appointment,
     Closure,
+    Resource,
     Salon,
     Service,
+    ServicePhase,
     SpecialHours,
     Stylist,
     StylistService,
@@ -67,6 +71,53 @@ class SalonAdmin(RetryingModelAdmin):
         return False
 
 
+class ServicePhaseFormSet(BaseInlineFormSet):
+    """Each version of the service (the standard phases, and each stylist's own)
+    starts and ends with the stylist at work, and lasts what a service may."""
+
+    def clean(self) -> None:
+        super().clean()
+        if any(self.errors):
+            return
+        versions: dict[Stylist | None, list[dict]] = defaultdict(list)
+        for form in self.forms:
+            data = getattr(form, "cleaned_data", None)
+            if data and not data.get("DELETE"):
+                versions[data.get("stylist")].append(data)
+        problems = []
+        for stylist, phases in versions.items():
+            phases.sort(key=lambda data: data["position"])
+            which = f"{stylist}'s own phases" if stylist else "The standard phases"
+            if phases[0]["processing"]:
+                problems.append(
+                    f"{which}: the first phase cannot be a processing phase; "
+                    "a service starts with the stylist at work."
+                )
+            if len(phases) > 1 and phases[-1]["processing"]:
+                problems.append(
+                    f"{which}: the last phase cannot be a processing phase; "
+                    "a service ends with the stylist at work."
+                )
+            total = sum(data["minutes"] for data in phases)
+            if not 5 <= total <= MAX_SERVICE_MINUTES:
+                problems.append(
+                    f"{which} add up to {total} minutes; a service lasts 5 to {MAX_SERVICE_MINUTES}."
+                )
+        if problems:
+            raise ValidationError(problems)
+
+
+class ServicePhaseInline(admin.TabularInline):
+    model = ServicePhase
+    formset = ServicePhaseFormSet
+    extra = 0
+    fields = ["position", "minutes", "processing", "resources", "stylist"]
+    verbose_name_plural = (
+        "phases (stylist empty: the standard phases, whose minutes become the service's length; "
+        "a stylist: that stylist's own version)"
+    )
+
+
 @admin.register(Service)
 class ServiceAdmin(RetryingModelAdmin):
     list_display = ["name", "duration_minutes", "price", "is_active", "position", "stylist_count"]
@@ -74,10 +125,46 @@ class ServiceAdmin(RetryingModelAdmin):
     list_filter = ["is_active"]
     search_fields = ["name", "key", "description"]
     prepopulated_fields = {"key": ["name"]}
+    inlines = [ServicePhaseInline]
 
     @admin.display(description="stylists")
     def stylist_count(self, obj: Service) -> int:
         return obj.stylists.filter(is_active=True).count()
+
+    def save_related(self, request: HttpRequest, form: ModelForm, formsets, change: bool) -> None:
+        super().save_related(request, form, formsets, change)
+        # The pages show duration_minutes; with phases it is their sum.
+        form.instance.sync_duration()
+
+
+@admin.register(Resource)
+class ResourceAdmin(RetryingModelAdmin):
+    """Basins, colour stations: what phases hold one unit of while they run."""
+
+    list_display = ["name", "key", "quantity", "unit_count"]
+    search_fields = ["name", "key"]
+    prepopulated_fields = {"key": ["name"]}
+    fields = ["key", "name", "quantity"]
+
+    @admin.display(description="units")
+    def unit_count(self, obj: Resource) -> int:
+        return obj.units.count()
+
+    def get_object(
+        self, request: HttpRequest, object_id: str, from_field: str | None = None
+    ) -> Resource | None:
+        if request.method != "POST":
+            return super().get_object(request, object_id, from_field)
+        # A POST may lower the quantity: lock the row as a booking holding one of
+        # its units does, so that the check in Resource.clean() (no upcoming
+        # booking on a unit that goes) cannot race a booking taking that unit.
+        field = Resource._meta.pk if from_field is None else Resource._meta.get_field(from_field)
+        try:
+            return (
+                self.get_queryset(request).select_for_update().get(**{field.name: field.to_python(object_id)})
+            )
+        except (Resource.DoesNotExist, ValidationError, ValueError):
+            return None
 
 
 class WorkingHoursInline(admin.TabularInline):

@@ -363,6 +363,22 @@ class StylistService(models.Model):
     def __str__(self) -> str:
         return f"{self.service} by {self.stylist}"
 
+    def clean(self) -> None:
+        phased = (
+            self.duration_minutes is not None
+            and self.service_id is not None
+            and self.service.phases.filter(stylist__isnull=True).exists()
+        )
+        if phased:
+            raise ValidationError(
+                {
+                    "duration_minutes": (
+                        f"{self.service} has phases, so its length is theirs: give this stylist's "
+                        "own phases on the service's page instead."
+                    )
+                }
+            )
+
 
 class Weekday(models.IntegerChoices):
     MONDAY = 0, "Monday"

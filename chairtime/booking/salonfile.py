@@ -39,10 +39,13 @@ from chairtime.booking.models import (
     FIRST_DATE,
     LAST_DATE,
     Closure,
+    Resource,
     Salon,
     Service,
+    ServicePhase,
     SpecialHours,
     Stylist,
+    StylistService,
     TimeOff,
     WorkingHours,
     validate_time_zone,
@@ -52,12 +55,15 @@ __all__ = [
     "WEEKDAYS",
     "ClosureEntry",
     "LoadResult",
+    "PhaseEntry",
+    "ResourceEntry",
     "SalonFile",
     "SalonFileError",
     "SalonSettings",
     "ServiceEntry",
     "SpecialHoursEntry",
     "StylistEntry",
+    "StylistServiceEntry",
     "Tally",
     "TimeOffEntry",
     "WeeklyHours",
@@ -291,15 +297,72 @@ class SalonSettings(_Model):
     special_hours: list[SpecialHoursEntry] = []
 
 
+class ResourceEntry(_Model):
+    key: Key
+    name: Annotated[str, AfterValidator(_text(Resource, "name", blank=False))]
+    quantity: Annotated[int, AfterValidator(_int_in_range(Resource, "quantity"))]
+
+
+class PhaseEntry(_Model):
+    """One step of a service; a processing phase leaves the stylist free."""
+
+    minutes: Annotated[int, AfterValidator(_int_in_range(ServicePhase, "minutes"))]
+    processing: bool = False
+    resources: list[Key] = []
+
+    def as_row(self) -> tuple[int, bool, tuple[str, ...]]:
+        return self.minutes, self.processing, tuple(sorted(self.resources))
+
+
 class ServiceEntry(_Model):
     key: Key
     name: Annotated[str, AfterValidator(_text(Service, "name", blank=False))]
     description: Annotated[str, AfterValidator(_text(Service, "description", blank=True))] = ""
-    duration_minutes: Annotated[int, AfterValidator(_int_in_range(Service, "duration_minutes"))]
+    # None: the sum of the phases' minutes (required without phases).
+    duration_minutes: Annotated[int, AfterValidator(_int_in_range(Service, "duration_minutes"))] | None = None
     price: Annotated[Decimal, BeforeValidator(_price)]
     is_active: bool = True
     # None: the entry's index in the list.
     position: Annotated[int, AfterValidator(_int_in_range(Service, "position"))] | None = None
+    phases: list[PhaseEntry] = []
+    buffer_before_minutes: Annotated[int, AfterValidator(_int_in_range(Service, "buffer_before_minutes"))] = 0
+    buffer_after_minutes: Annotated[int, AfterValidator(_int_in_range(Service, "buffer_after_minutes"))] = 0
+
+    @property
+    def minutes(self) -> int:
+        """The service's length: its phases' if it has some."""
+        if self.phases:
+            return sum(p.minutes for p in self.phases)
+        # 0 only in a file salon_file_parse refuses (neither phases nor a duration).
+        return self.duration_minutes or 0
+
+
+class StylistServiceEntry(_Model):
+    """A service a stylist offers: a key, or an object with the stylist's own
+    ``price`` and ``duration_minutes`` (single-phase services) or ``phases``."""
+
+    service: Key
+    price: Annotated[Decimal, BeforeValidator(_price)] | None = None
+    duration_minutes: (
+        Annotated[int, AfterValidator(_int_in_range(StylistService, "duration_minutes"))] | None
+    ) = None
+    phases: list[PhaseEntry] | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _plain_key(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return {"service": value}
+        if not isinstance(value, dict):
+            raise _invalid(
+                f'must be a service key or an object {{"service", "price", "duration_minutes", "phases"}}, '
+                f"not {_show(value)}"
+            )
+        return value
+
+    @property
+    def is_plain(self) -> bool:
+        return self.price is None and self.duration_minutes is None and self.phases is None
 
 
 class WeeklyHours(_Model):
@@ -326,12 +389,16 @@ class TimeOffEntry(_Model):
 class StylistEntry(_Model):
     key: Key
     name: Annotated[str, AfterValidator(_text(Stylist, "name", blank=False))]
-    services: list[Key] = []
+    services: list[StylistServiceEntry] = []
     hours: WeeklyHours = Field(default_factory=WeeklyHours)
     time_off: list[TimeOffEntry] = []
     special_hours: list[SpecialHoursEntry] = []
     is_active: bool = True
     position: Annotated[int, AfterValidator(_int_in_range(Stylist, "position"))] | None = None
+
+    @property
+    def service_keys(self) -> list[str]:
+        return [offer.service for offer in self.services]
 
 
 class ClosureEntry(_Model):
@@ -352,6 +419,7 @@ class ClosureEntry(_Model):
 
 class SalonFile(_Model):
     salon: SalonSettings
+    resources: list[ResourceEntry] = []
     services: list[ServiceEntry] = []
     stylists: list[StylistEntry] = []
     closures: list[ClosureEntry] = []
@@ -501,11 +569,35 @@ def _instant(value: dt.datetime, tz: ZoneInfo, where: str, problems: list[str]) 
 def _check(salon_file: SalonFile, problems: list[str]) -> SalonFile:
     """The rules that span more than one field; returns the file with time off in UTC."""
     tz = salon_file.tz
+    _duplicates(problems, "resources", (r.key for r in salon_file.resources), "key", "key")
     _duplicates(problems, "services", (s.key for s in salon_file.services), "key", "key")
     _duplicates(problems, "stylists", (s.key for s in salon_file.stylists), "key", "key")
+    for i, service in enumerate(salon_file.services):
+        where = f"services[{i}]"
+        if service.phases:
+            _check_phases(problems, f"{where}.phases", service.phases)
+            total = service.minutes
+            if service.duration_minutes is not None and service.duration_minutes != total:
+                problems.append(
+                    f"{where}.duration_minutes: {service.duration_minutes} is not the sum of the phases' "
+                    f"minutes ({total}); leave it out, or make the two agree"
+                )
+        elif service.duration_minutes is None:
+            problems.append(f"{where}.duration_minutes: is required for a service without phases")
     stylists = []
     for s, stylist in enumerate(salon_file.stylists):
-        _duplicates(problems, f"stylists[{s}].services", stylist.services, None, "service")
+        _duplicates(problems, f"stylists[{s}].services", stylist.service_keys, None, "service")
+        for o, offer in enumerate(stylist.services):
+            if offer.phases is not None:
+                where = f"stylists[{s}].services[{o}]"
+                if offer.duration_minutes is not None:
+                    problems.append(
+                        f"{where}.duration_minutes: give either this stylist's own phases or their own "
+                        "duration_minutes, not both"
+                    )
+                if not offer.phases:
+                    problems.append(f"{where}.phases: must not be empty; leave it out for the service's own")
+                _check_phases(problems, f"{where}.phases", offer.phases)
         for day, intervals in zip(WEEKDAYS, stylist.hours.by_weekday(), strict=True):
             _overlaps(problems, f"stylists[{s}].hours.{day}", f"hours.{day}", intervals)
         _check_special_hours(problems, f"stylists[{s}].special_hours", stylist.special_hours)
@@ -537,6 +629,27 @@ def _check(salon_file: SalonFile, problems: list[str]) -> SalonFile:
                 f"salon.special_hours[{d}].date: {entry.date} is also a closure; give it in one place"
             )
     return salon_file.model_copy(update={"stylists": stylists})
+
+
+def _check_phases(problems: list[str], where: str, phases: list[PhaseEntry]) -> None:
+    """A service starts and ends with the stylist at work, lasts what a service may,
+    and names each resource of a phase once."""
+    if phases and phases[0].processing:
+        problems.append(
+            f"{where}[0].processing: the first phase cannot be a processing phase; "
+            "a service starts with the stylist at work"
+        )
+    if len(phases) > 1 and phases[-1].processing:
+        problems.append(
+            f"{where}[{len(phases) - 1}].processing: the last phase cannot be a processing phase; "
+            "a service ends with the stylist at work"
+        )
+    low, high = _int_limits(Service, "duration_minutes")
+    total = sum(p.minutes for p in phases)
+    if phases and not low <= total <= high:
+        problems.append(f"{where}: the phases add up to {total} minutes; a service lasts {low} to {high}")
+    for p, phase in enumerate(phases):
+        _duplicates(problems, f"{where}[{p}].resources", phase.resources, None, "resource")
 
 
 def _overlaps(problems: list[str], where: str, short: str, intervals: list[tuple[dt.time, dt.time]]) -> None:
@@ -590,13 +703,14 @@ class LoadResult:
     """What a load did (or, in a dry run, would have done), row by row."""
 
     salon: Tally = field(default_factory=Tally)
+    resources: Tally = field(default_factory=Tally)
     services: Tally = field(default_factory=Tally)
     stylists: Tally = field(default_factory=Tally)
     closures: Tally = field(default_factory=Tally)
 
     @property
     def total(self) -> Tally:
-        return self.salon + self.services + self.stylists + self.closures
+        return self.salon + self.resources + self.services + self.stylists + self.closures
 
     @property
     def changed(self) -> bool:
@@ -625,7 +739,13 @@ def _case_clashes(section: str, keys: Iterable[str], stored: set[str], what: str
 
 
 def _check_references(
-    salon_file: SalonFile, *, stored_services: Iterable[str], stored_stylists: Iterable[str], prune: bool
+    salon_file: SalonFile,
+    *,
+    stored_services: Iterable[str],
+    stored_stylists: Iterable[str],
+    prune: bool,
+    stored_resources: Iterable[str] = (),
+    phased_services: Iterable[str] = (),
 ) -> list[str]:
     stored = set(stored_services)
     in_file = {s.key for s in salon_file.services}
@@ -636,16 +756,42 @@ def _check_references(
     # Without --prune a file may refer to services it does not list (set up in the
     # back office, say). With --prune those would be deactivated by this very load.
     known = in_file if prune else in_file | stored
+    resources = {r.key for r in salon_file.resources} | set(stored_resources)
+    problems += _case_clashes(
+        "resources", (r.key for r in salon_file.resources), set(stored_resources), "resource"
+    )
+    # A service the file lists has the file's phases; one it does not, the database's.
+    phased = {s.key for s in salon_file.services if s.phases} | (set(phased_services) - in_file)
+    for i, service in enumerate(salon_file.services):
+        problems += _unknown_resources(f"services[{i}].phases", service.phases, resources)
     for s, stylist in enumerate(salon_file.stylists):
-        for i, key in enumerate(stylist.services):
+        for i, offer in enumerate(stylist.services):
+            key = offer.service
+            where = f"stylists[{s}].services[{i}]"
             if key not in known:
                 why = (
                     "with --prune, a stylist may only offer services this file lists"
                     if prune and key in stored
                     else "neither in this file's services nor in the database"
                 )
-                problems.append(f"stylists[{s}].services[{i}]: unknown service {_show(key)}: {why}")
+                problems.append(f"{where}: unknown service {_show(key)}: {why}")
+            elif offer.duration_minutes is not None and key in phased and offer.phases is None:
+                problems.append(
+                    f"{where}.duration_minutes: {_show(key)} has phases, so its length is theirs; "
+                    "give this stylist's own phases instead"
+                )
+            problems += _unknown_resources(f"{where}.phases", offer.phases or [], resources)
     return problems
+
+
+def _unknown_resources(where: str, phases: list[PhaseEntry], known: set[str]) -> list[str]:
+    return [
+        f"{where}[{p}].resources[{r}]: unknown resource {_show(key)}: "
+        "neither in this file's resources nor in the database"
+        for p, phase in enumerate(phases)
+        for r, key in enumerate(phase.resources)
+        if key not in known
+    ]
 
 
 def _sync(
@@ -721,18 +867,31 @@ def salon_file_load(
             s.key: s
             for s in Stylist.objects.select_for_update()
             .order_by("pk")
-            .prefetch_related("services", "hours", "time_off")
+            .prefetch_related("stylist_services", "hours", "time_off")
         }
+        # Then the resources, as a booking that holds them does (stylists first, then
+        # resources by primary key): a quantity lowered here cannot race a booking
+        # taking the unit that goes.
+        resources = {r.key: r for r in Resource.objects.select_for_update().order_by("pk")}
         services = {s.key: s for s in Service.objects.all()}
+        phases = _Phases()
         problems = _check_references(
-            salon_file, stored_services=services, stored_stylists=stylists, prune=prune
+            salon_file,
+            stored_services=services,
+            stored_stylists=stylists,
+            prune=prune,
+            stored_resources=resources,
+            phased_services={s.key for s in services.values() if phases.of(s.pk, None)},
         )
         if problems:
             raise SalonFileError(problems)
         try:
             _load_salon(salon_file.salon, result.salon)
-            _load_services(salon_file, services, result.services, prune=prune)
-            _load_stylists(salon_file, stylists, services, now, result.stylists, prune=prune)
+            _load_resources(salon_file, resources, now, result.resources)
+            _load_services(salon_file, services, phases, resources, result.services, prune=prune)
+            _load_stylists(
+                salon_file, stylists, services, phases, resources, now, result.stylists, prune=prune
+            )
             _load_closures(salon_file, result.closures)
         except IntegrityError as e:  # a check above missed something; the database did not
             raise SalonFileError([f"the database refused the file: {e}"]) from e
@@ -754,16 +913,115 @@ def _load_salon(settings: SalonSettings, tally: Tally) -> None:
         tally.unchanged += 1
 
 
-def _load_services(salon_file: SalonFile, services: dict[str, Service], tally: Tally, *, prune: bool) -> None:
+def _load_resources(
+    salon_file: SalonFile, resources: dict[str, Resource], now: dt.datetime, tally: Tally
+) -> None:
+    """Resources the file lists, matched by key; the others are left alone (phases
+    and bookings may use them). ``save()`` numbers the units 1..quantity."""
+    for index, entry in enumerate(salon_file.resources):
+        resource = resources.get(entry.key)
+        values = {"name": entry.name, "quantity": entry.quantity}
+        if resource is None:
+            resources[entry.key] = resource = Resource(key=entry.key, **values)
+            resource.save()
+            tally.created += 1
+            continue
+        busiest = resource.highest_unit_booked_from(now)
+        if busiest is not None and entry.quantity < busiest:
+            raise SalonFileError(
+                [
+                    f"resources[{index}].quantity: {resource.name} number {busiest} is booked for an "
+                    f"upcoming appointment, so the quantity cannot go below {busiest} yet"
+                ]
+            )
+        if changed := _assign(resource, values):
+            resource.save(update_fields=changed)
+            tally.updated += 1
+        else:
+            tally.unchanged += 1
+
+
+class _Phases:
+    """Every stored phase, read once, by (service pk, stylist pk or None)."""
+
+    def __init__(self) -> None:
+        self.by_owner: dict[tuple[int, int | None], list[ServicePhase]] = {}
+        for phase in ServicePhase.objects.order_by("position", "pk").prefetch_related("resources"):
+            self.by_owner.setdefault((phase.service_id, phase.stylist_id), []).append(phase)
+
+    def of(self, service_id: int, stylist_id: int | None) -> list[ServicePhase]:
+        return self.by_owner.get((service_id, stylist_id), [])
+
+    def load(
+        self,
+        service: Service,
+        stylist: Stylist | None,
+        entries: list[PhaseEntry],
+        resources: dict[str, Resource],
+    ) -> bool:
+        """Replace the phases of (service, stylist) with ``entries`` unless they
+        already are those; returns whether anything changed."""
+        stored = self.of(service.pk, stylist.pk if stylist else None)
+        as_stored = [
+            (p.minutes, p.processing, tuple(sorted(r.key for r in p.resources.all()))) for p in stored
+        ]
+        if as_stored == [entry.as_row() for entry in entries]:
+            return False
+        if stored:
+            ServicePhase.objects.filter(pk__in=[p.pk for p in stored]).delete()
+        created = ServicePhase.objects.bulk_create(
+            ServicePhase(
+                service=service,
+                stylist=stylist,
+                position=position,
+                minutes=entry.minutes,
+                processing=entry.processing,
+            )
+            for position, entry in enumerate(entries)
+        )
+        links = [
+            ServicePhase.resources.through(servicephase_id=phase.pk, resource_id=resources[key].pk)
+            for phase, entry in zip(created, entries, strict=True)
+            for key in entry.resources
+        ]
+        if links and any(phase.pk is None for phase in created):  # no RETURNING: read the new rows back
+            created = list(ServicePhase.objects.filter(service=service, stylist=stylist).order_by("position"))
+            links = [
+                ServicePhase.resources.through(servicephase_id=phase.pk, resource_id=resources[key].pk)
+                for phase, entry in zip(created, entries, strict=True)
+                for key in entry.resources
+            ]
+        ServicePhase.resources.through.objects.bulk_create(links)
+        self.by_owner[(service.pk, stylist.pk if stylist else None)] = created
+        return True
+
+
+def _load_services(
+    salon_file: SalonFile,
+    services: dict[str, Service],
+    phases: _Phases,
+    resources: dict[str, Resource],
+    tally: Tally,
+    *,
+    prune: bool,
+) -> None:
     for index, entry in enumerate(salon_file.services):
-        values = entry.model_dump(exclude={"key"})
+        values = entry.model_dump(exclude={"key", "phases"})
+        # The phases' sum for a service with phases: what the pages show and what
+        # the availability rules book must agree.
+        values["duration_minutes"] = entry.minutes
         values["position"] = index if entry.position is None else entry.position
         service = services.get(entry.key)
         if service is None:
-            services[entry.key] = Service.objects.create(key=entry.key, **values)
+            services[entry.key] = service = Service.objects.create(key=entry.key, **values)
+            phases.load(service, None, entry.phases, resources)
             tally.created += 1
-        elif changed := _assign(service, values):
+            continue
+        changed = _assign(service, values)
+        if changed:
             service.save(update_fields=changed)
+        # No short-circuit: the phases are brought up to date either way.
+        if phases.load(service, None, entry.phases, resources) or changed:
             tally.updated += 1
         else:
             tally.unchanged += 1
@@ -775,6 +1033,8 @@ def _load_stylists(
     salon_file: SalonFile,
     stylists: dict[str, Stylist],
     services: dict[str, Service],
+    phases: _Phases,
+    resources: dict[str, Resource],
     now: dt.datetime,
     tally: Tally,
     *,
@@ -794,10 +1054,7 @@ def _load_stylists(
             created, changed = False, _assign(stylist, values)
             if changed:
                 stylist.save(update_fields=changed)
-        offered = {services[key].pk for key in entry.services}
-        services_changed = offered != {s.pk for s in stylist.services.all()}
-        if services_changed:
-            stylist.services.set(offered)
+        services_changed = _load_offers(stylist, entry, services, phases, resources, created=created)
         # No short-circuit: hours, time off and special hours are all brought up to date.
         hours_changed = _load_hours(stylist, entry)
         time_off_changed = _load_time_off(stylist, entry, now)
@@ -815,6 +1072,45 @@ def _load_stylists(
             tally.unchanged += 1
     if prune:
         tally.deactivated += _deactivate_unlisted(Stylist, [s.key for s in salon_file.stylists])
+
+
+def _load_offers(
+    stylist: Stylist,
+    entry: StylistEntry,
+    services: dict[str, Service],
+    phases: _Phases,
+    resources: dict[str, Resource],
+    *,
+    created: bool,
+) -> bool:
+    """The services the stylist offers, at their own price and length, and their own
+    phases; returns whether anything changed."""
+    wanted = {services[offer.service].pk: offer for offer in entry.services}
+    stored = {} if created else {row.service_id: row for row in stylist.stylist_services.all()}
+    stale = [row.pk for service_id, row in stored.items() if service_id not in wanted]
+    changed = bool(stale)
+    if stale:
+        StylistService.objects.filter(pk__in=stale).delete()
+    missing = []
+    for service_id, offer in wanted.items():
+        values = {"price": offer.price, "duration_minutes": offer.duration_minutes}
+        row = stored.get(service_id)
+        if row is None:
+            missing.append(StylistService(stylist=stylist, service_id=service_id, **values))
+        elif fields := _assign(row, values):
+            row.save(update_fields=fields)
+            changed = True
+    StylistService.objects.bulk_create(missing)
+    by_pk = {s.pk: s for s in services.values()}
+    for service_id, offer in wanted.items():
+        changed |= phases.load(by_pk[service_id], stylist, offer.phases or [], resources)
+    # A stylist's own phases of a service they no longer offer go with the offer.
+    for (service_id, stylist_id), rows in list(phases.by_owner.items()):
+        if stylist_id == stylist.pk and service_id not in wanted and rows:
+            ServicePhase.objects.filter(pk__in=[p.pk for p in rows]).delete()
+            phases.by_owner[(service_id, stylist_id)] = []
+            changed = True
+    return changed or bool(missing)
 
 
 def _deactivate_unlisted(model: type[Service] | type[Stylist], listed: list[str]) -> int:
@@ -901,13 +1197,17 @@ def salon_file_dump() -> str:
     with transaction.atomic():
         salon = Salon.objects.get(pk=1)
         tz = salon.tz
+        resources = list(Resource.objects.order_by("key"))
         services = list(Service.objects.order_by("position", "name", "key"))
         service_rank = {s.pk: i for i, s in enumerate(services)}
         stylists = list(
             Stylist.objects.order_by("position", "name", "key").prefetch_related(
-                "services", "hours", "time_off"
+                "stylist_services__service", "hours", "time_off"
             )
         )
+        phases: dict[tuple[int, int | None], list[dict[str, Any]]] = {}
+        for phase in ServicePhase.objects.order_by("position", "pk").prefetch_related("resources"):
+            phases.setdefault((phase.service_id, phase.stylist_id), []).append(_phase_data(phase))
         closures = list(Closure.objects.order_by("date"))
         special = list(SpecialHours.objects.order_by("date", "start", "end"))
 
@@ -919,9 +1219,11 @@ def salon_file_dump() -> str:
             "min_notice_minutes": salon.min_notice_minutes,
             "horizon_days": salon.horizon_days,
         },
-        "services": [_service_data(index, s) for index, s in enumerate(services)],
+        "services": [
+            _service_data(index, s, phases.get((s.pk, None), [])) for index, s in enumerate(services)
+        ],
         "stylists": [
-            _stylist_data(index, s, service_rank, tz, [h for h in special if h.stylist_id == s.pk])
+            _stylist_data(index, s, service_rank, tz, [h for h in special if h.stylist_id == s.pk], phases)
             for index, s in enumerate(stylists)
         ],
         "closures": [
@@ -932,7 +1234,23 @@ def salon_file_dump() -> str:
     salon_special = _special_hours_data([h for h in special if h.stylist_id is None])
     if salon_special:
         data["salon"]["special_hours"] = salon_special
+    if resources:  # only when there are some: files from before resources dump unchanged
+        data = {
+            "salon": data.pop("salon"),
+            "resources": [{"key": r.key, "name": r.name, "quantity": r.quantity} for r in resources],
+            **data,
+        }
     return _format(data, 0) + "\n"
+
+
+def _phase_data(phase: ServicePhase) -> dict[str, Any]:
+    data: dict[str, Any] = {"minutes": phase.minutes}
+    if phase.processing:
+        data["processing"] = True
+    keys = sorted(r.key for r in phase.resources.all())
+    if keys:
+        data["resources"] = keys
+    return data
 
 
 def _special_hours_data(rows: list[SpecialHours]) -> list[dict[str, Any]]:
@@ -946,12 +1264,19 @@ def _special_hours_data(rows: list[SpecialHours]) -> list[dict[str, Any]]:
     return list(by_date.values())
 
 
-def _service_data(index: int, service: Service) -> dict[str, Any]:
+def _service_data(index: int, service: Service, phases: list[dict[str, Any]]) -> dict[str, Any]:
     data: dict[str, Any] = {"key": service.key, "name": service.name}
     if service.description:
         data["description"] = service.description
-    data["duration_minutes"] = service.duration_minutes
+    if not phases:  # with phases, the length is their sum
+        data["duration_minutes"] = service.duration_minutes
     data["price"] = f"{service.price:.2f}"
+    if phases:
+        data["phases"] = phases
+    if service.buffer_before_minutes:
+        data["buffer_before_minutes"] = service.buffer_before_minutes
+    if service.buffer_after_minutes:
+        data["buffer_after_minutes"] = service.buffer_after_minutes
     if not service.is_active:
         data["is_active"] = False
     if service.position != index:
@@ -960,7 +1285,12 @@ def _service_data(index: int, service: Service) -> dict[str, Any]:
 
 
 def _stylist_data(
-    index: int, stylist: Stylist, service_rank: dict[int, int], tz: ZoneInfo, special: list[SpecialHours]
+    index: int,
+    stylist: Stylist,
+    service_rank: dict[int, int],
+    tz: ZoneInfo,
+    special: list[SpecialHours],
+    phases: dict[tuple[int, int | None], list[dict[str, Any]]],
 ) -> dict[str, Any]:
     hours: dict[str, list[list[str]]] = {day: [] for day in WEEKDAYS}
     for h in sorted(stylist.hours.all(), key=lambda h: (h.weekday, h.start, h.end)):
@@ -974,7 +1304,10 @@ def _stylist_data(
     data: dict[str, Any] = {
         "key": stylist.key,
         "name": stylist.name,
-        "services": [s.key for s in sorted(stylist.services.all(), key=lambda s: service_rank[s.pk])],
+        "services": [
+            _offer_data(offer, phases.get((offer.service_id, stylist.pk)))
+            for offer in sorted(stylist.stylist_services.all(), key=lambda o: service_rank[o.service_id])
+        ],
         "hours": hours,
         "time_off": time_off,
     }
@@ -986,6 +1319,18 @@ def _stylist_data(
     if stylist.position != index:
         data["position"] = stylist.position
     return data
+
+
+def _offer_data(offer: StylistService, phases: list[dict[str, Any]] | None) -> str | dict[str, Any]:
+    """A plain key unless the stylist has their own price, length or phases."""
+    data: dict[str, Any] = {"service": offer.service.key}
+    if offer.price is not None:
+        data["price"] = f"{offer.price:.2f}"
+    if offer.duration_minutes is not None:
+        data["duration_minutes"] = offer.duration_minutes
+    if phases:
+        data["phases"] = phases
+    return data if len(data) > 1 else offer.service.key
 
 
 def _format(value: Any, column: int, indent: int = 0) -> str:

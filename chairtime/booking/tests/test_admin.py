@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
 
 import psycopg.errors
 import pytest
@@ -21,7 +22,7 @@ from django.utils import timezone
 from chairtime.announcements.store import Announcement
 from chairtime.booking import services
 from chairtime.booking.admin import AppointmentAdmin
-from chairtime.booking.models import Appointment
+from chairtime.booking.models import Appointment, Resource, Service, ServicePhase, StylistService
 from chairtime.booking.tests.factories import (
     AccessAttemptFactory,
     AccessFailureLogFactory,
@@ -29,6 +30,9 @@ from chairtime.booking.tests.factories import (
     AppointmentFactory,
     ClosureFactory,
     GroupFactory,
+    HoldFactory,
+    ResourceFactory,
+    ServicePhaseFactory,
     SpecialHoursFactory,
     TimeOffFactory,
 )
@@ -145,6 +149,9 @@ def one_of_each(demo, announcement_store) -> dict[str, str]:
         status=Appointment.Status.CANCELLED,
         cancelled_at=demo.local(today - timedelta(days=36), 10),
     )
+    basin = ResourceFactory(key="basin", name="Basin", quantity=2)
+    ServicePhaseFactory(service=demo.colour, position=0, minutes=60, resources=[basin])
+    ServicePhaseFactory(service=demo.colour, position=1, minutes=60)
     GroupFactory()
     AccessAttemptFactory()
     AccessLogFactory()
@@ -316,6 +323,8 @@ def test_it_saves_a_staff_edit_again_when_the_database_breaks_a_lock_conflict(
         "position": service.position,
         "buffer_before_minutes": 0,
         "buffer_after_minutes": 0,
+        "phases-TOTAL_FORMS": "0",
+        "phases-INITIAL_FORMS": "0",
         "_save": "Save",
     }
 
@@ -342,3 +351,140 @@ def test_it_cancels_from_the_list_action_outside_any_request_transaction(demo_tx
     assert response.status_code == 302
     upcoming.refresh_from_db()
     assert upcoming.status == Appointment.Status.CANCELLED
+
+
+# --- phases, resources and a stylist's own figures ----------------------------------------------
+
+
+def service_form(
+    service: Service, phases: list[dict[str, str]], **changes: str
+) -> dict[str, str | list[str]]:
+    """The service's change form as the browser posts it, with new phase rows."""
+    data: dict[str, str | list[str]] = {
+        "key": service.key,
+        "name": service.name,
+        "description": service.description,
+        "duration_minutes": str(service.duration_minutes),
+        "price": str(service.price),
+        "is_active": "on",
+        "position": str(service.position),
+        "buffer_before_minutes": "0",
+        "buffer_after_minutes": "10",
+        "phases-TOTAL_FORMS": str(len(phases)),
+        "phases-INITIAL_FORMS": "0",
+        "_save": "Save",
+        **changes,
+    }
+    for index, phase in enumerate(phases):
+        data.update({f"phases-{index}-{name}": value for name, value in phase.items()})
+    return data
+
+
+def test_it_makes_a_service_s_length_the_sum_of_the_phases_saved_with_it(demo, django_user_model):
+    basin = ResourceFactory(key="basin", name="Basin")
+    phases = [
+        {"position": "0", "minutes": "45"},
+        {"position": "1", "minutes": "30", "processing": "on"},
+        {"position": "2", "minutes": "15", "resources": [str(basin.pk)]},
+        {"position": "0", "minutes": "100", "stylist": str(demo.ana.pk)},  # Ana's own version
+    ]
+
+    response = manager_client(django_user_model).post(
+        f"/admin/booking/service/{demo.colour.pk}/change/", service_form(demo.colour, phases)
+    )
+
+    assert response.status_code == 302, response.content.decode()[-2000:]
+    demo.colour.refresh_from_db()
+    assert (demo.colour.duration_minutes, demo.colour.buffer_after_minutes) == (90, 10)
+    standard = ServicePhase.objects.filter(service=demo.colour, stylist=None).order_by("position")
+    assert [(p.minutes, p.processing) for p in standard] == [(45, False), (30, True), (15, False)]
+    assert list(standard.last().resources.all()) == [basin]
+    assert ServicePhase.objects.get(stylist=demo.ana).minutes == 100
+
+
+@pytest.mark.parametrize(
+    ("phases", "message"),
+    [
+        (
+            [{"position": "0", "minutes": "30", "processing": "on"}, {"position": "1", "minutes": "30"}],
+            "first",
+        ),
+        (
+            [{"position": "0", "minutes": "30"}, {"position": "1", "minutes": "30", "processing": "on"}],
+            "last",
+        ),
+        ([{"position": "0", "minutes": "700"}, {"position": "1", "minutes": "30"}], "add up to 730 minutes"),
+    ],
+)
+def test_it_refuses_phases_that_do_not_start_and_end_with_the_stylist_at_work(
+    demo, django_user_model, phases, message
+):
+    response = manager_client(django_user_model).post(
+        f"/admin/booking/service/{demo.colour.pk}/change/", service_form(demo.colour, phases)
+    )
+
+    assert response.status_code == 200  # the form again, with the error
+    assert message in response.content.decode()
+    assert not ServicePhase.objects.exists()
+
+
+def test_it_numbers_the_units_of_a_resource_saved_in_the_back_office(demo, django_user_model):
+    client = manager_client(django_user_model)
+
+    response = client.post(
+        "/admin/booking/resource/add/", {"key": "basin", "name": "Basin", "quantity": "3", "_save": "Save"}
+    )
+
+    assert response.status_code == 302, response.content.decode()[-2000:]
+    assert [str(u) for u in Resource.objects.get().units.all()] == ["Basin 1", "Basin 2", "Basin 3"]
+
+
+def test_it_refuses_fewer_units_than_an_upcoming_booking_uses(demo, django_user_model):
+    basin = ResourceFactory(key="basin", name="Basin", quantity=2)
+    appointment = AppointmentFactory(
+        service=demo.haircut, stylist=demo.ana, starts_at=timezone.now() + timedelta(days=2)
+    )
+    HoldFactory(appointment=appointment, stylist=None, unit=basin.units.get(number=2))
+
+    response = manager_client(django_user_model).post(
+        f"/admin/booking/resource/{basin.pk}/change/",
+        {"key": "basin", "name": "Basin", "quantity": "1", "_save": "Save"},
+    )
+
+    assert response.status_code == 200
+    assert "Basin number 2 is booked for an upcoming appointment" in response.content.decode()
+    assert basin.units.count() == 2
+
+
+def test_it_saves_a_stylist_s_own_price_and_length(demo, django_user_model):
+    offer = StylistService.objects.get(stylist=demo.ana, service=demo.haircut)
+    colour = StylistService.objects.get(stylist=demo.ana, service=demo.colour)
+    form = {
+        "key": demo.ana.key,
+        "name": demo.ana.name,
+        "is_active": "on",
+        "position": str(demo.ana.position),
+        "stylist_services-TOTAL_FORMS": "2",
+        "stylist_services-INITIAL_FORMS": "2",
+        "stylist_services-0-id": str(offer.pk),
+        "stylist_services-0-stylist": str(demo.ana.pk),
+        "stylist_services-0-service": str(demo.haircut.pk),
+        "stylist_services-0-price": "65.00",
+        "stylist_services-0-duration_minutes": "45",
+        "stylist_services-1-id": str(colour.pk),
+        "stylist_services-1-stylist": str(demo.ana.pk),
+        "stylist_services-1-service": str(demo.colour.pk),
+        **{
+            f"{inline}-{count}": "0"
+            for inline in ("hours", "time_off", "special_hours")
+            for count in ("TOTAL_FORMS", "INITIAL_FORMS")
+        },
+        "_save": "Save",
+    }
+
+    response = manager_client(django_user_model).post(f"/admin/booking/stylist/{demo.ana.pk}/change/", form)
+
+    assert response.status_code == 302, response.content.decode()[-2000:]
+    offer.refresh_from_db()
+    assert (offer.price, offer.duration_minutes) == (Decimal("65.00"), 45)
+    assert list(demo.ana.services.order_by("key").values_list("key", flat=True)) == ["colour", "haircut"]

@@ -22,10 +22,23 @@ from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 
 from chairtime.booking import salonfile
-from chairtime.booking.models import Closure, Salon, Service, SpecialHours, Stylist, TimeOff, WorkingHours
+from chairtime.booking.models import (
+    Closure,
+    Resource,
+    Salon,
+    Service,
+    ServicePhase,
+    SpecialHours,
+    Stylist,
+    StylistService,
+    TimeOff,
+    WorkingHours,
+)
 from chairtime.booking.salonfile import SalonFileError, salon_file_dump, salon_file_load, salon_file_parse
 from chairtime.booking.tests.factories import (
+    AppointmentFactory,
     ClosureFactory,
+    HoldFactory,
     SalonFactory,
     ServiceFactory,
     StylistFactory,
@@ -125,7 +138,7 @@ def demo_loaded(db) -> None:
 def test_it_loads_the_demo_salon(db):
     output = load(DEMO)
 
-    assert "16 created, 0 updated, 0 unchanged" in output
+    assert "18 created, 0 updated, 0 unchanged" in output
     salon = Salon.objects.get()
     assert (
         salon.name,
@@ -166,6 +179,14 @@ def test_it_loads_the_demo_salon(db):
     assert list(ana.time_off.values_list("start", "end", "reason")) == [
         (utc(2027, 1, 4, 8), utc(2027, 1, 6, 8), "Holiday")
     ]
+    # A colour with processing time, a basin the colour and the blow-dry share, and
+    # Ana's own (senior) cut.
+    assert {r.key: r.units.count() for r in Resource.objects.all()} == {"basin": 2, "colour-station": 1}
+    assert phases_of("colour") == [(45, False, ["colour-station"]), (30, True, []), (15, False, ["basin"])]
+    assert Service.objects.get(key="colour").duration_minutes == 90
+    assert phases_of("blow-dry") == [(15, False, ["basin"]), (30, False, [])]
+    cut = StylistService.objects.get(stylist__key="ana", service__key="haircut")
+    assert (cut.price, cut.duration_minutes) == (Decimal("65.00"), 45)
     assert list(Closure.objects.values_list("date", flat=True)) == [
         date(2026, 12, 25),
         date(2027, 1, 1),
@@ -179,7 +200,7 @@ def test_it_ships_a_demo_salon_with_plenty_to_book_from_any_day():
     offered_on: dict[str, set[int]] = {s.key: set() for s in salon_file.services}
     for stylist in salon_file.stylists:
         for weekday, intervals in enumerate(stylist.hours.by_weekday()):
-            for key in stylist.services if intervals else []:
+            for key in stylist.service_keys if intervals else []:
                 offered_on[key].add(weekday)
         # Time off is short, so a 30-day horizon always holds weeks of free slots.
         for entry in stylist.time_off:
@@ -194,7 +215,7 @@ def test_it_changes_nothing_when_loaded_twice(demo_loaded):
     with CaptureQueriesContext(connection) as queries:
         output = load(DEMO)
 
-    assert "0 created, 0 updated, 16 unchanged" in output
+    assert "0 created, 0 updated, 18 unchanged" in output
     assert snapshot() == before
     writes = [
         q["sql"] for q in queries.captured_queries if q["sql"].split()[0] in ("INSERT", "UPDATE", "DELETE")
@@ -209,10 +230,12 @@ def test_it_locks_the_stylists_as_a_booking_does(demo_loaded):
     with CaptureQueriesContext(connection) as queries:
         load(DEMO)
 
-    locks = [q["sql"] for q in queries.captured_queries if "FOR UPDATE" in q["sql"]]
-    assert len(locks) == 1
-    assert 'FROM "booking_stylist"' in locks[0].replace("`", '"')
-    assert "ORDER BY" in locks[0]
+    locks = [q["sql"].replace("`", '"') for q in queries.captured_queries if "FOR UPDATE" in q["sql"]]
+    # The booking service's order: the stylists, then the resources, each by primary key.
+    assert len(locks) == 2
+    assert 'FROM "booking_stylist"' in locks[0]
+    assert 'FROM "booking_resource"' in locks[1]
+    assert all("ORDER BY" in lock for lock in locks)
 
 
 def test_it_updates_a_service_found_by_key(demo_loaded, tmp_path):
@@ -223,7 +246,7 @@ def test_it_updates_a_service_found_by_key(demo_loaded, tmp_path):
 
     output = load(write(tmp_path, data))
 
-    assert "0 created, 1 updated, 15 unchanged" in output
+    assert "0 created, 1 updated, 17 unchanged" in output
     assert "services: 0 created, 1 updated, 4 unchanged" in output
     haircut = Service.objects.get(key="haircut")
     assert (haircut.pk, haircut.name, haircut.price) == (pk, "Cut & style", Decimal("55.00"))
@@ -306,7 +329,7 @@ def test_it_writes_nothing_in_a_dry_run(demo_loaded, tmp_path):
     output = load(write(tmp_path, data), "--dry-run")
 
     assert "Dry run, nothing written" in output
-    assert "0 created, 2 updated, 14 unchanged" in output
+    assert "0 created, 2 updated, 16 unchanged" in output
     assert snapshot() == before
 
 
@@ -1066,3 +1089,254 @@ def test_it_parses_without_a_database_and_lists_problems_one_per_line():
         salon_file_parse(json.dumps(changed(("salon", "slot_minutes"), 241)))
 
     assert error.value.problems == ["salon.slot_minutes: must be between 5 and 240, not 241"]
+
+
+# --- Resources, phases, buffers and a stylist's own figures (issue 10) ------------------------
+
+
+def phased() -> dict[str, Any]:
+    """MINIMAL with a basin, a colour in three phases and Ana's own figures."""
+    data = minimal()
+    data["resources"] = [
+        {"key": "basin", "name": "Basin", "quantity": 2},
+        {"key": "colour-station", "name": "Colour station", "quantity": 1},
+    ]
+    data["services"].append(
+        {
+            "key": "colour",
+            "name": "Colour",
+            "price": "90.00",
+            "phases": [
+                {"minutes": 45, "resources": ["colour-station"]},
+                {"minutes": 30, "processing": True},
+                {"minutes": 15, "resources": ["basin"]},
+            ],
+            "buffer_after_minutes": 10,
+        }
+    )
+    data["stylists"][0]["services"] = [
+        {"service": "haircut", "price": "65.00", "duration_minutes": 30},
+        {"service": "colour", "price": "110.00"},
+    ]
+    return data
+
+
+def phases_of(service_key: str, stylist_key: str | None = None) -> list[tuple[int, bool, list[str]]]:
+    rows = ServicePhase.objects.filter(service__key=service_key, stylist__key=stylist_key)
+    if stylist_key is None:
+        rows = ServicePhase.objects.filter(service__key=service_key, stylist__isnull=True)
+    return [
+        (p.minutes, p.processing, sorted(r.key for r in p.resources.all()))
+        for p in rows.order_by("position").prefetch_related("resources")
+    ]
+
+
+def test_it_loads_resources_phases_buffers_and_a_stylists_own_figures(db, tmp_path):
+    output = load(write(tmp_path, phased()))
+
+    assert "resources: 2 created, 0 updated, 0 unchanged" in output
+    basin = Resource.objects.get(key="basin")
+    assert [str(u) for u in basin.units.all()] == ["Basin 1", "Basin 2"]
+    colour = Service.objects.get(key="colour")
+    assert (colour.duration_minutes, colour.buffer_before_minutes, colour.buffer_after_minutes) == (90, 0, 10)
+    assert phases_of("colour") == [(45, False, ["colour-station"]), (30, True, []), (15, False, ["basin"])]
+    offers = {
+        o.service.key: (o.price, o.duration_minutes)
+        for o in StylistService.objects.filter(stylist__key="ana").select_related("service")
+    }
+    assert offers == {"haircut": (Decimal("65.00"), 30), "colour": (Decimal("110.00"), None)}
+    assert set(Stylist.objects.get(key="zoe").services.values_list("key", flat=True)) == {"haircut", "shave"}
+
+
+def test_it_changes_nothing_when_a_file_with_phases_is_loaded_twice(db, tmp_path):
+    path = write(tmp_path, phased())
+    load(path)
+    before = snapshot()
+    phase_rows = list(ServicePhase.objects.order_by("pk").values())
+
+    with CaptureQueriesContext(connection) as queries:
+        output = load(path)
+
+    assert "0 created, 0 updated" in output
+    assert snapshot() == before
+    assert list(ServicePhase.objects.order_by("pk").values()) == phase_rows
+    writes = [
+        q["sql"] for q in queries.captured_queries if q["sql"].split()[0] in ("INSERT", "UPDATE", "DELETE")
+    ]
+    assert writes == []
+
+
+def test_it_round_trips_resources_phases_and_overrides(db, tmp_path):
+    data = phased()
+    data["stylists"][1]["services"] = [
+        "haircut",
+        {"service": "colour", "phases": [{"minutes": 60, "resources": ["colour-station"]}]},
+    ]
+    load(write(tmp_path, data))
+    first = dump()
+
+    parsed = json.loads(first)
+    assert parsed["resources"][0] == {"key": "basin", "name": "Basin", "quantity": 2}
+    colour = next(s for s in parsed["services"] if s["key"] == "colour")
+    assert "duration_minutes" not in colour  # the phases' sum
+    assert colour["phases"][1] == {"minutes": 30, "processing": True}
+    assert colour["buffer_after_minutes"] == 10 and "buffer_before_minutes" not in colour
+    assert parsed["stylists"][0]["services"] == [
+        {"service": "haircut", "price": "65.00", "duration_minutes": 30},
+        {"service": "colour", "price": "110.00"},
+    ]
+    assert parsed["stylists"][1]["services"][1] == {
+        "service": "colour",
+        "phases": [{"minutes": 60, "resources": ["colour-station"]}],
+    }
+    assert "0 created, 0 updated" in load_text(first)
+    assert dump() == first
+
+
+def test_it_replaces_phases_overrides_and_quantities(db, tmp_path):
+    load(write(tmp_path, phased()))
+    data = phased()
+    data["resources"][0]["quantity"] = 3
+    data["services"][2]["phases"] = [{"minutes": 50, "resources": ["basin"]}]
+    data["services"][2]["buffer_after_minutes"] = 0
+    data["stylists"][0]["services"] = ["haircut"]
+
+    output = load(write(tmp_path, data))
+
+    assert "resources: 0 created, 1 updated, 1 unchanged" in output
+    assert list(Resource.objects.get(key="basin").units.values_list("number", flat=True)) == [1, 2, 3]
+    assert phases_of("colour") == [(50, False, ["basin"])]
+    colour = Service.objects.get(key="colour")
+    assert (colour.duration_minutes, colour.buffer_after_minutes) == (50, 0)
+    offer = StylistService.objects.get(stylist__key="ana")
+    assert (offer.service.key, offer.price, offer.duration_minutes) == ("haircut", None, None)
+
+
+def test_it_drops_a_stylists_own_phases_with_the_service_they_no_longer_offer(db, tmp_path):
+    data = phased()
+    data["stylists"][0]["services"][1] = {"service": "colour", "phases": [{"minutes": 70}]}
+    load(write(tmp_path, data))
+    assert phases_of("colour", "ana") == [(70, False, [])]
+
+    data["stylists"][0]["services"] = ["haircut"]
+    load(write(tmp_path, data))
+
+    assert not ServicePhase.objects.filter(stylist__key="ana").exists()
+
+
+def test_it_refuses_fewer_units_than_an_upcoming_booking_holds(db, tmp_path):
+    load(write(tmp_path, phased()))
+    basin = Resource.objects.get(key="basin")
+    appointment = AppointmentFactory(starts_at=utc(2099, 3, 15, 17))
+    HoldFactory(appointment=appointment, stylist=None, unit=basin.units.get(number=2))
+    data = phased()
+    data["resources"][0]["quantity"] = 1
+
+    with pytest.raises(CommandError) as refused:
+        load(write(tmp_path, data))
+
+    assert "resources[0].quantity: Basin number 2 is booked for an upcoming appointment" in str(refused.value)
+    assert basin.units.count() == 2
+
+
+def _at(data: dict[str, Any], path: tuple[Any, ...], value: Any) -> dict[str, Any]:
+    """``data`` with the value at ``path`` replaced (None: left out)."""
+    target = data
+    for part in path[:-1]:
+        target = target[part]
+    if value is None:
+        del target[path[-1]]
+    else:
+        target[path[-1]] = value
+    return data
+
+
+BAD_PHASED_FILES = [
+    (("resources", 0, "quantity"), 0, "resources[0].quantity: must be between 1 and 50, not 0"),
+    (("resources", 0, "quantity"), 51, "resources[0].quantity: must be between 1 and 50, not 51"),
+    (("resources", 1, "key"), "basin", 'resources[1].key: duplicate key "basin", first used at resources[0]'),
+    (
+        ("services", 2, "phases", 2, "resources"),
+        ["sink"],
+        'services[2].phases[2].resources[0]: unknown resource "sink": neither in this file',
+    ),
+    (
+        ("services", 2, "phases", 0, "processing"),
+        True,
+        "services[2].phases[0].processing: the first phase cannot be a processing phase",
+    ),
+    (
+        ("services", 2, "phases", 2, "processing"),
+        True,
+        "services[2].phases[2].processing: the last phase cannot be a processing phase",
+    ),
+    (
+        ("services", 2, "duration_minutes"),
+        120,
+        "services[2].duration_minutes: 120 is not the sum of the phases' minutes (90)",
+    ),
+    (
+        ("services", 2, "phases"),
+        [{"minutes": 700}, {"minutes": 30}],
+        "services[2].phases: the phases add up to 730 minutes; a service lasts 5 to 720",
+    ),
+    (("services", 2, "phases", 0, "minutes"), 0, "services[2].phases[0].minutes: must be between 1 and 720"),
+    (
+        ("services", 2, "buffer_after_minutes"),
+        241,
+        "services[2].buffer_after_minutes: must be between 0 and 240, not 241",
+    ),
+    (("services", 0, "duration_minutes"), None, "services[0].duration_minutes: is required for a service"),
+    (
+        ("stylists", 0, "services", 1),
+        {"service": "colour", "duration_minutes": 60},
+        'stylists[0].services[1].duration_minutes: "colour" has phases, so its length is theirs',
+    ),
+    (
+        ("stylists", 0, "services", 1),
+        {"service": "colour", "phases": [{"minutes": 30, "processing": True}]},
+        "stylists[0].services[1].phases[0].processing: the first phase cannot be a processing phase",
+    ),
+    (
+        ("stylists", 0, "services", 1),
+        {"service": "colour", "phases": [{"minutes": 30}], "duration_minutes": 30},
+        "stylists[0].services[1].duration_minutes: give either this stylist's own phases",
+    ),
+    (
+        ("stylists", 0, "services", 1),
+        {"service": "colour", "price": "-1"},
+        "stylists[0].services[1].price: must be an amount like",
+    ),
+    (
+        ("stylists", 0, "services", 1),
+        {"service": "colour", "colour": "red"},
+        "stylists[0].services[1].colour: is not a field of this format",
+    ),
+    (("stylists", 0, "services", 1), 7, "stylists[0].services[1]: must be a service key or an object"),
+    (
+        ("stylists", 0, "services", 1),
+        {"service": "haircut"},
+        'stylists[0].services[1]: duplicate service "haircut"',
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("path", "value", "message"), BAD_PHASED_FILES, ids=[m.split(":")[0] for *_, m in BAD_PHASED_FILES]
+)
+def test_it_refuses_a_bad_phase_resource_or_override_naming_the_field(db, tmp_path, path, value, message):
+    data = _at(phased(), path, value)
+
+    with pytest.raises(CommandError) as refused:
+        load(write(tmp_path, data))
+
+    assert message in str(refused.value)
+    assert not Service.objects.exists()
+
+
+def test_it_lets_phases_name_resources_that_only_the_database_has(db, tmp_path):
+    load(write(tmp_path, phased()))
+    data = phased()
+    del data["resources"]
+
+    assert "0 created, 0 updated" in load(write(tmp_path, data))

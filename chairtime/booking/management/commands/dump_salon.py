@@ -13,7 +13,8 @@ from chairtime.booking.salonfile import SalonFileError, salon_file_dump, salon_f
 
 class Command(BaseCommand):
     help = (
-        "Write the salon (settings, services, stylists, hours, time off, closures) as a salon "
+        "Write the salon (settings, resources, services and their phases, stylists and their own "
+        "prices, hours, time off, closures) as a salon "
         "file that load_salon reads back unchanged. Times are the salon's local times."
     )
 

@@ -14,7 +14,8 @@ from chairtime.booking.salonfile import SalonFileError, salon_file_load, salon_f
 
 class Command(BaseCommand):
     help = (
-        "Create or update the salon (settings, services, stylists, hours, time off, closures) "
+        "Create or update the salon (settings, resources, services and their phases, stylists and "
+        "their own prices, hours, time off, closures) "
         "from a salon file. Services and stylists are matched by key; rows already as the file "
         "says are not written. The format is described in docs/salon-file.md."
     )
@@ -46,7 +47,7 @@ class Command(BaseCommand):
 
         verb = "Dry run, nothing written; loading would give" if dry_run else "Loaded"
         self.stdout.write(self.style.SUCCESS(f"{verb} {file}: {result.total}"))
-        for name in ("salon", "services", "stylists", "closures"):
+        for name in ("salon", "resources", "services", "stylists", "closures"):
             self.stdout.write(f"  {name}: {getattr(result, name)}")
 
     def _read(self, file: str, stdin: Any) -> str:
