@@ -138,7 +138,7 @@ def demo_loaded(db) -> None:
 def test_it_loads_the_demo_salon(db):
     output = load(DEMO)
 
-    assert "18 created, 0 updated, 0 unchanged" in output
+    assert "19 created, 0 updated, 0 unchanged" in output
     salon = Salon.objects.get()
     assert (
         salon.name,
@@ -149,7 +149,7 @@ def test_it_loads_the_demo_salon(db):
     ) == (
         "Demo Salon",
         "America/Los_Angeles",
-        30,
+        15,
         60,
         30,
     )
@@ -159,6 +159,7 @@ def test_it_loads_the_demo_salon(db):
         "colour",
         "blow-dry",
         "kids-cut",
+        "fringe-trim",
     ]
     haircut = Service.objects.get(key="haircut")
     assert (haircut.name, haircut.duration_minutes, haircut.price, haircut.is_active) == (
@@ -215,7 +216,7 @@ def test_it_changes_nothing_when_loaded_twice(demo_loaded):
     with CaptureQueriesContext(connection) as queries:
         output = load(DEMO)
 
-    assert "0 created, 0 updated, 18 unchanged" in output
+    assert "0 created, 0 updated, 19 unchanged" in output
     assert snapshot() == before
     writes = [
         q["sql"] for q in queries.captured_queries if q["sql"].split()[0] in ("INSERT", "UPDATE", "DELETE")
@@ -246,8 +247,8 @@ def test_it_updates_a_service_found_by_key(demo_loaded, tmp_path):
 
     output = load(write(tmp_path, data))
 
-    assert "0 created, 1 updated, 17 unchanged" in output
-    assert "services: 0 created, 1 updated, 4 unchanged" in output
+    assert "0 created, 1 updated, 18 unchanged" in output
+    assert "services: 0 created, 1 updated, 5 unchanged" in output
     haircut = Service.objects.get(key="haircut")
     assert (haircut.pk, haircut.name, haircut.price) == (pk, "Cut & style", Decimal("55.00"))
 
@@ -329,7 +330,7 @@ def test_it_writes_nothing_in_a_dry_run(demo_loaded, tmp_path):
     output = load(write(tmp_path, data), "--dry-run")
 
     assert "Dry run, nothing written" in output
-    assert "0 created, 2 updated, 16 unchanged" in output
+    assert "0 created, 2 updated, 17 unchanged" in output
     assert snapshot() == before
 
 
@@ -795,7 +796,7 @@ def test_it_deactivates_what_the_file_leaves_out_with_prune(demo_loaded, tmp_pat
     assert "2 deactivated" in output
     assert dict(Service.objects.values_list("key", "is_active"))["kids-cut"] is False
     assert dict(Stylist.objects.values_list("key", "is_active"))["dev"] is False
-    assert Service.objects.filter(is_active=True).count() == 4
+    assert Service.objects.filter(is_active=True).count() == 5
     assert Stylist.objects.filter(is_active=True).count() == 3
     assert Stylist.objects.get(key="dev").hours.exists()  # deactivated, not deleted
 
@@ -817,7 +818,7 @@ def test_it_reactivates_a_service_listed_again(demo_loaded):
 
     output = load(DEMO)
 
-    assert "services: 0 created, 1 updated, 4 unchanged" in output
+    assert "services: 0 created, 1 updated, 5 unchanged" in output
     assert Service.objects.get(key="colour").is_active
 
 
@@ -858,7 +859,7 @@ def test_it_dumps_services_and_stylists_in_display_order(demo_loaded):
     data = json.loads(dump())
 
     keys = [s["key"] for s in data["services"]]
-    assert keys == ["haircut", "kids-cut", "beard-trim", "colour", "blow-dry"]
+    assert keys == ["haircut", "kids-cut", "beard-trim", "colour", "blow-dry", "fringe-trim"]
     assert data["services"][1]["position"] == 0  # 0 is not its index: written out
     assert "position" not in data["services"][0]
 
