@@ -170,7 +170,7 @@ def test_it_loads_the_demo_salon(db):
     )
     assert list(Stylist.objects.values_list("key", flat=True)) == ["ana", "ben", "chloe", "dev"]
     ana = Stylist.objects.get(key="ana")
-    assert set(ana.services.values_list("key", flat=True)) == {"haircut", "colour", "blow-dry"}
+    assert set(ana.services.values_list("key", flat=True)) == {"haircut", "colour", "blow-dry", "fringe-trim"}
     assert [(start, end) for weekday, start, end in hours_of("ana") if weekday == 1] == [
         (time(9, 0), time(12, 30)),
         (time(13, 30), time(18, 0)),
