@@ -391,15 +391,15 @@ def appointment_cancel(*, appointment_id: int, now: datetime | None = None) -> A
     now = now or timezone.now()
 
     def cancel() -> Appointment:
-        found = Appointment.objects.filter(pk=appointment_id).values_list("visit_id", flat=True).first()
-        if found is None and not Appointment.objects.filter(pk=appointment_id).exists():
+        row = Appointment.objects.filter(pk=appointment_id).values("visit_id").first()
+        if row is None:
             raise BookingError(Problem.APPOINTMENT_NOT_FOUND)
-        if found is not None:
+        if row["visit_id"] is not None:
             # The visit's row first: two cancellations of one visit (through two
             # of its appointments) queue here instead of locking items crosswise.
-            Visit.objects.select_for_update().filter(pk=found).first()
-            wanted = Appointment.objects.filter(visit_id=found)
-        else:
+            Visit.objects.select_for_update().filter(pk=row["visit_id"]).first()
+            wanted = Appointment.objects.filter(visit_id=row["visit_id"])
+        else:  # written by the release before visits
             wanted = Appointment.objects.filter(pk=appointment_id)
         appointments = list(wanted.select_for_update().order_by("pk"))
         confirmed = [a for a in appointments if a.status == Appointment.Status.CONFIRMED]
