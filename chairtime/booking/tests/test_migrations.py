@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -70,7 +71,10 @@ HOLDS = [("booking", "0006_backfill_visits_and_holds")]
 
 
 @pytest.mark.django_db(transaction=True)
-def test_it_gives_each_existing_appointment_a_visit_and_each_confirmed_one_a_hold():
+def test_it_gives_each_existing_appointment_a_visit_and_each_confirmed_one_a_hold(monkeypatch):
+    # One appointment a batch: the batches must pick up where the last one ended.
+    backfill = importlib.import_module("chairtime.booking.migrations.0006_backfill_visits_and_holds")
+    monkeypatch.setattr(backfill, "BATCH", 1)
     latest = MigrationExecutor(connection).loader.graph.leaf_nodes()
     apps = migrate(SPECIAL_HOURS)
     try:
@@ -97,6 +101,7 @@ def test_it_gives_each_existing_appointment_a_visit_and_each_confirmed_one_a_hol
 
         confirmed = old_appointment(0)
         cancelled = old_appointment(1, status="cancelled", cancelled_at=start - timedelta(hours=2))
+        later = old_appointment(2)
 
         apps = migrate(HOLDS)
 
@@ -114,6 +119,8 @@ def test_it_gives_each_existing_appointment_a_visit_and_each_confirmed_one_a_hol
         gone = Appointment.objects.get(pk=cancelled.pk)
         assert gone.visit_id is not None and gone.visit_id != migrated.visit_id
         assert not Hold.objects.filter(appointment=gone).exists()
+        assert Hold.objects.get(appointment_id=later.pk).starts_at == later.starts_at
+        assert Appointment.objects.filter(visit__isnull=True).count() == 0
         offer = StylistService.objects.get()
         assert (offer.stylist_id, offer.service_id, offer.price, offer.duration_minutes) == (
             ben.pk,
@@ -125,7 +132,7 @@ def test_it_gives_each_existing_appointment_a_visit_and_each_confirmed_one_a_hol
 
         # Going back forgets them again, without taking the appointments along.
         apps = migrate(SPECIAL_HOURS)
-        assert apps.get_model("booking", "Appointment").objects.count() == 2
+        assert apps.get_model("booking", "Appointment").objects.count() == 3
     finally:
         migrate(latest)
 
