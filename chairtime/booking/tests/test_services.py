@@ -4,13 +4,14 @@ refusals explained, cancellation frees the time, the constraint as a backstop.""
 from __future__ import annotations
 
 import itertools
+from collections import defaultdict
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from chairtime.booking import availability, selectors, services
+from chairtime.booking import selectors, services
 from chairtime.booking.availability import Refusal
 from chairtime.booking.errors import BookingError, Problem
 from chairtime.booking.models import Appointment
@@ -227,8 +228,8 @@ def test_it_refuses_to_cancel_twice_or_after_the_start(demo):
 
 def test_the_database_constraint_refuses_what_a_faulty_check_lets_through(demo, monkeypatch):
     book(demo, 10)
-    # Simulate a bug in the rules: every start looks free.
-    monkeypatch.setattr(availability, "check_start", lambda *args, **kwargs: None)
+    # Simulate a bug in the reads: nobody is ever busy.
+    monkeypatch.setattr(selectors, "stylist_busy_by_id", lambda *args, **kwargs: defaultdict(list))
 
     assert refusal_of(lambda: book(demo, 10)).reason is Refusal.TAKEN
     assert Appointment.objects.filter(status="confirmed").count() == 1
@@ -237,8 +238,9 @@ def test_the_database_constraint_refuses_what_a_faulty_check_lets_through(demo, 
 @pytest.mark.skipif(connection.vendor != "postgresql", reason="exclusion constraints are PostgreSQL's")
 def test_postgresql_also_refuses_overlaps_with_a_different_start(demo, monkeypatch):
     book(demo, 10)
-    monkeypatch.setattr(availability, "check_start", lambda *args, **kwargs: None)
+    monkeypatch.setattr(selectors, "stylist_busy_by_id", lambda *args, **kwargs: defaultdict(list))
 
+    # 10:30 starts at no start of a hold: only the exclusion constraint sees it.
     assert refusal_of(lambda: book(demo, 10, 30)).reason is Refusal.TAKEN
     assert Appointment.objects.filter(status="confirmed").count() == 1
 
