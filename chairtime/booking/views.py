@@ -21,12 +21,14 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta, timezone
 from decimal import Decimal
 from functools import wraps
+from itertools import pairwise
 from typing import Any
 from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
 
 from django.contrib import messages
 from django.contrib.admin.views.decorators import staff_member_required
+from django.db.models import Prefetch, prefetch_related_objects
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -37,7 +39,7 @@ from chairtime.booking import catalog, selectors, services, tokens
 from chairtime.booking.availability import Refusal
 from chairtime.booking.errors import BookingError
 from chairtime.booking.forms import ContactForm
-from chairtime.booking.models import FIRST_DATE, LAST_DATE, Appointment, Salon, Service, Stylist
+from chairtime.booking.models import FIRST_DATE, LAST_DATE, Appointment, Hold, Salon, Service, Stylist
 from chairtime.ops.security import rate_limit
 
 ANY = "any"
@@ -1090,7 +1092,18 @@ def staff_day(request: HttpRequest) -> HttpResponse:
             back_label="Show today",
         )
     columns, total, cancelled = [], 0, 0
-    for stylist, appointments in selectors.appointment_list_for_day(salon=salon, day=day).items():
+    by_stylist = selectors.appointment_list_for_day(salon=salon, day=day)
+    # Every appointment's holds (busy spans, resource units) in one query, whatever
+    # the number of appointments.
+    prefetch_related_objects(
+        [appointment for appointments in by_stylist.values() for appointment in appointments],
+        Prefetch(
+            "holds",
+            queryset=Hold.objects.select_related("unit__resource").order_by("starts_at", "pk"),
+            to_attr="sheet_holds",
+        ),
+    )
+    for stylist, appointments in by_stylist.items():
         rows = []
         for appointment in appointments:
             start = appointment.starts_at.astimezone(salon.tz)
@@ -1103,6 +1116,7 @@ def staff_day(request: HttpRequest) -> HttpResponse:
                     "appointment": appointment,
                     "time": format_time_range(start, end),
                     "cancelled": is_cancelled,
+                    "phases": phase_list(appointment, salon.tz),
                     "admin_url": reverse("admin:booking_appointment_change", args=[appointment.pk]),
                 }
             )
@@ -1120,3 +1134,53 @@ def staff_day(request: HttpRequest) -> HttpResponse:
         "zone": datetime.combine(day, time(12), tzinfo=salon.tz).tzname(),
     }
     return render(request, "booking/staff_day.html", context)
+
+
+PHASE_LABELS = {
+    "work": "Busy",
+    "setup": "Set-up (busy)",
+    "cleanup": "Clean-up (busy)",
+    "processing": "Processing \u2014 free to book",
+}
+
+
+def phase_list(appointment: Appointment, tz: ZoneInfo) -> list[dict]:
+    """The appointment's phases as the stylist lives them, read from its holds:
+    busy (working phases), set-up and clean-up (buffers), and processing time
+    between busy spans (the client waits; the stylist can take someone else), each
+    with the resource units held then ("Basin 2"). Empty when there is nothing
+    to add to its time: a plain one-phase service, or no holds (cancelled, or
+    booked by the release before visits)."""
+    holds = getattr(appointment, "sheet_holds", [])
+    busy = [(h.starts_at, h.ends_at) for h in holds if h.stylist_id is not None]
+    units = [(h.unit, h.starts_at, h.ends_at) for h in holds if h.unit_id is not None]
+    cuts = sorted(
+        {appointment.starts_at, appointment.ends_at}
+        | {moment for s, e in busy for moment in (s, e)}
+        | {moment for _, s, e in units for moment in (s, e)}
+    )
+    phases: list[dict] = []
+    # Between two consecutive cuts nothing changes: a hold that overlaps that
+    # piece covers all of it.
+    for a, b in pairwise(cuts):
+        is_busy = any(s < b and a < e for s, e in busy)
+        if b <= appointment.starts_at:
+            kind = "setup" if is_busy else ""
+        elif a >= appointment.ends_at:
+            kind = "cleanup" if is_busy else ""
+        else:
+            kind = "work" if is_busy else "processing"
+        if not kind:
+            continue
+        held = ", ".join(str(unit) for unit, s, e in units if s < b and a < e)
+        last = phases[-1] if phases else None
+        if last is not None and (last["kind"], last["units"], last["end"]) == (kind, held, a):
+            last["end"] = b
+        else:
+            phases.append({"kind": kind, "units": held, "start": a, "end": b})
+    if len(phases) <= 1 and not any(phase["units"] for phase in phases):
+        return []
+    for phase in phases:
+        phase["label"] = PHASE_LABELS[phase["kind"]]
+        phase["time"] = format_time_range(phase["start"].astimezone(tz), phase["end"].astimezone(tz))
+    return phases
