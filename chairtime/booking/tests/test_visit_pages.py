@@ -18,9 +18,15 @@ import pytest
 import time_machine
 from django.urls import reverse
 
-from chairtime.booking import tokens
+from chairtime.booking import services, tokens
+from chairtime.booking.availability import Refusal
 from chairtime.booking.models import Appointment, StylistService
-from chairtime.booking.tests.factories import AppointmentFactory, ServiceFactory
+from chairtime.booking.tests.factories import (
+    AppointmentFactory,
+    ResourceFactory,
+    ServiceFactory,
+    ServicePhaseFactory,
+)
 
 LA = ZoneInfo("America/Los_Angeles")
 NOW = datetime(2027, 3, 1, 10, 10, tzinfo=LA)  # a Monday
@@ -301,3 +307,33 @@ def test_it_puts_the_whole_visit_in_the_calendar_file(client, demo, clock):
     assert "DTSTART:20270302T170000Z\r\n" in body
     assert "DTEND:20270302T200000Z\r\n" in body
     assert "SUMMARY:Colour with Ana\\, then Haircut with Ben at Demo Salon\r\n" in body
+
+
+# --- resources ----------------------------------------------------------------------------------
+
+
+def test_it_says_so_when_the_equipment_is_in_use_and_offers_the_other_times(client, demo, clock):
+    # One colour station, used for the colour's first 30 minutes, whoever colours.
+    station = ResourceFactory(key="station", name="Colour station", quantity=1)
+    ServicePhaseFactory(service=demo.colour, position=0, minutes=30, resources=[station])
+    ServicePhaseFactory(service=demo.colour, position=1, minutes=30, processing=True)
+    ServicePhaseFactory(service=demo.colour, position=2, minutes=30)
+    demo.ben.services.add(demo.colour)
+    services.visit_book(
+        items=[services.ItemRequest(demo.colour.pk, demo.ana.pk)],
+        start=demo.local(TOMORROW, 9),
+        customer_name="Priya Shah",
+        customer_email="priya@example.com",
+    )
+    with_ben = page_url("time", demo.colour, demo.ben, TOMORROW)
+    assert "Morning 9:30 AM" in text(client.get(with_ben))  # not 9:00: the station is in use
+
+    response = client.post(page_url("details", demo.colour, demo.ben, TOMORROW.isoformat(), "09:00"), CONTACT)
+
+    assert response.status_code == 409
+    page = text(response)
+    assert Refusal.RESOURCE_BUSY.message in page
+    assert "Choose a time Tuesday, March 2" in page
+    assert "Morning 9:30 AM" in page
+    assert re.search(r'<div class="notice notice--error" role="alert">', response.content.decode())
+    assert Appointment.objects.count() == 1
