@@ -1103,6 +1103,15 @@ def staff_day(request: HttpRequest) -> HttpResponse:
             to_attr="sheet_holds",
         ),
     )
+    # A visit's services are all on the sheet (they run back to back from one start):
+    # each says where it sits in its visit without another query.
+    visits: dict[int, list[Appointment]] = {}
+    for appointments in by_stylist.values():
+        for appointment in appointments:
+            if appointment.visit_id is not None:
+                visits.setdefault(appointment.visit_id, []).append(appointment)
+    for members in visits.values():
+        members.sort(key=lambda member: (member.position, member.pk))
     for stylist, appointments in by_stylist.items():
         rows = []
         for appointment in appointments:
@@ -1117,6 +1126,7 @@ def staff_day(request: HttpRequest) -> HttpResponse:
                     "time": format_time_range(start, end),
                     "cancelled": is_cancelled,
                     "phases": phase_list(appointment, salon.tz),
+                    "visit_note": visit_note(appointment, visits.get(appointment.visit_id or 0, [])),
                     "admin_url": reverse("admin:booking_appointment_change", args=[appointment.pk]),
                 }
             )
@@ -1184,3 +1194,16 @@ def phase_list(appointment: Appointment, tz: ZoneInfo) -> list[dict]:
         phase["label"] = PHASE_LABELS[phase["kind"]]
         phase["time"] = format_time_range(phase["start"].astimezone(tz), phase["end"].astimezone(tz))
     return phases
+
+
+def visit_note(appointment: Appointment, members: list[Appointment]) -> str:
+    """ "Visit 1 of 2 · then Haircut with Ben" for a service of a visit of several."""
+    if len(members) < 2:
+        return ""
+    index = members.index(appointment)
+    note = f"Visit {index + 1} of {len(members)}"
+    if index + 1 < len(members):
+        following = members[index + 1]
+        return f"{note} · then {following.service.name} with {following.stylist.name}"
+    before = members[index - 1]
+    return f"{note} · after {before.service.name} with {before.stylist.name}"

@@ -273,3 +273,24 @@ def test_it_reads_the_day_in_the_same_number_of_queries_however_many_appointment
 
     assert "4 appointments" in text(response)
     assert len(four) == len(one), [q["sql"] for q in four.captured_queries]
+
+
+def test_it_says_where_each_service_sits_in_its_visit(staff_client, demo):
+    services.visit_book(
+        items=[
+            services.ItemRequest(demo.colour.pk, demo.ana.pk),
+            services.ItemRequest(demo.haircut.pk, demo.ben.pk),
+        ],
+        start=demo.local(DAY, 9),
+        customer_name="Priya Shah",
+        customer_email="priya@example.com",
+    )
+
+    response = staff_client.get(f"{URL}?date={DAY}")
+
+    assert "9:00 AM \u2013 11:00 AM Colour Priya Shah Visit 1 of 2 · then Haircut with Ben" in column(
+        response, demo.ana
+    )
+    assert "11:00 AM \u2013 12:00 PM Haircut Priya Shah Visit 2 of 2 · after Colour with Ana" in column(
+        response, demo.ben
+    )
