@@ -216,6 +216,19 @@ def test_it_offers_the_visits_starts_only(client, demo, clock):
     assert "1:30 PM" not in page
 
 
+def test_it_offers_the_visits_first_available_starts_as_links_that_keep_the_visit(client, demo, clock):
+    rest = [(demo.haircut, demo.ben)]
+
+    response = client.get(page_url("day", demo.colour, demo.ana, rest=rest))
+
+    # Monday: 11:30 is the first start with the notice, and the colour would cross
+    # Ana's break; the afternoon's 13:30 and 14:00 put Ben's haircut at 15:30 and 16:00.
+    assert "First available Mon, Mar 1, 1:30 PM Mon, Mar 1, 2:00 PM Mon, Mar 1, 2:30 PM" in text(response)
+    first = page_url("details", demo.colour, demo.ana, "2027-03-01", "13:30", rest=rest)
+    assert f'href="{html.escape(first)}"' in response.content.decode()
+    assert client.get(first).status_code == 200
+
+
 def test_it_shows_each_service_with_its_times_and_the_visits_totals(client, senior, clock):
     url = page_url(
         "details",
