@@ -2,7 +2,10 @@
 
 Everything works without JavaScript: each choice is a plain link to a URL a
 customer can bookmark or share (``/book/<service>/<stylist|any>/<date>/<time>/``)
-and only booking and cancelling are POSTs. The views stay thin: reads go through
+and only booking and cancelling are POSTs. A visit of several services keeps its
+first service in that path and carries the others, in order, in the query string
+(``?then=<service>-<stylist|any>``, at most four), so a customer who books one
+service has the URLs they always had. The views stay thin: reads go through
 ``selectors`` and writes through ``services``, both handed the one ``now`` each
 request captures, so every check on a page agrees on the time.
 
@@ -615,7 +618,7 @@ def home(request: HttpRequest) -> HttpResponse:
     return render(request, "booking/home.html", {"services": services_, "steps": steps(None, 1)})
 
 
-def stylist_options(choice: Choice, item: Item, url: Callable[[Item], str]) -> list[dict]:
+def stylist_options(item: Item, url: Callable[[Item], str]) -> list[dict]:
     """ "Any stylist" and each stylist who offers ``item``'s service, with their own
     price and length, linking to ``url`` of the item so chosen."""
     config = catalog.get()
@@ -649,7 +652,7 @@ def choose_stylist(request: HttpRequest, service_id: int) -> HttpResponse:
     choice = load_choice(service_id, None, request)
     choice.step = 2
     first = choice.items[0]
-    options = stylist_options(choice, first, lambda chosen: visit_url("day", [chosen, *choice.items[1:]]))
+    options = stylist_options(first, lambda chosen: visit_url("day", [chosen, *choice.items[1:]]))
     return render(
         request, "booking/stylist.html", booking_context(choice, options=options, item=first, adding=False)
     )
@@ -716,7 +719,7 @@ def add_stylist(request: HttpRequest, service_id: int, stylist: int | None, adde
     if not choice.can_add:
         raise too_many(choice)
     added = load_item(catalog.get(), added_id, None)
-    options = stylist_options(choice, added, lambda chosen: visit_url("day", [*choice.items, chosen]))
+    options = stylist_options(added, lambda chosen: visit_url("day", [*choice.items, chosen]))
     context = booking_context(choice, options=options, item=added, adding=True)
     return render(request, "booking/stylist.html", context)
 
