@@ -3,8 +3,13 @@
 /                                          choose a service
 /book/<service>/                           choose a stylist
 /book/<service>/<stylist|any>/             choose a day
+/book/<service>/<stylist|any>/add/         add another service to the visit: which one
+/book/<service>/<stylist|any>/add/<service>/    ... and who does it
 /book/<service>/<stylist|any>/<date>/      choose a time
 /book/<service>/<stylist|any>/<date>/<HH:MM>/   your details, then POST to book
+A visit of several services carries the further ones, in order, in the query
+string of every page after the first: ?then=<service>-<stylist|any>&then=...
+
 /booking/<token>/                          see the appointment
 /booking/<token>/cancel/                   confirm, then POST to cancel
 /booking/<token>/appointment.ics           add it to a calendar
@@ -51,6 +56,13 @@ urlpatterns = [
     path("", views.home, name="home"),
     path("book/<booking_id:service_id>/", views.choose_stylist, name="stylist"),
     path("book/<booking_id:service_id>/<booking_stylist:stylist>/", views.choose_day, name="day"),
+    # Before the day and time routes, which would read "add" as a malformed date.
+    path("book/<booking_id:service_id>/<booking_stylist:stylist>/add/", views.add_service, name="add"),
+    path(
+        "book/<booking_id:service_id>/<booking_stylist:stylist>/add/<booking_id:added_id>/",
+        views.add_stylist,
+        name="add_stylist",
+    ),
     path("book/<booking_id:service_id>/<booking_stylist:stylist>/<str:day>/", views.choose_time, name="time"),
     path(
         "book/<booking_id:service_id>/<booking_stylist:stylist>/<str:day>/<str:start>/",

@@ -2,7 +2,10 @@
 
 Everything works without JavaScript: each choice is a plain link to a URL a
 customer can bookmark or share (``/book/<service>/<stylist|any>/<date>/<time>/``)
-and only booking and cancelling are POSTs. The views stay thin: reads go through
+and only booking and cancelling are POSTs. A visit of several services keeps its
+first service in that path and carries the others, in order, in the query string
+(``?then=<service>-<stylist|any>``, at most four), so a customer who books one
+service has the URLs they always had. The views stay thin: reads go through
 ``selectors`` and writes through ``services``, both handed the one ``now`` each
 request captures, so every check on a page agrees on the time.
 
@@ -16,16 +19,19 @@ from __future__ import annotations
 
 import re
 import secrets
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta, timezone
 from decimal import Decimal
 from functools import wraps
+from itertools import pairwise
 from typing import Any
+from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
 
 from django.contrib import messages
 from django.contrib.admin.views.decorators import staff_member_required
+from django.db.models import Prefetch, prefetch_related_objects
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -36,7 +42,7 @@ from chairtime.booking import catalog, selectors, services, tokens
 from chairtime.booking.availability import Refusal
 from chairtime.booking.errors import BookingError
 from chairtime.booking.forms import ContactForm
-from chairtime.booking.models import FIRST_DATE, LAST_DATE, Appointment, Salon, Service, Stylist
+from chairtime.booking.models import FIRST_DATE, LAST_DATE, Appointment, Hold, Salon, Service, Stylist
 from chairtime.ops.security import rate_limit
 
 ANY = "any"
@@ -223,22 +229,130 @@ def parse_start(value: str, day: date, tz: Any) -> datetime | None:
     return start.astimezone(UTC)
 
 
+# --- what a customer is booking -------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Figures:
+    """A service's price and length with the stylists who may do it: one
+    stylist's own figures, or the range of everyone's ("from $45.00")."""
+
+    low_price: Decimal
+    high_price: Decimal
+    shortest: int  # minutes
+    longest: int
+
+    @property
+    def fixed_length(self) -> bool:
+        return self.shortest == self.longest
+
+    @property
+    def price(self) -> str:
+        shown = format_price(self.low_price)
+        return shown if self.low_price == self.high_price else f"from {shown}"
+
+    @property
+    def duration(self) -> str:
+        if self.fixed_length:
+            return format_duration(self.shortest)
+        return f"{format_duration(self.shortest)} {DASH} {format_duration(self.longest)}"
+
+
+def figures(config: catalog.Catalog, service: Service, stylists: Sequence[Stylist]) -> Figures:
+    """The figures of ``service`` across ``stylists`` (their own price and length,
+    from the catalogue), or the service's own when none of them is known to it."""
+    known = [offer for s in stylists if (offer := config.offer(service, s.pk)) is not None]
+    prices = [offer.price for offer in known] or [service.price]
+    lengths = [offer.duration_minutes for offer in known] or [service.duration_minutes]
+    return Figures(min(prices), max(prices), min(lengths), max(lengths))
+
+
+@dataclass
+class Item:
+    """One service of the visit as chosen: a named stylist, or any of ``candidates``."""
+
+    service: Service
+    stylist: Stylist | None  # None: any stylist who offers the service
+    candidates: list[Stylist]
+    figures: Figures
+
+    @property
+    def slug(self) -> str:
+        return ANY if self.stylist is None else str(self.stylist.pk)
+
+    @property
+    def token(self) -> str:
+        """How the item travels in a query string (``then=5-any``, ``then=5-12``)."""
+        return f"{self.service.pk}-{self.slug}"
+
+    @property
+    def stylist_name(self) -> str:
+        return self.stylist.name if self.stylist else "Any stylist"
+
+
+def visit_url(name: str, items: Sequence[Item], *more: Any) -> str:
+    """The URL of a booking page for the visit of ``items``: the first service and
+    its stylist in the path, as ever (so a one-service visit has the URLs it always
+    had), every further one as ``then=<service>-<stylist|any>``, in order."""
+    first = items[0]
+    url = reverse(f"booking:{name}", args=[first.service.pk, first.slug, *more])
+    rest = [("then", item.token) for item in items[1:]]
+    return f"{url}?{urlencode(rest)}" if rest else url
+
+
 @dataclass
 class Choice:
     """What the customer has chosen so far, read from the URL."""
 
     salon: Salon
-    service: Service
-    stylist: Stylist | None  # None: any stylist who offers the service
-    candidates: list[Stylist]
+    items: list[Item]
     now: datetime
     day: date | None = None
     start: datetime | None = None
     step: int = 1
 
+    # The first service: the one the path names, and the only one of most visits.
+    @property
+    def service(self) -> Service:
+        return self.items[0].service
+
+    @property
+    def stylist(self) -> Stylist | None:
+        return self.items[0].stylist
+
+    @property
+    def candidates(self) -> list[Stylist]:
+        return self.items[0].candidates
+
     @property
     def stylist_slug(self) -> str:
-        return ANY if self.stylist is None else str(self.stylist.pk)
+        return self.items[0].slug
+
+    @property
+    def is_visit(self) -> bool:
+        """More than one service."""
+        return len(self.items) > 1
+
+    @property
+    def title(self) -> str:
+        return " + ".join(item.service.name for item in self.items)
+
+    @property
+    def named_stylists(self) -> str:
+        """ "with Ana" when every service has its stylist named and it is one person."""
+        names = {item.stylist.name for item in self.items if item.stylist is not None}
+        if len(names) == 1 and all(item.stylist is not None for item in self.items):
+            return names.pop()
+        return ""
+
+    @property
+    def wanted(self) -> list[tuple[Service, list[Stylist]]]:
+        """The visit as the selectors take it (``items=``)."""
+        return [(item.service, item.candidates) for item in self.items]
+
+    @property
+    def can_add(self) -> bool:
+        return len(self.items) < services.MAX_VISIT_ITEMS
 
     @property
     def today(self) -> date:
@@ -249,7 +363,7 @@ class Choice:
         return self.today + timedelta(days=self.salon.horizon_days)
 
     def url(self, name: str, *more: Any) -> str:
-        return reverse(f"booking:{name}", args=[self.service.pk, self.stylist_slug, *more])
+        return visit_url(name, self.items, *more)
 
     @property
     def day_url(self) -> str:
@@ -257,6 +371,23 @@ class Choice:
 
     def time_url(self, day: date | None = None) -> str:
         return self.url("time", (day or self.day).isoformat())
+
+    @property
+    def stylist_url(self) -> str:
+        """Choose the first service's stylist again, keeping the rest of the visit."""
+        url = reverse("booking:stylist", args=[self.service.pk])
+        rest = [("then", item.token) for item in self.items[1:]]
+        return f"{url}?{urlencode(rest)}" if rest else url
+
+    @property
+    def add_url(self) -> str:
+        return self.url("add")
+
+    @property
+    def any_stylist_url(self) -> str:
+        """The same visit with any stylist for every service."""
+        anyone = [Item(i.service, None, i.candidates, i.figures) for i in self.items]
+        return visit_url("day", anyone)
 
 
 def load_service(service_id: int) -> Service:
@@ -272,8 +403,7 @@ def load_service(service_id: int) -> Service:
     return service
 
 
-def load_choice(service_id: int, stylist: int | None) -> Choice:
-    salon = Salon.cached()
+def load_item(config: catalog.Catalog, service_id: int, stylist: int | None) -> Item:
     service = load_service(service_id)
     candidates = list(selectors.stylist_list_for_service(service))
     chosen = None
@@ -287,13 +417,49 @@ def load_choice(service_id: int, stylist: int | None) -> Choice:
                 back_label="Choose a stylist",
                 title="Stylist not available",
             )
-    return Choice(
-        salon=salon,
-        service=service,
-        stylist=chosen,
-        candidates=[chosen] if chosen else candidates,
-        now=dj_timezone.now(),
-    )
+    candidates = [chosen] if chosen else candidates
+    return Item(service, chosen, candidates, figures(config, service, candidates))
+
+
+_THEN = re.compile(rf"([0-9]{{1,9}})-({ANY}|[0-9]{{1,9}})")
+
+
+def read_then(request: HttpRequest) -> list[tuple[int, int | None]]:
+    """The visit's further services from the query string, strictly: at most
+    MAX_VISIT_ITEMS - 1 of ``then=<service id>-<stylist id|any>``."""
+    values = request.GET.getlist("then")
+    if len(values) > services.MAX_VISIT_ITEMS - 1:
+        raise PageProblem(
+            400,
+            f"A visit books at most {services.MAX_VISIT_ITEMS} services. Please remove one, "
+            "or book the rest separately.",
+            back_url=reverse("booking:home"),
+            back_label="Start again",
+            title="Too many services",
+        )
+    found = []
+    for value in values:
+        match = _THEN.fullmatch(value) if len(value) <= 19 else None
+        if match is None:
+            raise PageProblem(
+                400,
+                "That list of services is not one we understand. Please choose your services again.",
+                back_url=reverse("booking:home"),
+                back_label="Start again",
+                title="Services not understood",
+            )
+        service_id, stylist = match.groups()
+        found.append((int(service_id), None if stylist == ANY else int(stylist)))
+    return found
+
+
+def load_choice(service_id: int, stylist: int | None, request: HttpRequest | None = None) -> Choice:
+    salon = Salon.cached()
+    config = catalog.get()
+    items = [load_item(config, service_id, stylist)]
+    if request is not None:
+        items.extend(load_item(config, more, who) for more, who in read_then(request))
+    return Choice(salon=salon, items=items, now=dj_timezone.now())
 
 
 def load_day(choice: Choice, value: str) -> date:
@@ -325,7 +491,7 @@ def steps(choice: Choice | None, current: int) -> list[dict]:
     """The step indicator: steps before the current one link back."""
     urls: list[str] = [reverse("booking:home")]
     if choice is not None:
-        urls.append(reverse("booking:stylist", args=[choice.service.pk]))
+        urls.append(choice.stylist_url)
         urls.append(choice.day_url)
         if choice.day is not None:
             urls.append(choice.time_url())
@@ -341,21 +507,64 @@ def steps(choice: Choice | None, current: int) -> list[dict]:
     ]
 
 
+def item_times(choice: Choice) -> list[tuple[datetime, datetime] | None]:
+    """Each service's start and end once the visit's start is chosen: back to back,
+    the next starting when the one before ends (absolute arithmetic, in UTC). None
+    for a service whose times depend on which stylist "any stylist" turns out to
+    be (their lengths differ), and for every one after it."""
+    times: list[tuple[datetime, datetime] | None] = []
+    start = choice.start.astimezone(UTC) if choice.start is not None else None
+    for item in choice.items:
+        if start is None or not item.figures.fixed_length:
+            times.append(None)
+            start = None
+            continue
+        end = start + timedelta(minutes=item.figures.shortest)
+        times.append((start, end))
+        start = end
+    return times
+
+
 def summary(choice: Choice) -> list[dict]:
-    service = choice.service
-    rows = [
-        {"label": "Service", "value": service.name},
-        {"label": "Length", "value": format_duration(service.duration_minutes)},
-        {"label": "Price", "value": format_price(service.price)},
-    ]
-    if choice.step > 2:
-        rows.append({"label": "Stylist", "value": choice.stylist.name if choice.stylist else "Any stylist"})
+    tz = choice.salon.tz
+    if not choice.is_visit:
+        item = choice.items[0]
+        rows = [
+            {"label": "Service", "value": item.service.name},
+            {"label": "Length", "value": item.figures.duration},
+            {"label": "Price", "value": item.figures.price},
+        ]
+        if choice.step > 2:
+            rows.append({"label": "Stylist", "value": item.stylist_name})
+    else:
+        rows = []
+        for number, (item, times) in enumerate(zip(choice.items, item_times(choice), strict=True), 1):
+            parts = [item.stylist_name, item.figures.duration, item.figures.price]
+            if times is not None:
+                start, end = (moment.astimezone(tz) for moment in times)
+                parts.insert(1, format_time_range(start, end))
+            rows.append({"label": f"{number}. {item.service.name}", "value": " · ".join(parts)})
     if choice.day is not None and choice.step > 3:
         rows.append({"label": "Day", "value": format_day(choice.day)})
     if choice.start is not None:
-        local = choice.start.astimezone(choice.salon.tz)
-        end = (choice.start + service.duration).astimezone(choice.salon.tz)
-        rows.append({"label": "Time", "value": format_time_range(local, end, zone=True)})
+        local = choice.start.astimezone(tz)
+        times = item_times(choice)
+        if times[-1] is not None:
+            end = times[-1][1].astimezone(tz)
+            rows.append({"label": "Time", "value": format_time_range(local, end, zone=True)})
+        else:
+            rows.append({"label": "Starts", "value": f"{format_time(local)} {local.tzname()}"})
+    if choice.is_visit:
+        low = sum((item.figures.shortest for item in choice.items), 0)
+        high = sum((item.figures.longest for item in choice.items), 0)
+        total = Figures(
+            sum((item.figures.low_price for item in choice.items), Decimal(0)),
+            sum((item.figures.high_price for item in choice.items), Decimal(0)),
+            low,
+            high,
+        )
+        rows.append({"label": "Total time", "value": total.duration})
+        rows.append({"label": "Total price", "value": total.price})
     return rows
 
 
@@ -367,12 +576,7 @@ def time_list(choice: Choice, day: date) -> dict:
     """The free start times of ``day``, grouped into morning, afternoon, evening."""
     tz = choice.salon.tz
     starts = selectors.slot_list(
-        salon=choice.salon,
-        service=choice.service,
-        stylists=choice.candidates,
-        day=day,
-        now=choice.now,
-        catalog=catalog.get(),
+        salon=choice.salon, items=choice.wanted, day=day, now=choice.now, catalog=catalog.get()
     ).starts
     # On the night the clocks go back a wall time happens twice: name the zone
     # (PDT/PST) on those, and put the offset in their URLs (start_slug).
@@ -399,50 +603,138 @@ def time_list(choice: Choice, day: date) -> dict:
 
 @require_safe
 def home(request: HttpRequest) -> HttpResponse:
-    services_ = [
-        {
-            "service": service,
-            "duration": format_duration(service.duration_minutes),
-            "price": format_price(service.price),
-            "url": reverse("booking:stylist", args=[service.pk]),
-        }
-        for service in selectors.service_list()
-    ]
+    config = catalog.get()
+    services_ = []
+    for service in selectors.service_list():
+        shown = figures(config, service, config.stylists_for(service))
+        services_.append(
+            {
+                "service": service,
+                "duration": shown.duration,
+                "price": shown.price,
+                "url": reverse("booking:stylist", args=[service.pk]),
+            }
+        )
     return render(request, "booking/home.html", {"services": services_, "steps": steps(None, 1)})
+
+
+def stylist_options(item: Item, url: Callable[[Item], str]) -> list[dict]:
+    """ "Any stylist" and each stylist who offers ``item``'s service, with their own
+    price and length, linking to ``url`` of the item so chosen."""
+    config = catalog.get()
+    options = []
+    if item.candidates:
+        options.append(
+            {
+                "name": "Any stylist",
+                "note": "We pick whoever is free at the time you choose.",
+                "figures": item.figures,
+                "url": url(Item(item.service, None, item.candidates, item.figures)),
+                "any": True,
+            }
+        )
+    for stylist in item.candidates:
+        own = figures(config, item.service, [stylist])
+        options.append(
+            {
+                "name": stylist.name,
+                "note": "",
+                "figures": own,
+                "url": url(Item(item.service, stylist, [stylist], own)),
+            }
+        )
+    return options
 
 
 @require_safe
 @friendly_problems
 def choose_stylist(request: HttpRequest, service_id: int) -> HttpResponse:
-    choice = load_choice(service_id, None)
+    choice = load_choice(service_id, None, request)
     choice.step = 2
-    options = []
-    if choice.candidates:
-        options.append(
+    first = choice.items[0]
+    options = stylist_options(first, lambda chosen: visit_url("day", [chosen, *choice.items[1:]]))
+    return render(
+        request, "booking/stylist.html", booking_context(choice, options=options, item=first, adding=False)
+    )
+
+
+def visit_list(choice: Choice) -> list[dict]:
+    """The visit's services for the day page, each with a link that removes it."""
+    return [
+        {
+            "number": number,
+            "item": item,
+            "remove_url": visit_url("day", [other for other in choice.items if other is not item])
+            if choice.is_visit
+            else "",
+        }
+        for number, item in enumerate(choice.items, 1)
+    ]
+
+
+@require_safe
+@friendly_problems
+def add_service(request: HttpRequest, service_id: int, stylist: int | None) -> HttpResponse:
+    """Add another service to the visit: which one."""
+    choice = load_choice(service_id, stylist, request)
+    choice.step = 2
+    if not choice.can_add:
+        raise too_many(choice)
+    config = catalog.get()
+    offered = []
+    for service in selectors.service_list():
+        shown = figures(config, service, config.stylists_for(service))
+        offered.append(
             {
-                "name": "Any stylist",
-                "note": "We pick whoever is free at the time you choose.",
-                "url": choice.day_url,
-                "any": True,
+                "service": service,
+                "duration": shown.duration,
+                "price": shown.price,
+                "url": choice.url("add_stylist", service.pk),
             }
         )
-    for stylist in choice.candidates:
-        options.append(
-            {"name": stylist.name, "note": "", "url": reverse("booking:day", args=[service_id, stylist.pk])}
-        )
-    return render(request, "booking/stylist.html", booking_context(choice, options=options))
+    return render(
+        request,
+        "booking/add.html",
+        booking_context(choice, services=offered, max_items=services.MAX_VISIT_ITEMS),
+    )
+
+
+def too_many(choice: Choice) -> PageProblem:
+    return PageProblem(
+        400,
+        f"A visit books at most {services.MAX_VISIT_ITEMS} services. Please remove one, "
+        "or book the rest separately.",
+        back_url=choice.day_url,
+        back_label="Back to your visit",
+        title="Too many services",
+    )
+
+
+@require_safe
+@friendly_problems
+def add_stylist(request: HttpRequest, service_id: int, stylist: int | None, added_id: int) -> HttpResponse:
+    """Add another service to the visit: who does it."""
+    choice = load_choice(service_id, stylist, request)
+    choice.step = 2
+    if not choice.can_add:
+        raise too_many(choice)
+    added = load_item(catalog.get(), added_id, None)
+    options = stylist_options(added, lambda chosen: visit_url("day", [*choice.items, chosen]))
+    context = booking_context(choice, options=options, item=added, adding=True)
+    return render(request, "booking/stylist.html", context)
 
 
 @require_safe
 @friendly_problems
 def choose_day(request: HttpRequest, service_id: int, stylist: int | None) -> HttpResponse:
-    choice = load_choice(service_id, stylist)
+    choice = load_choice(service_id, stylist, request)
     choice.step = 3
     config = catalog.get()
     free_counts = selectors.bookable_day_list(
-        salon=choice.salon, service=choice.service, stylists=choice.candidates, now=choice.now, catalog=config
+        salon=choice.salon, items=choice.wanted, now=choice.now, catalog=config
     )
-    closed = selectors.closed_day_set(choice.candidates, [day for day, _ in free_counts], catalog=config)
+    everyone = list({s.pk: s for item in choice.items for s in item.candidates}.values())
+    closed = selectors.closed_day_set(everyone, [day for day, _ in free_counts], catalog=config)
     months: dict[str, list[dict]] = {}
     for day, free in free_counts:
         if free:
@@ -475,6 +767,8 @@ def choose_day(request: HttpRequest, service_id: int, stylist: int | None) -> Ht
             months=[{"name": name, "days": days} for name, days in months.items()],
             any_free=any(free for _, free in free_counts),
             first_available=first_available(choice, config),
+            visit=visit_list(choice),
+            anyone_named=any(item.stylist is not None for item in choice.items),
         ),
     )
 
@@ -486,12 +780,7 @@ def first_available(choice: Choice, config: catalog.Catalog) -> list[dict]:
     """The next few free times across days, as links that book exactly them."""
     tz = choice.salon.tz
     starts = selectors.first_free_start_list(
-        salon=choice.salon,
-        service=choice.service,
-        stylists=choice.candidates,
-        now=choice.now,
-        limit=FIRST_AVAILABLE_SHOWN,
-        catalog=config,
+        salon=choice.salon, items=choice.wanted, now=choice.now, limit=FIRST_AVAILABLE_SHOWN, catalog=config
     )
     return [
         {
@@ -505,7 +794,7 @@ def first_available(choice: Choice, config: catalog.Catalog) -> list[dict]:
 @require_safe
 @friendly_problems
 def choose_time(request: HttpRequest, service_id: int, stylist: int | None, day: str) -> HttpResponse:
-    choice = load_choice(service_id, stylist)
+    choice = load_choice(service_id, stylist, request)
     choice.step = 4
     chosen_day = load_day(choice, day)
     refusal = day_refusal(choice, chosen_day)
@@ -537,7 +826,7 @@ def time_page(request: HttpRequest, choice: Choice, *, error: str = "", status: 
 @rate_limit("book", "BOOKING_RATE_LIMIT")
 @friendly_problems
 def details(request: HttpRequest, service_id: int, stylist: int | None, day: str, start: str) -> HttpResponse:
-    choice = load_choice(service_id, stylist)
+    choice = load_choice(service_id, stylist, request)
     choice.step = 5
     chosen_day = load_day(choice, day)
     instant = parse_start(start, chosen_day, choice.salon.tz)
@@ -580,11 +869,11 @@ def book(request: HttpRequest, choice: Choice) -> HttpResponse:
     # The form's one-time nonce: the same form sent again (a double click, a reload,
     # two tabs) leads to the booking it made, even while that is still being made.
     nonce = request.POST.get("nonce", "")[:64]
-    request_key = (
-        services.request_key("form", nonce, choice.service.pk, choice.stylist_slug, choice.start.isoformat())
-        if nonce
-        else None
-    )
+    # One service: asked as before visits, so a form sent before this release and
+    # again after it is still recognised.
+    asked = [choice.service.pk, choice.stylist_slug, choice.start.isoformat()]
+    asked.extend(item.token for item in choice.items[1:])
+    request_key = services.request_key("form", nonce, *asked) if nonce else None
 
     assert choice.day is not None  # noqa: S101 - set by details()
     refusal = day_refusal(choice, choice.day)
@@ -596,9 +885,11 @@ def book(request: HttpRequest, choice: Choice) -> HttpResponse:
         return details_page(request, choice, form, status=400)
     contact = form.cleaned_data
     try:
-        appointment = services.appointment_book(
-            service_id=choice.service.pk,
-            stylist_id=choice.stylist.pk if choice.stylist else None,
+        appointments = services.visit_book(
+            items=[
+                services.ItemRequest(item.service.pk, item.stylist.pk if item.stylist else None)
+                for item in choice.items
+            ],
             start=choice.start,
             customer_name=contact["name"],
             customer_email=contact["email"],
@@ -615,12 +906,13 @@ def book(request: HttpRequest, choice: Choice) -> HttpResponse:
         return time_page(request, choice, error=e.message, status=409)
 
     request.session.pop(CONTACT_SESSION_KEY, None)
+    what = "visit" if len(appointments) > 1 else "appointment"
     messages.success(
         request,
         "You're booked! Keep this page's address (bookmark it): it is the only way to see or cancel "
-        "your appointment online.",
+        f"your {what} online.",
     )
-    return redirect("booking:manage", token=tokens.make_manage_token(appointment.pk))
+    return redirect("booking:manage", token=tokens.make_manage_token(appointments[0].pk))
 
 
 # --- the customer's private page -----------------------------------------------------------------
@@ -642,22 +934,43 @@ def load_appointment(token: str) -> Appointment:
 
 
 def appointment_view(request: HttpRequest, appointment: Appointment, token: str, now: datetime) -> dict:
+    """The private page's facts: the appointment, or every service of its visit."""
     tz = Salon.current_time_zone()
-    start = appointment.starts_at.astimezone(tz)
-    end = appointment.ends_at.astimezone(tz)
+    visit = selectors.visit_appointment_list(appointment)
+    first, last = visit[0], visit[-1]
+    start = first.starts_at.astimezone(tz)
+    end = last.ends_at.astimezone(tz)
+    items = [
+        {
+            "appointment": item,
+            "time": format_time_range(item.starts_at.astimezone(tz), item.ends_at.astimezone(tz)),
+            "duration": format_duration(minutes_between(item.starts_at, item.ends_at)),
+            "price": format_price(item.price),
+        }
+        for item in visit
+    ]
+    again = [("then", f"{item.service_id}-{ANY}") for item in visit[1:]]
+    book_again_url = reverse("booking:stylist", args=[first.service_id])
     return {
         "appointment": appointment,
+        "visit": items,
+        "is_visit": len(visit) > 1,
+        "what": "visit" if len(visit) > 1 else "appointment",
         "token": token,
         "day": format_long_day(start.date()),
         "time": format_time_range(start, end, zone=True),
-        "duration": format_duration(appointment.service.duration_minutes),
-        "price": format_price(appointment.price),
+        "duration": format_duration(minutes_between(first.starts_at, last.ends_at)),
+        "price": format_price(sum((item.price for item in visit), Decimal(0))),
         "cancelled": appointment.status == Appointment.Status.CANCELLED,
-        "past": appointment.starts_at <= now,
-        "can_cancel": appointment.is_confirmed and appointment.starts_at > now,
+        "past": first.starts_at <= now,
+        "can_cancel": appointment.is_confirmed and first.starts_at > now,
         "manage_url": request.build_absolute_uri(reverse("booking:manage", args=[token])),
-        "book_again_url": reverse("booking:stylist", args=[appointment.service_id]),
+        "book_again_url": f"{book_again_url}?{urlencode(again)}" if again else book_again_url,
     }
+
+
+def minutes_between(start: datetime, end: datetime) -> int:
+    return int((end - start).total_seconds() // 60)
 
 
 def private(response: HttpResponse) -> HttpResponse:
@@ -693,7 +1006,10 @@ def cancel(request: HttpRequest, token: str) -> HttpResponse:
         context = appointment_view(request, appointment, token, now)
         context["error"] = e.message
         return private(render(request, "booking/manage.html", context, status=409))
-    messages.success(request, "Your appointment is cancelled. The time is free for someone else now.")
+    if context["is_visit"]:
+        messages.success(request, "Your visit is cancelled. The times are free for someone else now.")
+    else:
+        messages.success(request, "Your appointment is cancelled. The time is free for someone else now.")
     return redirect("booking:manage", token=token)
 
 
@@ -721,6 +1037,8 @@ def ics_event(appointment: Appointment, salon: Salon, manage_url: str, now: date
         return value.replace("\r\n", "\\n").replace("\n", "\\n").replace("\r", "\\n")
 
     cancelled = appointment.status == Appointment.Status.CANCELLED
+    visit = selectors.visit_appointment_list(appointment)
+    what = ", then ".join(f"{item.service.name} with {item.stylist.name}" for item in visit)
     lines = [
         "BEGIN:VCALENDAR",
         "VERSION:2.0",
@@ -730,9 +1048,9 @@ def ics_event(appointment: Appointment, salon: Salon, manage_url: str, now: date
         "BEGIN:VEVENT",
         f"UID:appointment-{appointment.pk}@chairtime",
         f"DTSTAMP:{stamp(now)}",
-        f"DTSTART:{stamp(appointment.starts_at)}",
-        f"DTEND:{stamp(appointment.ends_at)}",
-        f"SUMMARY:{text(f'{appointment.service.name} with {appointment.stylist.name} at {salon.name}')}",
+        f"DTSTART:{stamp(visit[0].starts_at)}",
+        f"DTEND:{stamp(visit[-1].ends_at)}",
+        f"SUMMARY:{text(f'{what} at {salon.name}')}",
         f"DESCRIPTION:{text(f'See or cancel your appointment: {manage_url}')}",
         f"URL:{manage_url}",
         f"STATUS:{'CANCELLED' if cancelled else 'CONFIRMED'}",
@@ -777,7 +1095,27 @@ def staff_day(request: HttpRequest) -> HttpResponse:
             back_label="Show today",
         )
     columns, total, cancelled = [], 0, 0
-    for stylist, appointments in selectors.appointment_list_for_day(salon=salon, day=day).items():
+    by_stylist = selectors.appointment_list_for_day(salon=salon, day=day)
+    # Every appointment's holds (busy spans, resource units) in one query, whatever
+    # the number of appointments.
+    prefetch_related_objects(
+        [appointment for appointments in by_stylist.values() for appointment in appointments],
+        Prefetch(
+            "holds",
+            queryset=Hold.objects.select_related("unit__resource").order_by("starts_at", "pk"),
+            to_attr="sheet_holds",
+        ),
+    )
+    # A visit's services are all on the sheet (they run back to back from one start):
+    # each says where it sits in its visit without another query.
+    visits: dict[int, list[Appointment]] = {}
+    for appointments in by_stylist.values():
+        for appointment in appointments:
+            if appointment.visit_id is not None:
+                visits.setdefault(appointment.visit_id, []).append(appointment)
+    for members in visits.values():
+        members.sort(key=lambda member: (member.position, member.pk))
+    for stylist, appointments in by_stylist.items():
         rows = []
         for appointment in appointments:
             start = appointment.starts_at.astimezone(salon.tz)
@@ -790,6 +1128,8 @@ def staff_day(request: HttpRequest) -> HttpResponse:
                     "appointment": appointment,
                     "time": format_time_range(start, end),
                     "cancelled": is_cancelled,
+                    "phases": phase_list(appointment, salon.tz),
+                    "visit_note": visit_note(appointment, visits.get(appointment.visit_id or 0, [])),
                     "admin_url": reverse("admin:booking_appointment_change", args=[appointment.pk]),
                 }
             )
@@ -807,3 +1147,66 @@ def staff_day(request: HttpRequest) -> HttpResponse:
         "zone": datetime.combine(day, time(12), tzinfo=salon.tz).tzname(),
     }
     return render(request, "booking/staff_day.html", context)
+
+
+PHASE_LABELS = {
+    "work": "Busy",
+    "setup": "Set-up (busy)",
+    "cleanup": "Clean-up (busy)",
+    "processing": "Processing \u2014 free to book",
+}
+
+
+def phase_list(appointment: Appointment, tz: ZoneInfo) -> list[dict]:
+    """The appointment's phases as the stylist lives them, read from its holds:
+    busy (working phases), set-up and clean-up (buffers), and processing time
+    between busy spans (the client waits; the stylist can take someone else), each
+    with the resource units held then ("Basin 2"). Empty when there is nothing
+    to add to its time: a plain one-phase service, or no holds (cancelled, or
+    booked by the release before visits)."""
+    holds = getattr(appointment, "sheet_holds", [])
+    busy = [(h.starts_at, h.ends_at) for h in holds if h.stylist_id is not None]
+    units = [(h.unit, h.starts_at, h.ends_at) for h in holds if h.unit_id is not None]
+    cuts = sorted(
+        {appointment.starts_at, appointment.ends_at}
+        | {moment for s, e in busy for moment in (s, e)}
+        | {moment for _, s, e in units for moment in (s, e)}
+    )
+    phases: list[dict] = []
+    # Between two consecutive cuts nothing changes: a hold that overlaps that
+    # piece covers all of it.
+    for a, b in pairwise(cuts):
+        is_busy = any(s < b and a < e for s, e in busy)
+        if b <= appointment.starts_at:
+            kind = "setup" if is_busy else ""
+        elif a >= appointment.ends_at:
+            kind = "cleanup" if is_busy else ""
+        else:
+            kind = "work" if is_busy else "processing"
+        if not kind:
+            continue
+        held = ", ".join(str(unit) for unit, s, e in units if s < b and a < e)
+        last = phases[-1] if phases else None
+        if last is not None and (last["kind"], last["units"], last["end"]) == (kind, held, a):
+            last["end"] = b
+        else:
+            phases.append({"kind": kind, "units": held, "start": a, "end": b})
+    if len(phases) <= 1 and not any(phase["units"] for phase in phases):
+        return []
+    for phase in phases:
+        phase["label"] = PHASE_LABELS[phase["kind"]]
+        phase["time"] = format_time_range(phase["start"].astimezone(tz), phase["end"].astimezone(tz))
+    return phases
+
+
+def visit_note(appointment: Appointment, members: list[Appointment]) -> str:
+    """ "Visit 1 of 2 · then Haircut with Ben" for a service of a visit of several."""
+    if len(members) < 2:
+        return ""
+    index = members.index(appointment)
+    note = f"Visit {index + 1} of {len(members)}"
+    if index + 1 < len(members):
+        following = members[index + 1]
+        return f"{note} · then {following.service.name} with {following.stylist.name}"
+    before = members[index - 1]
+    return f"{note} · after {before.service.name} with {before.stylist.name}"

@@ -98,6 +98,51 @@ def test_it_books_and_cancels_an_appointment(page: Page, live_server, demo_tx):
     assert appointment.status == Appointment.Status.CANCELLED
 
 
+def test_it_books_a_visit_of_two_services_and_cancels_it(page: Page, live_server, demo_tx):
+    day = demo_tx.next_working_day()
+
+    page.goto(live_server.url)
+    page.get_by_role("link", name="Colour").click()
+    page.get_by_role("link", name="Ana").click()
+    expect(page.get_by_role("heading", name="Choose a day")).to_be_visible()
+    page.get_by_role("link", name="Add another service").click()
+
+    expect(page.get_by_role("heading", name="Add another service")).to_be_visible()
+    page.get_by_role("link", name="Haircut").click()
+    expect(page.get_by_role("heading", name=re.compile("Choose a stylist"))).to_contain_text(
+        "for your haircut"
+    )
+    page.get_by_role("link", name="Ben").click()
+
+    visit = page.get_by_role("region", name=re.compile("Your visit"))
+    expect(visit).to_contain_text("1. Colour")
+    expect(visit).to_contain_text("2. Haircut")
+    expect(visit.get_by_role("link", name="Remove haircut")).to_be_visible()
+    choose_day(page, day)
+    page.get_by_role("link", name="9:00 AM", exact=True).click()
+
+    summary = page.get_by_role("complementary", name="Your booking")
+    expect(summary).to_contain_text("Ana · 9:00 AM \u2013 11:00 AM")
+    expect(summary).to_contain_text("Ben · 11:00 AM \u2013 12:00 PM")
+    expect(summary).to_contain_text("Total price")
+    fill_details(page)
+    page.get_by_role("button", name="Book visit (2 services)").click()
+
+    expect(page.get_by_role("heading", name="Your visit")).to_be_visible()
+    expect(page.get_by_role("status")).to_contain_text("You're booked!")
+    expect(page.locator(".facts")).to_contain_text("Colour with Ana")
+    expect(page.locator(".facts")).to_contain_text("Haircut with Ben")
+    assert sorted(Appointment.objects.values_list("stylist__name", flat=True)) == ["Ana", "Ben"]
+
+    page.get_by_role("link", name="Cancel this visit (2 services)…").click()
+    expect(page.get_by_role("heading", name="Cancel your visit?")).to_be_visible()
+    page.get_by_role("button", name="Yes, cancel the visit (2 services)").click()
+
+    expect(page.get_by_role("heading", name="Cancelled visit")).to_be_visible()
+    expect(page.get_by_role("status")).to_contain_text("Your visit is cancelled.")
+    assert set(Appointment.objects.values_list("status", flat=True)) == {Appointment.Status.CANCELLED}
+
+
 def test_it_books_on_a_phone(browser: Browser, live_server, demo_tx, output_path):
     shots = Path(output_path)
     shots.mkdir(parents=True, exist_ok=True)

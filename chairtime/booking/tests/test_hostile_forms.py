@@ -146,6 +146,48 @@ ADDRESSES = [
     ("time-on-9999-12-31", lambda s: s.details(day="9999-12-31"), {400}),
     ("time-on-0000-00-00", lambda s: s.details(day="0000-00-00"), {400}),
     ("time-on-feb-30", lambda s: s.details(day="2027-02-30"), {400}),
+    # a visit's further services (?then=<service>-<stylist|any>): malformed, unknown, too many
+    ("then-garbage", lambda s: f"{s.time(s.day)}?then=garbage", {400}),
+    ("then-no-stylist", lambda s: f"{s.time(s.day)}?then={s.demo.colour.pk}", {400}),
+    ("then-negative", lambda s: f"{s.time(s.day)}?then=-1-any", {400}),
+    ("then-overflow", lambda s: f"{s.time(s.day)}?then={10**30}-any", {400}),
+    ("then-nul", lambda s: f"{s.time(s.day)}?then={s.demo.colour.pk}-any%00", {400}),
+    ("then-invalid-utf8", lambda s: f"{s.time(s.day)}?then=%FF%FE", {400}),
+    ("then-1M", lambda s: f"{s.time(s.day)}?then={HUGE}", {400}),
+    ("then-unknown-service", lambda s: f"{s.time(s.day)}?then=999999999-any", {404}),
+    (
+        "then-stylist-not-offering",
+        lambda s: f"{s.time(s.day)}?then={s.demo.colour.pk}-{s.demo.ben.pk}",
+        {404},
+    ),
+    ("then-unknown-stylist", lambda s: f"{s.time(s.day)}?then={s.demo.colour.pk}-999999999", {404}),
+    ("then-five-more", lambda s: s.time(s.day) + "?" + "&".join([f"then={s.demo.colour.pk}-any"] * 5), {400}),
+    (
+        "then-1000-more",
+        lambda s: s.time(s.day) + "?" + "&".join([f"then={s.demo.colour.pk}-any"] * 999),
+        {400},
+    ),
+    (
+        "then-four-more-is-fine",
+        lambda s: s.time(s.day) + "?" + "&".join([f"then={s.demo.colour.pk}-any"] * 4),
+        {200},
+    ),
+    ("then-on-details", lambda s: f"{s.details()}?then=x", {400}),
+    ("add-unknown-service", lambda s: f"/book/{s.demo.haircut.pk}/any/add/999999999/", {404}),
+    ("add-service-10k", lambda s: f"/book/{s.demo.haircut.pk}/any/add/{LONG}/", {400}),
+    (
+        "add-to-five",
+        lambda s: f"/book/{s.demo.haircut.pk}/any/add/?" + "&".join([f"then={s.demo.colour.pk}-any"] * 4),
+        {400},
+    ),
+    (
+        "add-stylist-to-five",
+        lambda s: (
+            f"/book/{s.demo.haircut.pk}/any/add/{s.demo.colour.pk}/?"
+            + "&".join([f"then={s.demo.colour.pk}-any"] * 4)
+        ),
+        {400},
+    ),
     # the customer's private links
     ("token-garbage", lambda s: "/booking/garbage/", {404}),
     ("token-10k", lambda s: f"/booking/{LONG}/", {404}),
@@ -225,6 +267,9 @@ def test_it_answers_a_hostile_booking_form_with_400_and_what_to_fix(client, salo
         (lambda s: s.details(start="10:07"), {409}),  # off the grid
         (lambda s: "/book/999999999/any/2027-03-15/10:00/", {404}),
         (lambda s: f"/book/{s.demo.colour.pk}/{s.demo.ben.pk}/2027-03-15/10:00/", {404}),
+        (lambda s: f"{s.details()}?then=garbage", {400}),
+        (lambda s: f"{s.details()}?then=999999999-any", {404}),
+        (lambda s: s.details() + "?" + "&".join([f"then={s.demo.colour.pk}-any"] * 5), {400}),
     ],
     ids=[
         "zero-date",
@@ -238,6 +283,9 @@ def test_it_answers_a_hostile_booking_form_with_400_and_what_to_fix(client, salo
         "off-grid",
         "unknown-service",
         "stylist-not-offering",
+        "visit-garbage",
+        "visit-unknown-service",
+        "visit-too-many",
     ],
 )
 def test_it_refuses_a_valid_form_posted_to_a_hostile_address(client, salon, make_url, allowed):

@@ -9,10 +9,18 @@ from zoneinfo import ZoneInfo
 
 import pytest
 import time_machine
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from chairtime.booking import services
-from chairtime.booking.tests.factories import AppointmentFactory, StylistFactory
+from chairtime.booking.tests.factories import (
+    AppointmentFactory,
+    ResourceFactory,
+    ServiceFactory,
+    ServicePhaseFactory,
+    StylistFactory,
+)
 
 LA = ZoneInfo("America/Los_Angeles")
 DAY = date(2027, 3, 2)  # a Tuesday
@@ -187,3 +195,102 @@ def test_it_answers_a_bad_date_with_400(staff_client, demo, value):
 
 def test_it_accepts_only_reads(staff_client, demo):
     assert staff_client.post(URL).status_code == 405
+
+
+# --- phases, processing time and resources ---------------------------------------------------
+
+
+def phased_colour(demo):
+    """The demo's colour as a salon describes it: 30 minutes applying at the colour
+    station, 30 minutes processing, 15 minutes rinsing at a basin, 10 minutes'
+    clean-up after; and a 30-minute trim Ana can do while a colour processes."""
+    station = ResourceFactory(key="station", name="Colour station", quantity=1)
+    basin = ResourceFactory(key="basin", name="Basin", quantity=2)
+    ServicePhaseFactory(service=demo.colour, position=0, minutes=30, resources=[station])
+    ServicePhaseFactory(service=demo.colour, position=1, minutes=30, processing=True)
+    ServicePhaseFactory(service=demo.colour, position=2, minutes=15, resources=[basin])
+    demo.colour.buffer_after_minutes = 10
+    demo.colour.save()
+    trim = ServiceFactory(key="trim", name="Trim", duration_minutes=30)
+    demo.ana.services.add(trim)
+    return trim
+
+
+def book(demo, service, stylist, hh, mm=0, email="c@example.com"):
+    return services.visit_book(
+        items=[services.ItemRequest(service.pk, stylist.pk)],
+        start=demo.local(DAY, hh, mm),
+        customer_name=email.split("@")[0].title(),
+        customer_email=email,
+    )[0]
+
+
+def test_it_shows_the_phases_with_processing_time_as_free_and_the_units_held(staff_client, demo):
+    trim = phased_colour(demo)
+    book(demo, demo.colour, demo.ana, 9, email="priya@example.com")
+    book(demo, trim, demo.ana, 9, 30, email="sam@example.com")  # in the processing gap
+
+    response = staff_client.get(f"{URL}?date={DAY}")
+
+    ana = column(response, demo.ana)
+    assert (
+        "9:00 AM \u2013 10:15 AM Colour Priya"
+        " 9:00 AM \u2013 9:30 AM Busy · Colour station 1"
+        " 9:30 AM \u2013 10:00 AM Processing \u2014 free to book"
+        " 10:00 AM \u2013 10:15 AM Busy · Basin 1"
+        " 10:15 AM \u2013 10:25 AM Clean-up (busy) Confirmed"
+    ) in ana
+    assert "9:30 AM \u2013 10:00 AM Trim Sam Confirmed" in ana  # a plain service: no phase list
+    body = response.content.decode()
+    assert '<li class="phase phase--processing">' in body
+    assert body.count('<ol class="phases"') == 1
+
+
+def test_it_shows_no_phases_for_a_cancelled_appointment(staff_client, demo):
+    phased_colour(demo)
+    appointment = book(demo, demo.colour, demo.ana, 9)
+    services.appointment_cancel(appointment_id=appointment.pk)
+
+    response = staff_client.get(f"{URL}?date={DAY}")
+
+    assert "9:00 AM \u2013 10:15 AM Colour C Cancelled" in column(response, demo.ana)
+    assert "Processing" not in text(response)
+
+
+def test_it_reads_the_day_in_the_same_number_of_queries_however_many_appointments(staff_client, demo):
+    phased_colour(demo)
+    book(demo, demo.colour, demo.ana, 9, email="a@example.com")
+    staff_client.get(f"{URL}?date={DAY}")  # the session and the salon, cached from here on
+    with CaptureQueriesContext(connection) as one:
+        staff_client.get(f"{URL}?date={DAY}")
+
+    book(demo, demo.colour, demo.ana, 14, email="b@example.com")
+    demo.ben.services.add(demo.colour)
+    book(demo, demo.colour, demo.ben, 11, email="c@example.com")
+    book(demo, demo.haircut, demo.ben, 15, email="d@example.com")
+    with CaptureQueriesContext(connection) as four:
+        response = staff_client.get(f"{URL}?date={DAY}")
+
+    assert "4 appointments" in text(response)
+    assert len(four) == len(one), [q["sql"] for q in four.captured_queries]
+
+
+def test_it_says_where_each_service_sits_in_its_visit(staff_client, demo):
+    services.visit_book(
+        items=[
+            services.ItemRequest(demo.colour.pk, demo.ana.pk),
+            services.ItemRequest(demo.haircut.pk, demo.ben.pk),
+        ],
+        start=demo.local(DAY, 9),
+        customer_name="Priya Shah",
+        customer_email="priya@example.com",
+    )
+
+    response = staff_client.get(f"{URL}?date={DAY}")
+
+    assert "9:00 AM \u2013 11:00 AM Colour Priya Shah Visit 1 of 2 · then Haircut with Ben" in column(
+        response, demo.ana
+    )
+    assert "11:00 AM \u2013 12:00 PM Haircut Priya Shah Visit 2 of 2 · after Colour with Ana" in column(
+        response, demo.ben
+    )
