@@ -1,5 +1,6 @@
 """A person books and cancels in a real browser (Debian's Chromium via Playwright),
-on a desktop, on a phone and with JavaScript switched off.
+on a desktop, on a phone and with JavaScript switched off; axe-core checks every
+page of the way against WCAG 2.2 A and AA.
 
 Assertions are about what the person sees: headings, messages, labels. Screenshots
 of the phone run land in test-results/ (one folder per test) for a human to look at.
@@ -12,6 +13,7 @@ import re
 from pathlib import Path
 
 import pytest
+from axe_playwright_python.sync_playwright import Axe
 from django.test import Client
 from playwright.sync_api import Browser, Page, expect
 
@@ -35,6 +37,8 @@ PHONE = {
     "has_touch": True,
 }
 TAP_TARGET_PX = 44
+AXE = Axe()  # axe-core, bundled by axe-playwright-python
+WCAG = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "wcag22aa"]
 
 
 def choose_day(page: Page, day) -> None:
@@ -259,4 +263,52 @@ def test_it_shows_staff_the_day_sheet(browser: Browser, live_server, demo_tx, dj
     page.screenshot(path=Path(output_path) / "day-sheet.png", full_page=True)
     page.get_by_role("link", name="Next day").click()
     expect(page.get_by_text("Priya Shah")).to_have_count(0)
+    context.close()
+
+
+def assert_accessible(page: Page) -> None:
+    """axe-core (WCAG 2.x A and AA rules) finds nothing on the page as shown."""
+    results = AXE.run(
+        page, options={"runOnly": {"type": "tag", "values": WCAG}, "resultTypes": ["violations"]}
+    )
+    assert results.violations_count == 0, f"{page.url}\n{results.generate_report()}"
+
+
+@pytest.mark.parametrize("device", ["desktop", "phone"])
+def test_every_page_of_booking_and_managing_a_visit_passes_axe(
+    browser: Browser, live_server, demo_tx, device
+):
+    day = demo_tx.next_working_day()
+    context = browser.new_context(
+        **(PHONE if device == "phone" else {"viewport": {"width": 1280, "height": 800}})
+    )
+    page = context.new_page()
+
+    page.goto(live_server.url)
+    assert_accessible(page)  # the services
+    page.get_by_role("link", name="Colour").click()
+    assert_accessible(page)  # the stylists, with their own prices
+    page.get_by_role("link", name="Ana").click()
+    assert_accessible(page)  # the days
+    page.get_by_role("link", name="Add another service").click()
+    assert_accessible(page)
+    page.get_by_role("link", name="Haircut").click()
+    assert_accessible(page)
+    page.get_by_role("link", name="Ben").click()
+    assert_accessible(page)  # the days, with the visit
+    choose_day(page, day)
+    assert_accessible(page)  # the times
+    page.get_by_role("link", name="9:00 AM", exact=True).click()
+    assert_accessible(page)  # the details form and the summary
+    fill_details(page)
+    page.get_by_role("button", name="Book visit (2 services)").click()
+    expect(page.get_by_role("status")).to_contain_text("You're booked!")
+    assert_accessible(page)  # the manage page
+    page.get_by_role("link", name="Cancel this visit (2 services)…").click()
+    assert_accessible(page)
+    page.get_by_role("button", name="Yes, cancel the visit (2 services)").click()
+    expect(page.get_by_role("status")).to_contain_text("Your visit is cancelled.")
+    assert_accessible(page)
+    page.goto(f"{live_server.url}/book/999999/")
+    assert_accessible(page)  # an error page
     context.close()
