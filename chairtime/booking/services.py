@@ -368,8 +368,10 @@ def _write_visit(
             created_at=now,
         )
         # validate_constraints=False: the unique constraints are checked by the INSERT
-        # itself; checking them here too would only add queries.
-        appointment.full_clean(validate_constraints=False)
+        # itself; checking them here too would only add queries. The service and
+        # the stylist were read on the locked state and the visit was just written:
+        # validating those foreign keys would read each row again (one query each).
+        appointment.full_clean(exclude=_READ_UNDER_LOCK, validate_constraints=False)
         appointment.save(force_insert=True)
         appointments.append(appointment)
         holds.extend(
@@ -382,6 +384,10 @@ def _write_visit(
         )
     Hold.objects.bulk_create(holds)
     return appointments
+
+
+# The appointment fields full_clean() need not check: see _write_visit.
+_READ_UNDER_LOCK = ["service", "stylist", "visit"]
 
 
 def appointment_cancel(*, appointment_id: int, now: datetime | None = None) -> Appointment:
