@@ -54,6 +54,31 @@ def service_get(service_id: int) -> Service | None:
     return Service.objects.filter(pk=service_id, is_active=True).first()
 
 
+def service_map(service_ids: Iterable[int]) -> dict[int, Service]:
+    """The bookable ones of these services, by id: one query."""
+    found = Service.objects.filter(pk__in=set(service_ids), is_active=True)
+    return {service.pk: service for service in found}
+
+
+def stylist_offer_map(asked: Iterable[tuple[int, int]]) -> dict[tuple[int, int], Stylist]:
+    """Of these (stylist id, service id) pairs, those where the stylist is active
+    and offers the service, with the stylist: one query. (Why a pair is missing:
+    :func:`stylist_for_booking`.)"""
+    asked = set(asked)
+    if not asked:
+        return {}
+    found = StylistService.objects.select_related("stylist").filter(
+        stylist_id__in={stylist for stylist, _ in asked},
+        service_id__in={service for _, service in asked},
+        stylist__is_active=True,
+    )
+    return {
+        (row.stylist_id, row.service_id): row.stylist
+        for row in found
+        if (row.stylist_id, row.service_id) in asked
+    }
+
+
 def stylist_list_for_service(service: Service | int) -> QuerySet[Stylist]:
     return Stylist.objects.filter(is_active=True, services=service)
 
