@@ -96,6 +96,11 @@ QUICK = Mode("quick", (1_000, 10_000), latency_requests=40, wrk_seconds=2, booki
 # The ceiling: a bare Django project (bench/bare_settings.py), same trivial view.
 BARE_LABEL = "bare Django trivial view"
 BARE_PATH = "/bench/trivial"
+# The trivial view of our own stack: the latency steps' control (sequential_latency).
+CONTROL_PATH = "/bench/trivial"
+# wrk's discarded warm-up run before each endpoint: every gunicorn worker's first
+# request of a kind costs up to a second on an idle machine, several on a loaded one.
+WRK_WARMUP_SECONDS = 3
 WRK_THREADS = 2
 WRK_CONNECTIONS = 8
 BOOKING_CONCURRENCY = 16
@@ -475,10 +480,20 @@ def sequential_latency(port: int, path: str, count: int, warmup: int = 30) -> di
     """p50/p99 in milliseconds of `count` requests one after another on one
     keep-alive connection (after `warmup`), each checked for a 200 with slots.
     Each carries a distinct, ignored ``bench=N`` parameter, so that the API's
-    micro-cache never answers it."""
+    micro-cache never answers it.
+
+    Each is preceded on the same connection by a request for the trivial view
+    (CONTROL_PATH), whose p50 is reported too: on a machine whose load changes
+    between two steps, the ratio of the two p50s says what the question costs
+    whatever the step's load was."""
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
-    timings = []
+    timings, control = [], []
     for n in range(warmup + count):
+        began = time.perf_counter()
+        conn.request("GET", CONTROL_PATH)
+        response = conn.getresponse()
+        response.read()
+        control_elapsed = time.perf_counter() - began
         began = time.perf_counter()
         # A distinct question each time: measured is the query, not the micro-cache.
         conn.request("GET", f"{path}&bench={n}")
@@ -489,10 +504,13 @@ def sequential_latency(port: int, path: str, count: int, warmup: int = 30) -> di
             raise RuntimeError(f"GET {path}: {response.status} {body[:200]!r}")
         if n >= warmup:
             timings.append(elapsed * 1000)
+            control.append(control_elapsed * 1000)
     conn.close()
     return {
         "p50_ms": round(statistics.median(timings), 2),
         "p99_ms": round(percentile(timings, 0.99), 2),
+        "control_p50_ms": round(statistics.median(control), 2),
+        "p50_to_control": round(statistics.median(timings) / statistics.median(control), 2),
         "requests": count,
     }
 
@@ -696,7 +714,7 @@ def bare_django_ceiling(stack: Stack, env: dict[str, str], name: str, seconds: i
     bare_env = {**env, "DJANGO_SETTINGS_MODULE": "bench.bare_settings"}
     process = stack.start_gunicorn(bare_env, port, f"{name}-bare")
     try:
-        run_wrk(port, BARE_PATH, 1)
+        run_wrk(port, BARE_PATH, WRK_WARMUP_SECONDS)
         return {"path": BARE_PATH, **run_wrk(port, BARE_PATH, seconds)}
     finally:
         stack.stop(process)
@@ -772,6 +790,9 @@ def _bench_served(db: Database, mode: Mode, stack: Stack, port: int, env: dict[s
             "by_history_size": latency[label],
             "p50_ratio_largest_to_smallest": round(largest["p50_ms"] / smallest["p50_ms"], 2),
             "p99_ratio_largest_to_smallest": round(largest["p99_ms"] / smallest["p99_ms"], 2),
+            # The same ratio with each step's p50 taken relative to the trivial
+            # view's, measured interleaved with it: the load of the moment removed.
+            "p50_ratio_load_adjusted": round(largest["p50_to_control"] / smallest["p50_to_control"], 2),
         }
 
     path = questions["one service"]
@@ -795,7 +816,7 @@ def _bench_served(db: Database, mode: Mode, stack: Stack, port: int, env: dict[s
         # Every worker's first request of a kind imports, compiles templates and
         # builds schemas (up to a second); a short discarded run warms them all.
         distinct = "distinct questions" in label
-        run_wrk(port, url, 1, distinct=distinct)
+        run_wrk(port, url, WRK_WARMUP_SECONDS, distinct=distinct)
         calls_before = stack.dynamodb_calls()
         figures = run_wrk(port, url, mode.wrk_seconds, distinct=distinct)
         if label == "home page":
@@ -838,10 +859,12 @@ def check_invariants(results: dict[str, Any], mode: Mode) -> list[str]:
     failures = []
     for vendor, r in results.items():
         for question, latency in r["availability_latency"].items():
-            ratio = latency["p50_ratio_largest_to_smallest"]
+            # Judged load-adjusted: the raw ratio moved 7x between two steps of one
+            # quick run at load 15 with no history to speak of.
+            ratio = latency["p50_ratio_load_adjusted"]
             if ratio > MAX_LATENCY_RATIO:
                 failures.append(
-                    f"{vendor}: availability ({question}) p50 grew {ratio}x with history "
+                    f"{vendor}: availability ({question}) p50 grew {ratio}x with history, load-adjusted "
                     f"(max {MAX_LATENCY_RATIO})"
                 )
         booking = r["booking"]
@@ -855,6 +878,8 @@ def check_invariants(results: dict[str, Any], mode: Mode) -> list[str]:
         if booking["booked"] > booking["distinct_free_visits"]:
             failures.append(f"{vendor}: more bookings than distinct free visits")
         for label, t in r["throughput"]["endpoints"].items():
+            if not t["requests"]:
+                failures.append(f"{vendor}: {label}: not one answer within the wrk run")
             if t["non_2xx_3xx"] or t["socket_errors"]:
                 failures.append(
                     f"{vendor}: {label}: {t['non_2xx_3xx']} non-2xx, {t['socket_errors']} socket errors"
@@ -866,7 +891,7 @@ def check_invariants(results: dict[str, Any], mode: Mode) -> list[str]:
                 f"(min {MIN_COMPUTED_AVAILABILITY_RATIO})"
             )
         per_view = r["dynamodb_per_home_view"]["calls_per_view"]
-        if per_view > MAX_DYNAMODB_CALLS_PER_VIEW:
+        if r["dynamodb_per_home_view"]["home_page_views"] and per_view > MAX_DYNAMODB_CALLS_PER_VIEW:
             failures.append(f"{vendor}: {per_view} DynamoDB calls per home-page view")
     return failures
 
@@ -894,10 +919,20 @@ def markdown(report: dict[str, Any]) -> str:
                 ],
             )
         row(
-            f"**Latency ratio {sizes[-1]:,} : {sizes[0]:,}, {question}** (p50 / p99; "
-            f"target p50 <= {TARGET_LATENCY_RATIO}, fails above {MAX_LATENCY_RATIO})",
+            f"Trivial view p50 measured interleaved, {sizes[0]:,} / {sizes[-1]:,} (ms): "
+            "the load of the moment",
             [
-                f"**{latency[v]['p50_ratio_largest_to_smallest']}** / "
+                f"{latency[v]['by_history_size'][str(sizes[0])]['control_p50_ms']} / "
+                f"{latency[v]['by_history_size'][str(sizes[-1])]['control_p50_ms']}"
+                for v in vendors
+            ],
+        )
+        row(
+            f"**Latency ratio {sizes[-1]:,} : {sizes[0]:,}, {question}** (p50 load-adjusted / p50 / p99; "
+            f"target p50 <= {TARGET_LATENCY_RATIO}, fails above {MAX_LATENCY_RATIO} load-adjusted)",
+            [
+                f"**{latency[v]['p50_ratio_load_adjusted']}** / "
+                f"{latency[v]['p50_ratio_largest_to_smallest']} / "
                 f"{latency[v]['p99_ratio_largest_to_smallest']}"
                 for v in vendors
             ],
