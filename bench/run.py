@@ -735,7 +735,9 @@ def _bench_served(db: Database, mode: Mode, stack: Stack, port: int, env: dict[s
     # future while all generated history is in the past: the honest case, where
     # the query must skip the whole history through the index.
     target = today + dt.timedelta(days=mode.booking_days + 3)
-    while not (salon.slots(stylist, target) and salon.visit_slots(visit, target)):
+    # A full day (not a short one such as New Year's Eve): free starts must be
+    # left after the bookings below.
+    while len(salon.slots(stylist, target)) < 10 or len(salon.visit_slots(visit, target)) < 6:
         target += dt.timedelta(days=1)
         if target > today + dt.timedelta(days=mode.booking_days + 10):
             raise RuntimeError("no day after the booking run's has slots for both questions")
