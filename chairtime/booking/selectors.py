@@ -54,6 +54,31 @@ def service_get(service_id: int) -> Service | None:
     return Service.objects.filter(pk=service_id, is_active=True).first()
 
 
+def service_map(service_ids: Iterable[int]) -> dict[int, Service]:
+    """The bookable ones of these services, by id: one query."""
+    found = Service.objects.filter(pk__in=set(service_ids), is_active=True)
+    return {service.pk: service for service in found}
+
+
+def stylist_offer_map(asked: Iterable[tuple[int, int]]) -> dict[tuple[int, int], Stylist]:
+    """Of these (stylist id, service id) pairs, those where the stylist is active
+    and offers the service, with the stylist: one query. (Why a pair is missing:
+    :func:`stylist_for_booking`.)"""
+    asked = set(asked)
+    if not asked:
+        return {}
+    found = StylistService.objects.select_related("stylist").filter(
+        stylist_id__in={stylist for stylist, _ in asked},
+        service_id__in={service for _, service in asked},
+        stylist__is_active=True,
+    )
+    return {
+        (row.stylist_id, row.service_id): row.stylist
+        for row in found
+        if (row.stylist_id, row.service_id) in asked
+    }
+
+
 def stylist_list_for_service(service: Service | int) -> QuerySet[Stylist]:
     return Stylist.objects.filter(is_active=True, services=service)
 
@@ -120,9 +145,11 @@ def salon_policy(
     last_day: date | None = None,
     *,
     catalog: Catalog | None = None,
+    special_hours: dict[int | None, dict[date, list]] | None = None,
 ) -> Policy:
     """The salon's booking policy, with its closures between first_day and last_day
-    (none when no days are given), from ``catalog`` when given, else the database."""
+    (none when no days are given), from ``catalog`` when given, else the database
+    (``special_hours``: those days' special hours, already read with the salon's)."""
     closures: Iterable[date] = ()
     special: dict[date, list] = {}
     if first_day is not None and last_day is not None and catalog is not None:
@@ -132,7 +159,9 @@ def salon_policy(
         closures = Closure.objects.filter(date__gte=first_day, date__lte=last_day).values_list(
             "date", flat=True
         )
-        special = special_hours_by_stylist(first_day, last_day, salon_wide=True).get(None, {})
+        if special_hours is None:
+            special_hours = special_hours_by_stylist(first_day, last_day, salon_wide=True)
+        special = special_hours.get(None, {})
     return Policy(
         time_zone=salon.tz,
         slot_minutes=salon.slot_minutes,
@@ -169,12 +198,14 @@ def stylist_schedules(
     *,
     catalog: Catalog | None = None,
     legacy: bool = False,
+    special_hours: dict[int | None, dict[date, list]] | None = None,
 ) -> list[StylistSchedule]:
     """Each stylist's hours, time off and busy time around the local days
     first_day..last_day, in the order of ``stylists``: four indexed queries,
     whatever the number of stylists; one (the holds) when the hours and time off
     come from ``catalog`` (read paths only: the booking service passes none).
-    ``legacy``: see :func:`stylist_busy_by_id`."""
+    ``legacy``: see :func:`stylist_busy_by_id`; ``special_hours``: the stylists'
+    special hours of those days, when already read."""
     window_start, _ = availability.day_bounds(first_day, salon.tz)
     _, window_end = availability.day_bounds(last_day, salon.tz)
     ids = [s.pk for s in stylists]
@@ -188,7 +219,11 @@ def stylist_schedules(
             time_off[pk] = catalog.time_off_between(pk, window_start, window_end)
             special[pk] = catalog.special_hours_between(pk, first_day, last_day)
     else:
-        special = special_hours_by_stylist(first_day, last_day, stylist_ids=ids)
+        special = (
+            special_hours
+            if special_hours is not None
+            else special_hours_by_stylist(first_day, last_day, stylist_ids=ids)
+        )
         for h in WorkingHours.objects.filter(stylist_id__in=ids).order_by("weekday", "start"):
             hours[h.stylist_id][h.weekday].append((h.start, h.end))
         for t in TimeOff.objects.filter(
@@ -322,19 +357,21 @@ def make_offer(
 
 def phase_rows(service_ids: Iterable[int]) -> dict[tuple[int, int | None], list[PhaseRow]]:
     """The phases of these services, by (service id, stylist id or None for the
-    standard ones), in order: two queries."""
-    phases = list(
-        ServicePhase.objects.filter(service_id__in=list(service_ids))
-        .order_by("service_id", "stylist_id", "position")
-        .values_list("pk", "service_id", "stylist_id", "minutes", "processing")
-    )
+    standard ones), in order: one query."""
+    # One row per phase and resource it needs (a LEFT JOIN: None for a phase that
+    # needs none), in order: one query where two would read the same rows.
+    phases: dict[int, tuple[int, int | None, int, bool]] = {}
     needs: dict[int, list[int]] = defaultdict(list)
-    for phase_id, resource_id in ServicePhase.resources.through.objects.filter(
-        servicephase_id__in=[row[0] for row in phases]
-    ).values_list("servicephase_id", "resource_id"):
-        needs[phase_id].append(resource_id)
+    for phase_id, service_id, stylist_id, minutes, processing, resource_id in (
+        ServicePhase.objects.filter(service_id__in=list(service_ids))
+        .order_by("service_id", "stylist_id", "position", "pk")
+        .values_list("pk", "service_id", "stylist_id", "minutes", "processing", "resources")
+    ):
+        phases[phase_id] = (service_id, stylist_id, minutes, processing)
+        if resource_id is not None:
+            needs[phase_id].append(resource_id)
     rows: dict[tuple[int, int | None], list[PhaseRow]] = defaultdict(list)
-    for phase_id, service_id, stylist_id, minutes, processing in phases:
+    for phase_id, (service_id, stylist_id, minutes, processing) in phases.items():
         rows[(service_id, stylist_id)].append((minutes, processing, tuple(sorted(needs[phase_id]))))
     return rows
 
@@ -353,7 +390,7 @@ def resource_ids_for_services(service_ids: Iterable[int]) -> list[int]:
 def offer_map(services: Sequence[Service], stylist_ids: Iterable[int]) -> dict[tuple[int, int], Offer]:
     """How each of the stylists offers each of the services they offer, by
     (service id, stylist id), from the database (the booking service's read,
-    on its locked state): three queries."""
+    on its locked state): two queries."""
     ids = list(stylist_ids)
     by_id = {service.pk: service for service in services}
     phases = phase_rows(by_id)
@@ -417,8 +454,16 @@ def visit_search(
     with ``catalog``, one query for the stylists' holds and one for the resources'
     (when a treatment needs any). ``legacy``: see :func:`stylist_busy_by_id`."""
     stylists = list({s.pk: s for _, candidates in wanted for s in candidates}.values())
-    policy = salon_policy(salon, first_day, last_day, catalog=catalog)
-    schedules = stylist_schedules(stylists, salon, first_day, last_day, catalog=catalog, legacy=legacy)
+    special = None
+    if catalog is None:
+        # The salon's and the stylists' special hours in one query.
+        special = special_hours_by_stylist(
+            first_day, last_day, stylist_ids=[s.pk for s in stylists], salon_wide=True
+        )
+    policy = salon_policy(salon, first_day, last_day, catalog=catalog, special_hours=special)
+    schedules = stylist_schedules(
+        stylists, salon, first_day, last_day, catalog=catalog, legacy=legacy, special_hours=special
+    )
     if catalog is not None:
         offers = {
             (service.pk, s.pk): offer

@@ -41,6 +41,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from django.db import DatabaseError, IntegrityError, transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from chairtime.booking import availability, selectors
@@ -197,7 +198,7 @@ def visit_book(
     except IntegrityError:
         # Only reachable if something wrote past the lock; a constraint held.
         logger.warning("booking refused by a database constraint", extra={"items": len(items)})
-        if _customer_holds(items[0].service_id, start, customer_email):
+        if _customer_holds([(items[0].service_id, start)], customer_email):
             raise BookingError(Problem.ALREADY_BOOKED) from None
         raise BookingError(Refusal.TAKEN) from None
     if not made:
@@ -253,15 +254,16 @@ def _forget_old_requests(now: datetime) -> None:
         logger.warning("could not delete old booking request keys", exc_info=True)
 
 
-def _customer_holds(service_id: int, start: datetime, customer_email: str) -> bool:
-    return bool(customer_email) and (
-        Appointment.objects.filter(
-            service_id=service_id,
-            starts_at=start,
-            status=Appointment.Status.CONFIRMED,
-            customer_email__iexact=customer_email,
-        ).exists()
-    )
+def _customer_holds(asked: Sequence[tuple[int, datetime]], customer_email: str) -> bool:
+    """Whether the customer holds any of these (service id, start)s."""
+    if not customer_email:
+        return False
+    either = Q()
+    for service_id, start in asked:
+        either |= Q(service_id=service_id, starts_at=start)
+    return Appointment.objects.filter(
+        either, status=Appointment.Status.CONFIRMED, customer_email__iexact=customer_email
+    ).exists()
 
 
 def _book_locked(
@@ -286,14 +288,19 @@ def _book_locked(
 
     # From here on everything is read on the locked state.
     salon = Salon.load()
+    services = selectors.service_map(item.service_id for item in items)
+    named = selectors.stylist_offer_map(
+        (item.stylist_id, item.service_id) for item in items if item.stylist_id is not None
+    )
     wanted: list[tuple[Service, list[Stylist]]] = []
     for item in items:
-        service = selectors.service_get(item.service_id)
+        service = services.get(item.service_id)
         if service is None:
             raise BookingError(Problem.SERVICE_NOT_FOUND)
         if item.stylist_id is not None:
             # Locked above by its id; a precise refusal when it cannot take the service.
-            candidates = [selectors.stylist_for_booking(item.stylist_id, service)]
+            offered = named.get((item.stylist_id, service.pk))
+            candidates = [offered or selectors.stylist_for_booking(item.stylist_id, service)]
         else:
             # A stylist who began to offer the service after the read above is not
             # locked, so not a candidate; one who stopped is not offered.
@@ -308,8 +315,6 @@ def _book_locked(
         raise BookingError(timing)
     if not all(candidates for _, candidates in wanted):
         raise BookingError(Problem.NO_STYLIST)
-    if _customer_holds(wanted[0][0].pk, start, customer_email):
-        raise BookingError(Problem.ALREADY_BOOKED)
 
     day = start.astimezone(salon.tz).date()
     search = selectors.visit_search(salon, wanted, day, day, legacy=True)
@@ -322,11 +327,18 @@ def _book_locked(
     plan = availability.plan_visit(
         search.schedules, search.policy, start, _least_busy_first(search), now, search.resources
     )
+    # The customer's own appointments, in one query: a customer who already holds
+    # the first service at the start hears so rather than "taken"; one who holds
+    # any of the visit's services at its start is refused.
     if isinstance(plan, Refusal):
-        raise BookingError(plan)
-    for (service, _), placement in zip(wanted[1:], plan.placements[1:], strict=True):
-        if _customer_holds(service.pk, placement.start, customer_email):
+        if _customer_holds([(wanted[0][0].pk, start)], customer_email):
             raise BookingError(Problem.ALREADY_BOOKED)
+        raise BookingError(plan)
+    asked = [
+        (service.pk, placement.start) for (service, _), placement in zip(wanted, plan.placements, strict=True)
+    ]
+    if _customer_holds(asked, customer_email):
+        raise BookingError(Problem.ALREADY_BOOKED)
     return _write_visit(wanted, plan, search, now, customer_name, customer_email, customer_phone)
 
 
@@ -368,8 +380,10 @@ def _write_visit(
             created_at=now,
         )
         # validate_constraints=False: the unique constraints are checked by the INSERT
-        # itself; checking them here too would only add queries.
-        appointment.full_clean(validate_constraints=False)
+        # itself; checking them here too would only add queries. The service and
+        # the stylist were read on the locked state and the visit was just written:
+        # validating those foreign keys would read each row again (one query each).
+        appointment.full_clean(exclude=_READ_UNDER_LOCK, validate_constraints=False)
         appointment.save(force_insert=True)
         appointments.append(appointment)
         holds.extend(
@@ -382,6 +396,10 @@ def _write_visit(
         )
     Hold.objects.bulk_create(holds)
     return appointments
+
+
+# The appointment fields full_clean() need not check: see _write_visit.
+_READ_UNDER_LOCK = ["service", "stylist", "visit"]
 
 
 def appointment_cancel(*, appointment_id: int, now: datetime | None = None) -> Appointment:
