@@ -3,8 +3,8 @@
     .venv/bin/python -m bench.run [--quick] [--databases postgres,mariadb] [--out DIR]
 
 For each database it creates a dedicated database (``chairtime_bench``), migrates
-it, loads the demo salon and what the bench needs beyond it (bench/salon_extras.py:
-a colour with phases, a colour station and basins), and serves the app with gunicorn exactly as the image
+it, loads the demo salon (with its colour in phases, its colour station and basins),
+and serves the app with gunicorn exactly as the image
 does (deploy/container/gunicorn.conf.py, DEBUG off, WhiteNoise manifest storage,
 DynamoDB through a local moto server that counts the calls it gets). Then:
 
@@ -332,7 +332,7 @@ class Database:
         )
 
     def basin_unit(self) -> int:
-        """The id of basin number 1 (bench/salon_extras.py)."""
+        """The id of basin number 1 (demo/salon.json's resources)."""
         return int(
             self.scalar(
                 "SELECT u.id FROM booking_resourceunit u JOIN booking_resource r ON r.id = u.resource_id "
@@ -694,10 +694,6 @@ def bench_database(vendor: str, mode: Mode, stack: Stack) -> dict[str, Any]:
     env = {**stack.env, "DATABASE_URL": db.url}
     stack.manage(env, "migrate", "--no-input")
     stack.manage(env, "load_salon", "demo/salon.json")
-    # The colour's phases and the resources (bench/salon_extras.py).
-    subprocess.run(  # noqa: S603
-        [PY, "-m", "bench.salon_extras"], cwd=ROOT, env=env, check=True, stdout=subprocess.DEVNULL
-    )
     port = free_port()
     gunicorn = stack.start_gunicorn(env, port, vendor)
     try:
