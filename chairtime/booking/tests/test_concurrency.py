@@ -17,7 +17,7 @@ import pytest
 import requests
 from django.db import DatabaseError, connection, connections
 
-from chairtime.booking import availability, services
+from chairtime.booking import services
 from chairtime.booking.errors import BookingError
 from chairtime.booking.models import Appointment
 
@@ -51,37 +51,67 @@ def book_in_thread(demo, hh: int, mm: int) -> Appointment | BookingError:
         connections.close_all()  # each thread opened its own connection
 
 
-def hold_after_check(monkeypatch, barrier: threading.Barrier | None = None, pause: float = 0.0) -> None:
-    """Make every booking pause between its availability check and its write:
-    the window in which a concurrent booking could slip in."""
-    real_check = availability.check_start
-    waited: set[int] = set()
+class RaceWindow:
+    """Every booking pauses between its re-check on the locked state and its write:
+    the window in which a concurrent booking could slip in. It wraps
+    ``availability.plan_visit`` as the booking service calls it (the module
+    attribute ``services.availability.plan_visit``), and counts, so that a test
+    can prove its bookings really got there: a hook the service no longer calls
+    would make every race test pass without racing anything."""
 
-    def check_then_wait(*args, **kwargs):
-        result = real_check(*args, **kwargs)
-        # Once per thread: a booking the database aborted as a deadlock victim runs
-        # again (transactions.run_durable), and its partner is gone by then.
-        if barrier is not None and threading.get_ident() not in waited:
-            waited.add(threading.get_ident())
-            barrier.wait(timeout=10)
-        if pause:
-            threading.Event().wait(pause)
+    def __init__(self, monkeypatch, *, barrier: threading.Barrier | None = None, pause: float = 0.0) -> None:
+        self.barrier = barrier
+        self.pause = pause
+        self.checked = 0  # plan_visit calls, retries included
+        self.met: set[int] = set()  # threads that passed the barrier
+        self._lock = threading.Lock()
+        self._real = services.availability.plan_visit
+        monkeypatch.setattr(services.availability, "plan_visit", self._check_then_wait)
+
+    def _check_then_wait(self, *args, **kwargs):
+        result = self._real(*args, **kwargs)
+        with self._lock:
+            self.checked += 1
+            # Once per thread: a booking the database aborted as a deadlock victim
+            # runs again (transactions.run_durable), and its partner is gone by then.
+            first_time = threading.get_ident() not in self.met
+            self.met.add(threading.get_ident())
+        if self.barrier is not None and first_time:
+            self.barrier.wait(timeout=10)
+        if self.pause:
+            threading.Event().wait(self.pause)
         return result
 
-    monkeypatch.setattr(availability, "check_start", check_then_wait)
+
+def meet_before_locking(monkeypatch, parties: int) -> threading.Barrier:
+    """Both bookings enter their transactions and reach the stylist lock together,
+    so that with the locks on one of them really waits for the other."""
+    barrier = threading.Barrier(parties)
+    real_lock = services.lock_stylists
+    waited: set[int] = set()
+
+    def wait_then_lock(ids):
+        if threading.get_ident() not in waited:
+            waited.add(threading.get_ident())
+            barrier.wait(timeout=10)
+        return real_lock(ids)
+
+    monkeypatch.setattr(services, "lock_stylists", wait_then_lock)
+    return barrier
 
 
 @needs_row_locks
 def test_without_the_lock_two_overlapping_bookings_race(demo_tx, monkeypatch, caplog):
     # Lock switched off: both requests check "free" before either writes.
     monkeypatch.setattr(services, "lock_stylists", lambda ids: sorted(set(ids)))
-    hold_after_check(monkeypatch, barrier=threading.Barrier(2))
+    window = RaceWindow(monkeypatch, barrier=threading.Barrier(2))
 
     # 10:00-11:00 and 10:30-11:30: overlapping, but different starts, so the unique
     # (stylist, start) constraint cannot see the conflict.
     with ThreadPoolExecutor(2) as pool:
         results = list(pool.map(lambda t: book_in_thread(demo_tx, *t), [(10, 0), (10, 30)]))
 
+    assert len(window.met) == 2, "both bookings must have checked before either wrote"
     confirmed = Appointment.objects.filter(status="confirmed").count()
     if connection.vendor == "postgresql":
         # The exclusion constraint is the last line of defence and catches it. When
@@ -100,13 +130,16 @@ def test_without_the_lock_two_overlapping_bookings_race(demo_tx, monkeypatch, ca
 
 @needs_row_locks
 def test_with_the_lock_the_second_booking_waits_and_sees_the_first(demo_tx, monkeypatch, caplog):
-    # Each booking lingers 0.3 s between check and write, holding the lock; the
-    # other must wait for it, then re-check and find the time taken.
-    hold_after_check(monkeypatch, pause=0.3)
+    # Both reach the lock together; each lingers 0.3 s between check and write,
+    # holding the lock; the other must wait for it, then re-check and find the
+    # time taken.
+    meet_before_locking(monkeypatch, 2)
+    window = RaceWindow(monkeypatch, pause=0.3)
 
     with ThreadPoolExecutor(2) as pool:
         results = list(pool.map(lambda t: book_in_thread(demo_tx, *t), [(10, 0), (10, 30)]))
 
+    assert window.checked == 2  # the second re-checked, after waiting
     assert Appointment.objects.filter(status="confirmed").count() == 1
     refusals = [r for r in results if isinstance(r, BookingError)]
     assert [r.code for r in refusals] == ["taken"]
@@ -150,7 +183,7 @@ def test_one_customer_racing_two_stylists_for_one_start_gets_one_appointment(dem
     # Named Ana and named Ben share no lock, so both requests pass the service's
     # "already booked" check before either writes: the unique (service, customer,
     # start) constraint is what refuses the second.
-    hold_after_check(monkeypatch, barrier=threading.Barrier(2))
+    window = RaceWindow(monkeypatch, barrier=threading.Barrier(2))
 
     def book_with(stylist) -> Appointment | BookingError | DatabaseError:
         try:
@@ -170,6 +203,7 @@ def test_one_customer_racing_two_stylists_for_one_start_gets_one_appointment(dem
     with ThreadPoolExecutor(2) as pool:
         results = list(pool.map(book_with, [demo_tx.ana, demo_tx.ben]))
 
+    assert len(window.met) == 2
     assert Appointment.objects.filter(status="confirmed").count() == 1
     refused = [r for r in results if not isinstance(r, Appointment)]
     assert [getattr(r, "code", r) for r in refused] == ["already_booked"]
