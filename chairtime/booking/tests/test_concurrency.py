@@ -20,6 +20,8 @@ from django.db import DatabaseError, connection, connections
 from chairtime.booking import services
 from chairtime.booking.errors import BookingError
 from chairtime.booking.models import Appointment
+from chairtime.booking.tests.fixtures import ColourSalon, make_colour_salon
+from chairtime.testing import invariants
 
 pytestmark = pytest.mark.concurrency
 
@@ -145,6 +147,154 @@ def test_with_the_lock_the_second_booking_waits_and_sees_the_first(demo_tx, monk
     assert [r.code for r in refusals] == ["taken"]
     # Refused by the re-check on locked state, not by the constraint.
     assert "database constraint" not in caplog.text
+
+
+# --- Resources and processing time (issue 10) ---------------------------------
+
+
+@pytest.fixture
+def colour_tx(demo_tx) -> ColourSalon:
+    return make_colour_salon(demo_tx)
+
+
+def book_as(salon: ColourSalon, service, stylist, start: datetime, email: str):
+    """Book in this thread: the appointment, or the error that refused it."""
+    try:
+        return services.appointment_book(
+            service_id=service.pk,
+            stylist_id=stylist.pk,
+            start=start,
+            customer_name="Racer",
+            customer_email=email,
+            now=NOW,
+        )
+    except (BookingError, DatabaseError) as e:
+        return e
+    finally:
+        connections.close_all()
+
+
+def race(*bookings):
+    with ThreadPoolExecutor(len(bookings)) as pool:
+        return [f.result() for f in [pool.submit(book_as, *b) for b in bookings]]
+
+
+def codes(results) -> list[str]:
+    return sorted(getattr(r, "code", repr(r)) for r in results if not isinstance(r, Appointment))
+
+
+def station_colours(colour_tx: ColourSalon):
+    # Ana's colour at 10:00 and Ben's at 10:30: different stylists, so no stylist
+    # lock is shared; their applications (10:00-10:45, 10:30-11:15) both need the
+    # one colour station, and start at different times, so the unique
+    # (unit, start) of holds cannot see the conflict.
+    return [
+        (colour_tx, colour_tx.colour, colour_tx.demo.ana, colour_tx.local(DAY, 10), "ana-client@example.com"),
+        (
+            colour_tx,
+            colour_tx.colour,
+            colour_tx.demo.ben,
+            colour_tx.local(DAY, 10, 30),
+            "ben-client@example.com",
+        ),
+    ]
+
+
+@needs_row_locks
+def test_without_the_resource_lock_two_stylists_take_the_one_colour_station_at_once(
+    colour_tx, monkeypatch, caplog
+):
+    monkeypatch.setattr(services, "lock_resources", lambda ids: sorted(set(ids)))
+    window = RaceWindow(monkeypatch, barrier=threading.Barrier(2))
+
+    results = race(*station_colours(colour_tx))
+
+    assert len(window.met) == 2, "both bookings must have checked before either wrote"
+    station_unit = colour_tx.station.units.get().pk
+    overlaps = [o for o in invariants.overlapping_holds() if (o.kind, o.owner) == ("unit", station_unit)]
+    if connection.vendor == "postgresql":
+        # The exclusion constraint per unit refuses the second (its code says
+        # "taken", the constraint's generic refusal: see services.visit_book).
+        assert Appointment.objects.filter(status="confirmed").count() == 1
+        assert codes(results) in (["taken"], ["resource_busy"])
+        assert "booking refused by a database constraint" in caplog.text or "lock conflict" in caplog.text
+        assert overlaps == []
+    else:
+        # MariaDB has no exclusion constraint: the station is booked twice at once.
+        assert Appointment.objects.filter(status="confirmed").count() == 2
+        assert len(overlaps) == 1, overlaps
+        print(f"\nwithout the resource lock on {connection.vendor}: {overlaps[0]}")
+        assert invariants.schedule_violations() != []
+
+
+@needs_row_locks
+def test_with_the_resource_lock_the_second_colour_waits_and_finds_the_station_busy(
+    colour_tx, monkeypatch, caplog
+):
+    meet_before_locking(monkeypatch, 2)
+    window = RaceWindow(monkeypatch, pause=0.3)
+
+    results = race(*station_colours(colour_tx))
+
+    assert window.checked == 2
+    assert Appointment.objects.filter(status="confirmed").count() == 1
+    assert codes(results) == ["resource_busy"]
+    assert "database constraint" not in caplog.text
+    assert invariants.schedule_violations() == []
+
+
+def cuts_in_the_gap(colour_tx: ColourSalon):
+    # Ana's 10:00 colour is processing from 10:45 to 11:30: she is free, and a
+    # 30-minute cut fits at 10:45 and at 11:00, which overlap each other.
+    services.appointment_book(
+        service_id=colour_tx.colour.pk,
+        stylist_id=colour_tx.demo.ana.pk,
+        start=colour_tx.local(DAY, 10),
+        customer_name="Colour client",
+        customer_email="colour@example.com",
+        now=NOW,
+    )
+    return [
+        (colour_tx, colour_tx.cut, colour_tx.demo.ana, colour_tx.local(DAY, 10, 45), "first@example.com"),
+        (colour_tx, colour_tx.cut, colour_tx.demo.ana, colour_tx.local(DAY, 11), "second@example.com"),
+    ]
+
+
+@needs_row_locks
+def test_without_the_lock_two_cuts_race_into_one_processing_gap(colour_tx, monkeypatch, caplog):
+    bookings = cuts_in_the_gap(colour_tx)
+    monkeypatch.setattr(services, "lock_stylists", lambda ids: sorted(set(ids)))
+    window = RaceWindow(monkeypatch, barrier=threading.Barrier(2))
+
+    results = race(*bookings)
+
+    assert len(window.met) == 2, "both bookings must have checked before either wrote"
+    cuts = Appointment.objects.filter(status="confirmed", service=colour_tx.cut)
+    overlaps = [o for o in invariants.overlapping_holds() if o.kind == "stylist"]
+    if connection.vendor == "postgresql":
+        assert cuts.count() == 1
+        assert codes(results) == ["taken"]
+        assert "booking refused by a database constraint" in caplog.text or "lock conflict" in caplog.text
+        assert overlaps == []
+    else:
+        assert cuts.count() == 2  # both inside the gap, overlapping
+        assert len(overlaps) == 1, overlaps
+        print(f"\nwithout the stylist lock on {connection.vendor}: {overlaps[0]}")
+
+
+@needs_row_locks
+def test_with_the_lock_one_cut_gets_the_processing_gap(colour_tx, monkeypatch, caplog):
+    bookings = cuts_in_the_gap(colour_tx)
+    meet_before_locking(monkeypatch, 2)
+    window = RaceWindow(monkeypatch, pause=0.3)
+
+    results = race(*bookings)
+
+    assert window.checked == 2
+    assert Appointment.objects.filter(status="confirmed", service=colour_tx.cut).count() == 1
+    assert codes(results) == ["taken"]
+    assert "database constraint" not in caplog.text
+    assert invariants.schedule_violations() == []
 
 
 def test_concurrent_http_bookings_of_one_slot_yield_exactly_one_appointment(demo_tx, live_server):
