@@ -74,6 +74,7 @@ class ColourSalon:
     colour: Service  # demo.colour, now in phases: 105 minutes
     cut: Service
     colourists: list[Stylist]  # Ana, Ben, then the extra ones; all offer colour and cut
+    cutter: Stylist | None = None  # a stylist who only cuts, when a test adds one
 
     APPLICATION = timedelta(minutes=45)
     PROCESSING = timedelta(minutes=45)
