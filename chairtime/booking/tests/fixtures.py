@@ -9,8 +9,14 @@ from datetime import date, datetime, time, timedelta
 import pytest
 from django.utils import timezone
 
-from chairtime.booking.models import Salon, Service, Stylist
-from chairtime.booking.tests.factories import SalonFactory, ServiceFactory, StylistFactory
+from chairtime.booking.models import Resource, Salon, Service, Stylist
+from chairtime.booking.tests.factories import (
+    ResourceFactory,
+    SalonFactory,
+    ServiceFactory,
+    ServicePhaseFactory,
+    StylistFactory,
+)
 
 
 @dataclass
@@ -52,3 +58,53 @@ def demo(db) -> DemoSalon:
 def demo_tx(transactional_db) -> DemoSalon:
     """The demo salon, committed for real: for live-server and concurrency tests."""
     return make_demo_salon()
+
+
+@dataclass
+class ColourSalon:
+    """The demo salon with the schedule of issue 10: the colour is 45 minutes'
+    application at the one colour station, 45 minutes' processing (the client
+    waits, the stylist is free) and a 15-minute rinse at one of two basins; a cut
+    is 30 minutes and needs nothing. Starts every 15 minutes, so a cut fits the
+    processing gap at two starts that overlap each other."""
+
+    demo: DemoSalon
+    station: Resource
+    basin: Resource
+    colour: Service  # demo.colour, now in phases: 105 minutes
+    cut: Service
+    colourists: list[Stylist]  # Ana, Ben, then the extra ones; all offer colour and cut
+    cutter: Stylist | None = None  # a stylist who only cuts, when a test adds one
+
+    APPLICATION = timedelta(minutes=45)
+    PROCESSING = timedelta(minutes=45)
+
+    def local(self, day: date, hh: int, mm: int = 0) -> datetime:
+        return self.demo.local(day, hh, mm)
+
+
+def make_colour_salon(demo: DemoSalon, *, extra_colourists: int = 0) -> ColourSalon:
+    demo.salon.slot_minutes = 15
+    demo.salon.save()
+    station = ResourceFactory(key="colour-station", name="Colour station", quantity=1)
+    basin = ResourceFactory(key="basin", name="Basin", quantity=2)
+    colour = demo.colour
+    ServicePhaseFactory(service=colour, position=0, minutes=45, resources=[station])
+    ServicePhaseFactory(service=colour, position=1, minutes=45, processing=True)
+    ServicePhaseFactory(service=colour, position=2, minutes=15, resources=[basin])
+    colour.sync_duration()
+    cut = ServiceFactory(key="cut", name="Cut", duration_minutes=30)
+    extra = [
+        StylistFactory(key=f"colourist-{n}", name=f"Colourist {n}", services=[colour, cut])
+        for n in range(extra_colourists)
+    ]
+    demo.ana.services.add(cut)
+    demo.ben.services.add(colour, cut)
+    return ColourSalon(
+        demo=demo,
+        station=station,
+        basin=basin,
+        colour=colour,
+        cut=cut,
+        colourists=[demo.ana, demo.ben, *extra],
+    )
