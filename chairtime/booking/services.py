@@ -61,6 +61,11 @@ from chairtime.booking.transactions import run_durable
 
 logger = logging.getLogger("chairtime.booking")
 
+# The constraints that keep one resource unit from being held twice at once
+# (models.Hold; PostgreSQL's exclusion constraint from migration 0005): the
+# databases name them in the error.
+_UNIT_CONSTRAINTS = ("hold_unit_no_overlap", "hold_one_start_per_unit")
+
 # A visit of more services than this is refused: the search tries every choice
 # of stylists, and no salon books more in one go.
 MAX_VISIT_ITEMS = 5
@@ -195,11 +200,13 @@ def visit_book(
 
     try:
         appointments, made = run_durable(book, what="visit_book")
-    except IntegrityError:
+    except IntegrityError as error:
         # Only reachable if something wrote past the lock; a constraint held.
         logger.warning("booking refused by a database constraint", extra={"items": len(items)})
         if _customer_holds([(items[0].service_id, start)], customer_email):
             raise BookingError(Problem.ALREADY_BOOKED) from None
+        if any(name in str(error) for name in _UNIT_CONSTRAINTS):
+            raise BookingError(Refusal.RESOURCE_BUSY) from None
         raise BookingError(Refusal.TAKEN) from None
     if not made:
         logger.info("booking request repeated", extra={"appointment_id": appointments[0].pk})
