@@ -601,21 +601,23 @@ def time_list(choice: Choice, day: date) -> dict:
 # --- customer pages -------------------------------------------------------------------------
 
 
-@require_safe
-def home(request: HttpRequest) -> HttpResponse:
+def service_options(url: Callable[[Service], str]) -> list[dict]:
+    """Every bookable service with its length and price ("from $X" where the
+    stylists' own differ), linking to ``url`` of the service."""
     config = catalog.get()
-    services_ = []
+    options = []
     for service in selectors.service_list():
         shown = figures(config, service, config.stylists_for(service))
-        services_.append(
-            {
-                "service": service,
-                "duration": shown.duration,
-                "price": shown.price,
-                "url": reverse("booking:stylist", args=[service.pk]),
-            }
+        options.append(
+            {"service": service, "duration": shown.duration, "price": shown.price, "url": url(service)}
         )
-    return render(request, "booking/home.html", {"services": services_, "steps": steps(None, 1)})
+    return options
+
+
+@require_safe
+def home(request: HttpRequest) -> HttpResponse:
+    offered = service_options(lambda service: reverse("booking:stylist", args=[service.pk]))
+    return render(request, "booking/home.html", {"services": offered, "steps": steps(None, 1)})
 
 
 def stylist_options(item: Item, url: Callable[[Item], str]) -> list[dict]:
@@ -680,18 +682,7 @@ def add_service(request: HttpRequest, service_id: int, stylist: int | None) -> H
     choice.step = 2
     if not choice.can_add:
         raise too_many(choice)
-    config = catalog.get()
-    offered = []
-    for service in selectors.service_list():
-        shown = figures(config, service, config.stylists_for(service))
-        offered.append(
-            {
-                "service": service,
-                "duration": shown.duration,
-                "price": shown.price,
-                "url": choice.url("add_stylist", service.pk),
-            }
-        )
+    offered = service_options(lambda service: choice.url("add_stylist", service.pk))
     return render(
         request,
         "booking/add.html",
