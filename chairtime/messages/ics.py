@@ -13,7 +13,8 @@ No LOCATION yet: the salon has no address field (issue 11; another change adds i
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 from django.conf import settings
 from django.utils.html import strip_tags
@@ -32,6 +33,18 @@ def visit_uid(lead: Appointment) -> str:
     if lead.visit_id is None:
         return f"appointment-{lead.pk}@chairtime"
     return f"visit-{lead.visit_id}@chairtime"
+
+
+def calendar_time(instant: datetime, tz: ZoneInfo) -> datetime:
+    """``instant`` as the salon's wall time when that names it, else in UTC.
+
+    RFC 5545 (3.3.5) reads a local time that happens twice (01:30 on the night the
+    clocks go back) as its first occurrence: written with a TZID, the second 01:30
+    would land in calendars an hour early. That one is written in UTC instead."""
+    local = instant.astimezone(tz)
+    if local.replace(fold=0).astimezone(UTC) == instant.astimezone(UTC):
+        return local.replace(fold=0)
+    return instant.astimezone(UTC)
 
 
 def visit_calendar(
@@ -59,8 +72,8 @@ def visit_calendar(
     event.add("uid", visit_uid(lead))
     event.add("sequence", sequence)
     event.add("dtstamp", now)
-    event.add("dtstart", min(a.starts_at for a in appointments).astimezone(tz))
-    event.add("dtend", max(a.ends_at for a in appointments).astimezone(tz))
+    event.add("dtstart", calendar_time(min(a.starts_at for a in appointments), tz))
+    event.add("dtend", calendar_time(max(a.ends_at for a in appointments), tz))
     services = ", ".join(a.service.name for a in appointments)
     event.add("summary", f"{services} at {salon.name}")
     lines = [
