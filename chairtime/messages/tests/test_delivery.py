@@ -269,3 +269,32 @@ def book(demo, start=None, stylist=None) -> list[Appointment]:
         customer_name="Alex Doe",
         customer_email=f"alex{next(_customers)}@example.com",
     )
+
+
+def test_a_storm_of_bookings_with_the_server_stopped_midway_loses_and_repeats_nothing(
+    demo_tx, smtp, time_machine, settings
+):
+    day = demo_tx.next_working_day()
+    starts = [demo_tx.local(day, hour) for hour in (9, 10, 11, 14, 15, 16, 17)]
+    slots = [(start, stylist) for start in starts for stylist in (demo_tx.ana, demo_tx.ben)]
+    thirds = [slots[:5], slots[5:10], slots[10:]]
+
+    for start, stylist in thirds[0]:
+        book(demo_tx, start, stylist)
+    run_workers_at_once(2)
+    smtp.stop()
+    for start, stylist in thirds[1]:
+        book(demo_tx, start, stylist)
+    run_workers_at_once(2)
+    smtp.start()
+    for start, stylist in thirds[2]:
+        book(demo_tx, start, stylist)
+    run_workers_at_once(2)
+    time_machine.move_to(timezone.now() + timedelta(seconds=settings.MESSAGES_RETRY_SECONDS + 1), tick=True)
+    run_workers_at_once(2)
+
+    sent = [int(email["X-Chairtime-Message"]) for email in smtp.received]
+    booked = len(slots)
+    retried = Message.objects.filter(attempts__gt=1).count()
+    assert (len(sent), len(set(sent)), retried) == (booked, booked, len(thirds[1]))
+    assert set(Message.objects.values_list("state", flat=True)) == {"sent"}
