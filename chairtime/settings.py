@@ -108,6 +108,10 @@ INSTALLED_APPS = [
     "chairtime.ops",
     "chairtime.booking",
     "chairtime.announcements",
+    "chairtime.messages",
+    # Django's tasks API (the backport) and its database backend: the messages' queue.
+    "django_tasks",
+    "django_tasks_db",
 ]
 
 MIDDLEWARE = [
@@ -380,6 +384,41 @@ STORAGES = {
 
 # How long a customer's private view/cancel link stays valid after it is issued.
 MANAGE_LINK_MAX_AGE_DAYS = envint("MANAGE_LINK_MAX_AGE_DAYS", "180", minimum=1)
+
+# --- Messages (chairtime/messages; docs/messages.md) -----------------------------------
+
+# The site's address as customers reach it, for the links in e-mails (no trailing slash).
+SITE_URL = env("SITE_URL", f"http://127.0.0.1:{env('PORT', '8080')}").rstrip("/")
+
+# Where e-mail goes: the SMTP server EMAIL_HOST, or without one (local, dev) files
+# in EMAIL_FILE_PATH, one per message, that anyone can read (README).
+EMAIL_HOST = env("EMAIL_HOST")
+EMAIL_PORT = envint("EMAIL_PORT", "25", minimum=1)
+EMAIL_HOST_USER = env("EMAIL_HOST_USER")
+EMAIL_HOST_PASSWORD = env("EMAIL_HOST_PASSWORD")
+EMAIL_USE_TLS = envbool("EMAIL_USE_TLS", "false")
+EMAIL_USE_SSL = envbool("EMAIL_USE_SSL", "false")
+if EMAIL_USE_TLS and EMAIL_USE_SSL:
+    raise ImproperlyConfigured("EMAIL_USE_TLS and EMAIL_USE_SSL are exclusive: set one of them")
+# A server that accepts the connection and then says nothing must not hold a worker.
+EMAIL_TIMEOUT = envint("EMAIL_TIMEOUT", "20", minimum=1)
+DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", "Chairtime <bookings@localhost>")
+SERVER_EMAIL = DEFAULT_FROM_EMAIL
+EMAIL_FILE_PATH = env("EMAIL_FILE_PATH", str(BASE_DIR / "var" / "mail"))
+EMAIL_BACKEND = (
+    "django.core.mail.backends.smtp.EmailBackend"
+    if EMAIL_HOST
+    else "django.core.mail.backends.filebased.EmailBackend"
+)
+
+# The queue: django-tasks' database backend, so a message's task is a row
+# written in the booking's own transaction.
+TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend", "QUEUES": ["default", "messages"]}}
+# A failed attempt is tried again after MESSAGES_RETRY_SECONDS, doubling up to
+# MESSAGES_RETRY_MAX_SECONDS; after MESSAGES_MAX_ATTEMPTS attempts the message is given up.
+MESSAGES_RETRY_SECONDS = envint("MESSAGES_RETRY_SECONDS", "30", minimum=0)
+MESSAGES_RETRY_MAX_SECONDS = envint("MESSAGES_RETRY_MAX_SECONDS", "3600", minimum=0)
+MESSAGES_MAX_ATTEMPTS = envint("MESSAGES_MAX_ATTEMPTS", "12", minimum=1)
 
 # --- Announcements (DynamoDB) ---------------------------------------------------------
 

@@ -58,6 +58,7 @@ from chairtime.booking.models import (
     Visit,
 )
 from chairtime.booking.transactions import run_durable
+from chairtime.messages import outbox as messages
 
 logger = logging.getLogger("chairtime.booking")
 
@@ -196,6 +197,7 @@ def visit_book(
         if claim is not None:
             claim.appointment = appointments[0]
             claim.save(update_fields=["appointment"])
+        messages.visit_booked(appointments, now=now)
         return appointments, True
 
     try:
@@ -437,6 +439,7 @@ def appointment_cancel(*, appointment_id: int, now: datetime | None = None) -> A
             appointment.cancelled_at = now
             appointment.save(update_fields=["status", "cancelled_at"])
         Hold.objects.filter(appointment__in=confirmed).delete()
+        messages.visit_cancelled(appointments, now=now)
         return next(a for a in appointments if a.pk == appointment_id)
 
     appointment = run_durable(cancel, what="appointment_cancel")

@@ -36,6 +36,7 @@ from chairtime.booking.tests.factories import (
     SpecialHoursFactory,
     TimeOffFactory,
 )
+from chairtime.messages import outbox as messages
 
 DAY = date(2027, 3, 15)  # a Monday
 NOW = datetime(2027, 3, 12, 18, 0, tzinfo=UTC)
@@ -142,6 +143,7 @@ def one_of_each(demo, announcement_store) -> dict[str, str]:
     SpecialHoursFactory(date=today + timedelta(days=4))
     SpecialHoursFactory(stylist=demo.ana, date=today + timedelta(days=5))
     appointment = AppointmentFactory(service=demo.haircut, stylist=demo.ana, starts_at=demo.local(today, 10))
+    messages.visit_booked([appointment])  # a customer message and its task
     AppointmentFactory(
         service=demo.haircut,
         stylist=demo.ben,

@@ -1,0 +1,111 @@
+"""The calendar file (RFC 5545, iTIP methods of RFC 5546) of a visit, made with
+the ``icalendar`` library: one event from the first service's start to the last
+one's end, its UID stable per visit, so that the cancellation (METHOD:CANCEL, a
+higher SEQUENCE) removes the event the confirmation (METHOD:REQUEST) added.
+
+Times are written in the salon's zone (DTSTART;TZID=Europe/Paris:...) with the
+zone's VTIMEZONE, so a calendar shows the visit at the salon's wall-clock time
+whatever the customer's own zone, and computes the same instant as we store.
+
+No LOCATION yet: the salon has no address field (issue 11; another change adds it).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from django.conf import settings
+from django.utils.html import strip_tags
+from icalendar import Alarm, Calendar, Event, vCalAddress, vText
+
+from chairtime.booking.models import Appointment, Salon
+
+PRODID = "-//Chairtime//Booking//EN"
+# A reminder in the customer's calendar, whatever reminders the salon sends.
+ALARM_BEFORE = timedelta(hours=2)
+
+
+def visit_uid(lead: Appointment) -> str:
+    # A visit written before visits existed has one appointment: its own UID, the
+    # one the manage page's download has always used.
+    if lead.visit_id is None:
+        return f"appointment-{lead.pk}@chairtime"
+    return f"visit-{lead.visit_id}@chairtime"
+
+
+def calendar_time(instant: datetime, tz: ZoneInfo) -> datetime:
+    """``instant`` as the salon's wall time when that names it, else in UTC.
+
+    RFC 5545 (3.3.5) reads a local time that happens twice (01:30 on the night the
+    clocks go back) as its first occurrence: written with a TZID, the second 01:30
+    would land in calendars an hour early. That one is written in UTC instead."""
+    local = instant.astimezone(tz)
+    if local.replace(fold=0).astimezone(UTC) == instant.astimezone(UTC):
+        return local.replace(fold=0)
+    return instant.astimezone(UTC)
+
+
+def visit_calendar(
+    appointments: Sequence[Appointment],
+    *,
+    salon: Salon,
+    manage_url: str,
+    now: datetime,
+    method: str = "REQUEST",
+    sequence: int = 0,
+) -> bytes:
+    """The .ics file of the visit of ``appointments`` (in their order), for
+    ``method`` REQUEST (booked), CANCEL (cancelled) or PUBLISH (a download)."""
+    lead = appointments[0]
+    tz = salon.tz
+    cancelled = method == "CANCEL" or not any(a.is_confirmed for a in appointments)
+
+    calendar = Calendar()
+    calendar.add("prodid", PRODID)
+    calendar.add("version", "2.0")
+    calendar.add("calscale", "GREGORIAN")
+    calendar.add("method", method)
+
+    event = Event()
+    event.add("uid", visit_uid(lead))
+    event.add("sequence", sequence)
+    event.add("dtstamp", now)
+    event.add("dtstart", calendar_time(min(a.starts_at for a in appointments), tz))
+    event.add("dtend", calendar_time(max(a.ends_at for a in appointments), tz))
+    services = ", ".join(a.service.name for a in appointments)
+    event.add("summary", f"{services} at {salon.name}")
+    lines = [
+        f"{a.service.name} with {a.stylist.name} at {a.starts_at.astimezone(tz):%H:%M}" for a in appointments
+    ]
+    event.add("description", "\n".join([*lines, "", f"See or cancel your appointment: {manage_url}"]))
+    event.add("url", manage_url)
+    event.add("status", "CANCELLED" if cancelled else "CONFIRMED")
+    if method in ("REQUEST", "CANCEL"):
+        # iTIP (RFC 5546) asks for an organizer and the attendee in these methods;
+        # calendar programs use them to match the update to the event.
+        organizer = vCalAddress(f"mailto:{_address(settings.DEFAULT_FROM_EMAIL)}")
+        organizer.params["cn"] = vText(salon.name)
+        event.add("organizer", organizer)
+        attendee = vCalAddress(f"mailto:{lead.customer_email}")
+        attendee.params["cn"] = vText(lead.customer_name)
+        attendee.params["role"] = vText("REQ-PARTICIPANT")
+        attendee.params["partstat"] = vText("ACCEPTED")
+        event.add("attendee", attendee)
+    if not cancelled:
+        alarm = Alarm()
+        alarm.add("action", "DISPLAY")
+        alarm.add("description", strip_tags(f"{services} at {salon.name}"))
+        alarm.add("trigger", -ALARM_BEFORE)
+        event.add_component(alarm)
+    calendar.add_component(event)
+    calendar.add_missing_timezones()
+    return calendar.to_ical()
+
+
+def _address(from_email: str) -> str:
+    """The address in "Name <address>" (or the address alone)."""
+    if "<" in from_email and from_email.endswith(">"):
+        return from_email.rsplit("<", 1)[1][:-1]
+    return from_email
