@@ -43,6 +43,7 @@ from chairtime.booking.availability import Refusal
 from chairtime.booking.errors import BookingError
 from chairtime.booking.forms import ContactForm
 from chairtime.booking.models import FIRST_DATE, LAST_DATE, Appointment, Hold, Salon, Service, Stylist
+from chairtime.messages.ics import visit_calendar
 from chairtime.ops.security import rate_limit
 
 ANY = "any"
@@ -1010,60 +1011,19 @@ def calendar_file(request: HttpRequest, token: str) -> HttpResponse:
     appointment = load_appointment(token)
     salon = Salon.cached()
     manage_url = request.build_absolute_uri(reverse("booking:manage", args=[token]))
-    body = ics_event(appointment, salon, manage_url, dj_timezone.now())
+    # The same calendar event the confirmation e-mail carries (its UID and
+    # sequence), as a plain import: a later cancellation e-mail removes it.
+    body = visit_calendar(
+        selectors.visit_appointment_list(appointment),
+        salon=salon,
+        manage_url=manage_url,
+        now=dj_timezone.now(),
+        method="PUBLISH",
+        sequence=appointment.messages.count(),
+    )
     response = HttpResponse(body, content_type="text/calendar; charset=utf-8")
     response["Content-Disposition"] = 'attachment; filename="appointment.ics"'
     return private(response)
-
-
-def ics_event(appointment: Appointment, salon: Salon, manage_url: str, now: datetime) -> str:
-    """A one-event iCalendar file (RFC 5545): times in UTC, text escaped, long
-    lines folded, CRLF line ends, so calendar apps import it as is."""
-
-    def stamp(moment: datetime) -> str:
-        return moment.astimezone(UTC).strftime("%Y%m%dT%H%M%SZ")
-
-    def text(value: str) -> str:
-        value = value.replace("\\", "\\\\").replace(";", "\\;").replace(",", "\\,")
-        return value.replace("\r\n", "\\n").replace("\n", "\\n").replace("\r", "\\n")
-
-    cancelled = appointment.status == Appointment.Status.CANCELLED
-    visit = selectors.visit_appointment_list(appointment)
-    what = ", then ".join(f"{item.service.name} with {item.stylist.name}" for item in visit)
-    lines = [
-        "BEGIN:VCALENDAR",
-        "VERSION:2.0",
-        "PRODID:-//Chairtime//Booking//EN",
-        "CALSCALE:GREGORIAN",
-        "METHOD:PUBLISH",
-        "BEGIN:VEVENT",
-        f"UID:appointment-{appointment.pk}@chairtime",
-        f"DTSTAMP:{stamp(now)}",
-        f"DTSTART:{stamp(visit[0].starts_at)}",
-        f"DTEND:{stamp(visit[-1].ends_at)}",
-        f"SUMMARY:{text(f'{what} at {salon.name}')}",
-        f"DESCRIPTION:{text(f'See or cancel your appointment: {manage_url}')}",
-        f"URL:{manage_url}",
-        f"STATUS:{'CANCELLED' if cancelled else 'CONFIRMED'}",
-        "END:VEVENT",
-        "END:VCALENDAR",
-    ]
-    return "".join(fold(line) + "\r\n" for line in lines)
-
-
-def fold(line: str, limit: int = 75) -> str:
-    """Fold a content line to at most ``limit`` octets per physical line (RFC 5545
-    3.1), never inside a multi-byte character."""
-    parts, current, size = [], "", 0
-    for ch in line:
-        width = len(ch.encode())
-        if size + width > limit:
-            parts.append(current)
-            current, size = " ", 1
-        current += ch
-        size += width
-    parts.append(current)
-    return "\r\n".join(parts)
 
 
 # --- staff ------------------------------------------------------------------------------------------

@@ -15,6 +15,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
+import icalendar
 import pytest
 import time_machine
 from django.conf import settings
@@ -441,12 +442,13 @@ def test_it_offers_the_appointment_as_a_calendar_file(client, demo, clock):
     body = response.content.decode()
     assert body.endswith("END:VCALENDAR\r\n")
     assert all(len(line.encode()) <= 75 for line in body.split("\r\n"))
-    unfolded = body.replace("\r\n ", "")
-    assert "DTSTART:20270302T213000Z\r\n" in unfolded
-    assert "DTEND:20270302T233000Z\r\n" in unfolded
-    assert "SUMMARY:Colour with Ana at Demo Salon\\, Downtown\\; est. 1999\r\n" in unfolded
-    assert f"URL:http://testserver/booking/{token}/\r\n" in unfolded
-    assert "STATUS:CONFIRMED" in unfolded
+    (event,) = icalendar.Calendar.from_ical(body).walk("VEVENT")
+    assert event.decoded("dtstart") == demo.local(TOMORROW, 13, 30)  # the same instant, in the salon's zone
+    assert event.decoded("dtend") == demo.local(TOMORROW, 15, 30)
+    assert str(event["summary"]) == "Colour at Demo Salon, Downtown; est. 1999"
+    assert str(event["url"]) == f"http://testserver/booking/{token}/"
+    assert str(event["status"]) == "CONFIRMED"
+    assert "SUMMARY:Colour at Demo Salon\\, Downtown\\; est. 1999" in body.replace("\r\n ", "")
 
 
 # --- times that are not free ----------------------------------------------------------------------

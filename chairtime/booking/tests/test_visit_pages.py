@@ -14,6 +14,7 @@ from decimal import Decimal
 from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
 
+import icalendar
 import pytest
 import time_machine
 from django.urls import reverse
@@ -315,11 +316,14 @@ def test_it_puts_the_whole_visit_in_the_calendar_file(client, demo, clock):
     )
     token = client.post(url, CONTACT)["Location"].rstrip("/").rsplit("/", 1)[1]
 
-    body = client.get(reverse("booking:calendar", args=[token])).content.decode().replace("\r\n ", "")
+    body = client.get(reverse("booking:calendar", args=[token])).content.decode()
 
-    assert "DTSTART:20270302T170000Z\r\n" in body
-    assert "DTEND:20270302T200000Z\r\n" in body
-    assert "SUMMARY:Colour with Ana\\, then Haircut with Ben at Demo Salon\r\n" in body
+    (event,) = icalendar.Calendar.from_ical(body).walk("VEVENT")
+    assert event.decoded("dtstart") == demo.local(TOMORROW, 9)
+    assert event.decoded("dtend") == demo.local(TOMORROW, 12)
+    assert str(event["summary"]) == "Colour, Haircut at Demo Salon"
+    assert "Colour with Ana at 09:00" in str(event["description"])
+    assert "Haircut with Ben at 11:00" in str(event["description"])
 
 
 # --- resources ----------------------------------------------------------------------------------
