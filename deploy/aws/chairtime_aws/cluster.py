@@ -15,6 +15,7 @@ from constructs import Construct
 
 from .config import DATABASE_APP_USER, DEPLOYERS_GROUP, REDIS_PORT, SERVICE_ACCOUNT, Settings
 from .data import DataStack
+from .observability import Observability
 
 # The newest version aws-cdk-lib and a kubectl layer on PyPI support; EKS's standard
 # support of it: eks_support.py (`make aws-check` fails 90 days before it ends).
@@ -165,6 +166,16 @@ class ClusterStack(cdk.Stack):
             )
 
         self.app_role = self._add_app_identity(settings, data, addons["eks-pod-identity-agent"])
+        self.observability = Observability(
+            self,
+            "Observability",
+            settings=settings,
+            cluster=self.cluster,
+            nodes=nodes,
+            data=data,
+            logs_key=logs_key,
+        )
+        self.observability.addon.node.add_dependency(addons["eks-pod-identity-agent"])
 
         kubeconfig = f"aws eks update-kubeconfig --name {env.cluster_name} --region {self.region}"
         if settings.admin_role_arn:
@@ -202,7 +213,7 @@ class ClusterStack(cdk.Stack):
         node_role = iam.Role(
             self,
             "NodeRole",
-            description=f"{self.cluster.cluster_name} managed nodes (no CNI rights: vpc-cni has its own role)",
+            description=f"{self.cluster.cluster_name} nodes (no CNI rights: vpc-cni has its own role)",
             assumed_by=iam.ServicePrincipal("ec2.amazonaws.com"),
             managed_policies=[
                 iam.ManagedPolicy.from_aws_managed_policy_name(name) for name in NODE_ROLE_POLICIES
