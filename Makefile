@@ -106,9 +106,12 @@ k8s-check:  ## render every overlay, validate against Kubernetes 1.36, run check
 	scripts/k8s-check
 
 # --- Container image (deploy/container; docs/container.md) ---------------------------
-.PHONY: image image-test
+.PHONY: image image-test image-codebuild
 image: install  ## hadolint, then build the production image with buildah: chairtime:<git sha>[-dirty]
 	scripts/image-build
+
+image-codebuild: install  ## the Image stage's install + build inside a privileged container whose root is overlayfs, as CodeBuild runs it (CONTAINER_STORAGE=vfs|overlay|fuse-overlayfs to force a driver)
+	scripts/codebuild-image
 
 image-test: install  ## run the last built image read-only against PostgreSQL, Redis and DynamoDB (moto); prove it (IMAGE_TEST_ARGS=--database mariadb)
 	$(PY) scripts/image-test $(IMAGE_TEST_ARGS)

@@ -4,6 +4,7 @@
         (--smoke-url 'https://{ingress}': through the ALB's own name, for the Ingress's host)
     bin/chairtimectl rollback [--to-revision N]
     bin/chairtimectl history | status | diagnose
+    bin/chairtimectl --overlay prod configured         # exit 2 while values are # PLACEHOLDER
     bin/chairtimectl --overlay prod delete-ingress     # before tearing an environment down
 
 The same command runs in the pipeline's deploy stage (deploy/buildspecs/deploy.yml)
@@ -26,7 +27,7 @@ from collections.abc import Callable
 from chairtimectl import report, teardown
 from chairtimectl.deadline import rollout_deadline
 from chairtimectl.kube import Kube, KubeError
-from chairtimectl.release import DEPLOYMENT, ImageRef, ReleaseError, namespace_of, render, split
+from chairtimectl.release import DEPLOYMENT, ImageRef, ReleaseError, namespace_of, placeholders, render, split
 from chairtimectl.smoke import INGRESS_PLACEHOLDER, SmokeFailed, smoke, target
 
 SELECTOR = "app.kubernetes.io/name=chairtime,app.kubernetes.io/component=web"
@@ -64,6 +65,8 @@ class Console:
 
 def deploy(args: argparse.Namespace, console: Console) -> int:
     image = ImageRef.parse(args.image)
+    if not check_configured(args, console):
+        return 2
     kube = Kube(context=args.context)
     console.say(f"rendering {args.overlay} with {image}")
     objects = render(kube, args.overlay, image)
@@ -110,6 +113,32 @@ def deploy(args: argparse.Namespace, console: Console) -> int:
         console.say(f"deploy of {image} failed: {failure}")
         return 1
     console.say(f"released {image} as revision {report.revision(after)}")
+    return 0
+
+
+def check_configured(args: argparse.Namespace, console: Console) -> bool:
+    """False, having said why, while the overlay still has values marked ``# PLACEHOLDER``.
+
+    The pipeline's first execution starts as soon as its stack is deployed (docs/aws.md,
+    step 6), before the overlays hold the stacks' outputs (step 7): its deploy stage must
+    stop here, before the first request to the cluster, rather than apply an Ingress for
+    example.com with a certificate that does not exist."""
+    missing = placeholders(args.overlay)
+    if not missing:
+        return True
+    console.say(
+        f"REFUSED: the overlay {args.overlay} is not configured yet: {len(missing)} values are still "
+        "marked # PLACEHOLDER. Set each from the stacks' outputs and remove its marker, in a commit "
+        "(docs/aws.md, step 7). Nothing was sent to the cluster."
+    )
+    console.block([f"  {line}" for line in missing])
+    return False
+
+
+def configured(args: argparse.Namespace, console: Console) -> int:
+    if not check_configured(args, console):
+        return 2
+    console.say(f"the overlay {args.overlay} has no # PLACEHOLDER left")
     return 0
 
 
@@ -485,6 +514,11 @@ def parser() -> argparse.ArgumentParser:
         help="seconds the smoke test may retry (default 120; 600 on a first release, whose ALB is new)",
     )
     waits(d)
+    command(
+        "configured",
+        configured,
+        "exit 2, listing them, while the overlay has values marked # PLACEHOLDER (deploy refuses them too)",
+    )
     r = command("rollback", rollback, "go back to the previous revision, or to --to-revision N")
     r.add_argument("--to-revision", type=int, help="a revision number from `history`")
     waits(r)

@@ -75,6 +75,26 @@ def overlay_path(overlay: str) -> Path:
     raise ReleaseError(f"no overlay {overlay!r}: use one of {', '.join(known)} or a path to one")
 
 
+# A value the operator has not set yet: `<value> # PLACEHOLDER` in an overlay's own files
+# (docs/aws.md, step 7; docs/kubernetes.md lists them). A comment line that merely
+# mentions the word is not one.
+_PLACEHOLDER = re.compile(r"^\s*[^#\s].*#\s*PLACEHOLDER\b")
+
+
+def placeholders(overlay: str) -> list[str]:
+    """The lines of the overlay's own YAML files still marked ``# PLACEHOLDER``, as
+    ``path:line: text``. Bases and components are not read: an overlay that builds
+    on another (the e2e overlay on the base) sets every value it needs itself."""
+    source = overlay_path(overlay)
+    found = []
+    for path in sorted(source.iterdir()):
+        if path.suffix in (".yaml", ".yml") and path.is_file():
+            for number, line in enumerate(path.read_text().splitlines(), 1):
+                if _PLACEHOLDER.match(line):
+                    found.append(f"{path.relative_to(ROOT)}:{number}: {line.strip()}")
+    return found
+
+
 def render(kube, overlay: str, image: ImageRef | None) -> list[dict]:
     """The overlay's objects, with ``image`` as the release when given."""
     source = overlay_path(overlay)

@@ -15,6 +15,7 @@ from constructs import Construct
 
 from .config import DATABASE_APP_USER, DEPLOYERS_GROUP, REDIS_PORT, SERVICE_ACCOUNT, Settings
 from .data import DataStack
+from .observability import Observability
 
 # The newest version aws-cdk-lib and a kubectl layer on PyPI support; EKS's standard
 # support of it: eks_support.py (`make aws-check` fails 90 days before it ends).
@@ -28,6 +29,10 @@ SECRETS_STORE_CHART = (
     "2.2.0",
 )
 METRICS_SERVER_CHART = ("https://kubernetes-sigs.github.io/metrics-server/", "metrics-server", "3.12.2")
+# The node role's managed policies: join the cluster (and Pod Identity's
+# eks-auth:AssumeRoleForPodIdentity), pull images. The CNI's are on its own role.
+NODE_ROLE_POLICIES = ("AmazonEKSWorkerNodePolicy", "AmazonEC2ContainerRegistryPullOnly")
+VPC_CNI_SERVICE_ACCOUNT = "aws-node"
 # The namespace's labels, as in deploy/k8s/overlays/<env>/namespace.yaml: the stack
 # creates the namespace so the deploy role needs no right to create namespaces.
 NAMESPACE_LABELS = {
@@ -127,8 +132,14 @@ class ClusterStack(cdk.Stack):
                 "(add an access entry later with `aws eks create-access-entry`).",
             )
 
+        # The VPC CNI and the Pod Identity agent come before the nodes: the CNI's role is
+        # its own (Pod Identity), not the node role's, so the nodes' aws-node pods need
+        # the association (and the agent) in place to become Ready.
+        node_addons = self._add_node_addons()
         nodes = self._add_nodes(env.node_instance_type, env.node_min, env.node_desired, env.node_max, private)
-        addons = self._add_addons(nodes)
+        for addon in node_addons.values():
+            nodes.node.add_dependency(addon)
+        addons = {**node_addons, **self._add_addons(nodes)}
         # The controller's chart waits for its pods to be ready: give it nodes first.
         if self.cluster.alb_controller is not None:
             self.cluster.alb_controller.node.add_dependency(nodes)
@@ -155,6 +166,16 @@ class ClusterStack(cdk.Stack):
             )
 
         self.app_role = self._add_app_identity(settings, data, addons["eks-pod-identity-agent"])
+        self.observability = Observability(
+            self,
+            "Observability",
+            settings=settings,
+            cluster=self.cluster,
+            nodes=nodes,
+            data=data,
+            logs_key=logs_key,
+        )
+        self.observability.addon.node.add_dependency(addons["eks-pod-identity-agent"])
 
         kubeconfig = f"aws eks update-kubeconfig --name {env.cluster_name} --region {self.region}"
         if settings.admin_role_arn:
@@ -184,8 +205,23 @@ class ClusterStack(cdk.Stack):
                 )
             ],
         )
+        # The nodes' own role: joining the cluster, pulling images, and the Pod Identity
+        # agent's eks-auth:AssumeRoleForPodIdentity (in AmazonEKSWorkerNodePolicy). Not
+        # AmazonEKS_CNI_Policy, which CDK's default node role has: the VPC CNI has its own
+        # role (_add_node_addons), so no pod that reaches the node's credentials could
+        # change the VPC's network interfaces.
+        node_role = iam.Role(
+            self,
+            "NodeRole",
+            description=f"{self.cluster.cluster_name} nodes (no CNI rights: vpc-cni has its own role)",
+            assumed_by=iam.ServicePrincipal("ec2.amazonaws.com"),
+            managed_policies=[
+                iam.ManagedPolicy.from_aws_managed_policy_name(name) for name in NODE_ROLE_POLICIES
+            ],
+        )
         return self.cluster.add_nodegroup_capacity(
             "Nodes",
+            node_role=node_role,
             instance_types=[ec2.InstanceType(instance_type)],
             ami_type=eks.NodegroupAmiType.AL2023_X86_64_STANDARD,
             capacity_type=eks.CapacityType.ON_DEMAND,
@@ -200,16 +236,50 @@ class ClusterStack(cdk.Stack):
             ),
         )
 
+    def _add_node_addons(self) -> dict[str, eks.CfnAddon]:
+        """The VPC CNI, on its own Pod Identity role, and the Pod Identity agent.
+
+        Both are DaemonSets that need no node to become ACTIVE, so they are made before
+        the node group (which depends on them). OVERWRITE takes over the self-managed
+        copies EKS installs at creation."""
+        agent = eks.CfnAddon(
+            self,
+            "Addon-eks-pod-identity-agent",
+            addon_name="eks-pod-identity-agent",
+            cluster_name=self.cluster.cluster_name,
+            resolve_conflicts="OVERWRITE",
+        )
+        cni_role = iam.Role(
+            self,
+            "VpcCniRole",
+            description=f"{self.cluster.cluster_name} VPC CNI (kube-system/aws-node), EKS Pod Identity",
+            assumed_by=iam.SessionTagsPrincipal(iam.ServicePrincipal("pods.eks.amazonaws.com")),
+            managed_policies=[iam.ManagedPolicy.from_aws_managed_policy_name("AmazonEKS_CNI_Policy")],
+        )
+        cni = eks.CfnAddon(
+            self,
+            "Addon-vpc-cni",
+            addon_name="vpc-cni",
+            cluster_name=self.cluster.cluster_name,
+            resolve_conflicts="OVERWRITE",
+            # Enforces the app's NetworkPolicy (deploy/k8s/base/networkpolicy.yaml).
+            configuration_values=json.dumps({"enableNetworkPolicy": "true"}),
+            pod_identity_associations=[
+                eks.CfnAddon.PodIdentityAssociationProperty(
+                    role_arn=cni_role.role_arn, service_account=VPC_CNI_SERVICE_ACCOUNT
+                )
+            ],
+        )
+        cni.node.add_dependency(agent)
+        return {"eks-pod-identity-agent": agent, "vpc-cni": cni}
+
     def _add_addons(self, nodes: eks.Nodegroup) -> dict[str, eks.CfnAddon]:
         # EKS-managed add-ons: updated with the cluster. OVERWRITE takes over the
         # self-managed copies EKS installs at creation.
         addons: dict[str, eks.CfnAddon] = {}
         for name, configuration in (
-            # Enforces the app's NetworkPolicy (deploy/k8s/base/networkpolicy.yaml).
-            ("vpc-cni", {"enableNetworkPolicy": "true"}),
             ("kube-proxy", None),
             ("coredns", None),
-            ("eks-pod-identity-agent", None),
         ):
             addon = eks.CfnAddon(
                 self,

@@ -28,10 +28,17 @@ from .network import ISOLATED
 DB_LOG_EXPORTS = {"postgres": ["postgresql", "upgrade"], "mysql": ["error", "slowquery"]}
 
 
+# PostgreSQL's major version is the one the tests run on (`make test` here, and the
+# pipeline's Test stage): scripts/ensure-databases' POSTGRES_MAJOR, which refuses any
+# other server; tests/test_data.py checks the two agree. This machine kind (Debian 12)
+# has PostgreSQL 15 only, so production runs 15 too (docs/aws.md, "Decisions").
+POSTGRES_VERSION = rds.PostgresEngineVersion.VER_15_17
+
+
 def _engine(name: str) -> rds.IInstanceEngine:
     if name == "mysql":
         return rds.DatabaseInstanceEngine.mysql(version=rds.MysqlEngineVersion.VER_8_4_7)
-    return rds.DatabaseInstanceEngine.postgres(version=rds.PostgresEngineVersion.VER_17_7)
+    return rds.DatabaseInstanceEngine.postgres(version=POSTGRES_VERSION)
 
 
 class DataStack(cdk.Stack):

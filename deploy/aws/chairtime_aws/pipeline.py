@@ -175,13 +175,13 @@ class PipelineStack(cdk.Stack):
             project_name=f"{PROJECT}-image",
             buildspec=BUILDSPEC_IMAGE,
             compute=codebuild.ComputeType.MEDIUM,
-            # Builds images, which needs the Docker daemon: the only privileged project.
+            # Builds images with buildah, whose mounts (fuse-overlayfs, chroot isolation)
+            # need a privileged container: the only privileged project.
             privileged=True,
-            cache=codebuild.Cache.local(
-                codebuild.LocalCacheMode.DOCKER_LAYER,
-                codebuild.LocalCacheMode.SOURCE,
-                codebuild.LocalCacheMode.CUSTOM,
-            ),
+            # No DOCKER_LAYER mode: it keeps dockerd's layers, and no dockerd runs here.
+            # buildah's own store is not cached either (docs/container.md): CUSTOM keeps
+            # pip's cache for the install phase (deploy/buildspecs/image.yml).
+            cache=codebuild.Cache.local(codebuild.LocalCacheMode.SOURCE, codebuild.LocalCacheMode.CUSTOM),
             environment_variables={"IMAGE_REPOSITORY": repository.repository_uri},
         )
         # The registry protocol behind skopeo's push and inspect (and the login token).

@@ -31,8 +31,10 @@ def test_the_control_plane_logs_everything_and_encrypts_secrets(each_env):
     }
     assert config["encryptionConfig"][0]["resources"] == ["secrets"]
     assert config["encryptionConfig"][0]["provider"]["keyArn"]["Fn::GetAtt"][0].startswith("SecretsKey")
-    group = only(each_env.cluster, "AWS::Logs::LogGroup")["Properties"]
-    assert group["LogGroupName"] == f"/aws/eks/{config['name']}/cluster"
+    groups = [
+        g["Properties"]["LogGroupName"] for g in resources(each_env.cluster, "AWS::Logs::LogGroup").values()
+    ]
+    assert f"/aws/eks/{config['name']}/cluster" in groups
 
 
 def test_the_control_plane_sits_in_the_private_subnets(each_env):
@@ -88,8 +90,44 @@ def test_managed_addons_include_pod_identity_and_network_policies(each_env):
         a["Properties"]["AddonName"]: a["Properties"]
         for a in resources(each_env.cluster, "AWS::EKS::Addon").values()
     }
-    assert set(addons) == {"vpc-cni", "kube-proxy", "coredns", "eks-pod-identity-agent"}
+    assert set(addons) == {
+        "vpc-cni",
+        "kube-proxy",
+        "coredns",
+        "eks-pod-identity-agent",
+        "amazon-cloudwatch-observability",  # test_observability.py
+    }
     assert json.loads(addons["vpc-cni"]["ConfigurationValues"]) == {"enableNetworkPolicy": "true"}
+
+
+def managed_policy_names(role: dict) -> set[str]:
+    return {flatten(arn).rsplit("/", 1)[-1] for arn in role["Properties"].get("ManagedPolicyArns", [])}
+
+
+def test_the_vpc_cni_has_its_own_pod_identity_role_and_the_nodes_no_cni_rights(each_env):
+    template = each_env.cluster
+    addons = {a["Properties"]["AddonName"]: (k, a) for k, a in resources(template, "AWS::EKS::Addon").items()}
+    cni_id, cni = addons["vpc-cni"]
+    [association] = cni["Properties"]["PodIdentityAssociations"]
+    assert association["ServiceAccount"] == "aws-node"
+    role_id = association["RoleArn"]["Fn::GetAtt"][0]
+    role = resources(template, "AWS::IAM::Role")[role_id]
+    assert managed_policy_names(role) == {"AmazonEKS_CNI_Policy"}
+    [trust] = role["Properties"]["AssumeRolePolicyDocument"]["Statement"]
+    assert trust["Principal"] == {"Service": "pods.eks.amazonaws.com"}
+    assert set(trust["Action"]) == {"sts:AssumeRole", "sts:TagSession"}
+    assert not statements_of_role(template, role_id)  # nothing beyond the managed policy
+    # The nodes' role: no CNI policy (CDK's default node role would have it).
+    nodegroup = only(template, "AWS::EKS::Nodegroup")
+    node_role = resources(template, "AWS::IAM::Role")[nodegroup["Properties"]["NodeRole"]["Fn::GetAtt"][0]]
+    assert managed_policy_names(node_role) == {
+        "AmazonEKSWorkerNodePolicy",
+        "AmazonEC2ContainerRegistryPullOnly",
+    }
+    # The CNI (and the agent its credentials come through) exist before the nodes start.
+    agent_id, _ = addons["eks-pod-identity-agent"]
+    assert {cni_id, agent_id} <= set(nodegroup["DependsOn"])
+    assert agent_id in cni["DependsOn"]
 
 
 def test_helm_installs_the_load_balancer_controller_csi_secrets_driver_and_metrics_server(each_env):

@@ -1,6 +1,8 @@
 """RDS, the announcements table, Redis and the app secret."""
 
 import json
+import re
+from pathlib import Path
 
 import pytest
 
@@ -74,6 +76,17 @@ def test_every_connection_to_postgres_must_use_tls(staging):
     params = only(staging.data, "AWS::RDS::DBParameterGroup")["Properties"]
     assert params["Parameters"] == {"rds.force_ssl": "1"}
     assert database(staging.data)["Properties"]["EnableCloudwatchLogsExports"] == ["postgresql", "upgrade"]
+
+
+def test_rds_runs_the_postgresql_major_version_the_tests_run_on(each_env):
+    """The tests (`make test`, the pipeline's Test stage) run on the server that
+    scripts/ensure-databases accepts, POSTGRES_MAJOR and no other; RDS must run it too."""
+    ensure = (Path(__file__).resolve().parents[3] / "scripts" / "ensure-databases").read_text()
+    [major] = re.findall(r"^POSTGRES_MAJOR=(\d+)$", ensure, re.MULTILINE)
+    props = database(each_env.data)["Properties"]
+    assert props["EngineVersion"].split(".")[0] == major
+    family = only(each_env.data, "AWS::RDS::DBParameterGroup")["Properties"]["Family"]
+    assert family == f"postgres{major}"
 
 
 def test_mysql_is_selectable_with_the_same_protections(staging_mysql):

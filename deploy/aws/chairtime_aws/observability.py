@@ -1,0 +1,215 @@
+"""What an operator sees and is woken by, per environment (cluster stack).
+
+- Container Insights with the CloudWatch Observability EKS add-on: node, pod and
+  container metrics (namespace ``ContainerInsights``), and every container's log
+  shipped by its Fluent Bit to ``/aws/containerinsights/<cluster>/application``. The
+  add-on's agent runs on its own Pod Identity role (``CloudWatchAgentServerPolicy``).
+- Its log groups made here first, with the environment's retention and logs key (Fluent
+  Bit would otherwise create them unencrypted and kept for ever).
+- Alarms to one SNS topic (``chairtime-<env>-alarms``, KMS-encrypted; subscribe people or
+  a pager to it): RDS CPU, free storage and connections, DynamoDB throttling, and app
+  pods restarting.
+"""
+
+from __future__ import annotations
+
+import aws_cdk as cdk
+from aws_cdk import aws_cloudwatch as cloudwatch
+from aws_cdk import aws_cloudwatch_actions as cloudwatch_actions
+from aws_cdk import aws_eks as eks
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_logs as logs
+from aws_cdk import aws_sns as sns
+from constructs import Construct
+
+from .config import Settings
+from .data import DataStack
+
+OBSERVABILITY_ADDON = "amazon-cloudwatch-observability"
+# The add-on's agent and its Fluent Bit both run as this service account.
+OBSERVABILITY_NAMESPACE = "amazon-cloudwatch"
+OBSERVABILITY_SERVICE_ACCOUNT = "cloudwatch-agent"
+# The log groups the add-on writes (Container Insights' names).
+CONTAINER_INSIGHTS_LOG_GROUPS = ("application", "dataplane", "host", "performance")
+
+# RDS's default max_connections is LEAST(DBInstanceClassMemory / divisor, 5000): the
+# divisor is 9531392 for PostgreSQL and 12582880 for MySQL (RDS's documented defaults of
+# the two parameter groups). The classes of config.py and their memory (GiB).
+MAX_CONNECTIONS_DIVISOR = {"postgres": 9531392, "mysql": 12582880}
+DB_CLASS_MEMORY_GIB = {"t4g.medium": 4, "m7g.large": 8}
+# Alarm thresholds.
+DB_CPU_PERCENT = 80
+DB_CONNECTIONS_FRACTION = 0.8
+DB_FREE_STORAGE_FRACTION = 0.10  # of the allocated storage (autoscaling grows it near there)
+POD_RESTARTS = 3  # restarts of any one app pod's containers
+RESTARTS_QUERY = " ".join(
+    [
+        "SELECT MAX(pod_number_of_container_restarts)",
+        "FROM SCHEMA(ContainerInsights, ClusterName, Namespace, PodName)",
+    ]
+)
+
+
+def default_max_connections(engine: str, instance_type: str) -> int:
+    memory = DB_CLASS_MEMORY_GIB[instance_type] * 1024**3
+    return min(memory // MAX_CONNECTIONS_DIVISOR[engine], 5000)
+
+
+class Observability(Construct):
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        settings: Settings,
+        cluster: eks.ICluster,
+        nodes: Construct,
+        data: DataStack,
+        logs_key: kms.IKey,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        env = settings.env
+        removal = cdk.RemovalPolicy.RETAIN if env.protect else cdk.RemovalPolicy.DESTROY
+
+        # --- Container Insights and the containers' logs ----------------------------------
+        groups = [
+            logs.LogGroup(
+                self,
+                f"ContainerInsights{name.title()}",
+                log_group_name=f"/aws/containerinsights/{env.cluster_name}/{name}",
+                retention=env.log_retention,
+                encryption_key=logs_key,
+                removal_policy=removal,
+            )
+            for name in CONTAINER_INSIGHTS_LOG_GROUPS
+        ]
+        agent_role = iam.Role(
+            self,
+            "AgentRole",
+            description=f"{env.cluster_name} CloudWatch agent and Fluent Bit "
+            f"({OBSERVABILITY_NAMESPACE}/{OBSERVABILITY_SERVICE_ACCOUNT}), EKS Pod Identity",
+            assumed_by=iam.SessionTagsPrincipal(iam.ServicePrincipal("pods.eks.amazonaws.com")),
+            managed_policies=[iam.ManagedPolicy.from_aws_managed_policy_name("CloudWatchAgentServerPolicy")],
+        )
+        self.addon = eks.CfnAddon(
+            self,
+            "Addon",
+            addon_name=OBSERVABILITY_ADDON,
+            cluster_name=cluster.cluster_name,
+            resolve_conflicts="OVERWRITE",
+            pod_identity_associations=[
+                eks.CfnAddon.PodIdentityAssociationProperty(
+                    role_arn=agent_role.role_arn, service_account=OBSERVABILITY_SERVICE_ACCOUNT
+                )
+            ],
+        )
+        # Its pods need nodes to become ACTIVE; its log groups must exist before Fluent Bit.
+        self.addon.node.add_dependency(nodes)
+        for group in groups:
+            self.addon.node.add_dependency(group)
+
+        # --- alarms --------------------------------------------------------------------
+        key = kms.Key(
+            self,
+            "AlarmsKey",
+            alias=f"alias/{env.cluster_name}-alarms",
+            description=f"Chairtime {env.name}: the alarms topic",
+            enable_key_rotation=True,
+            removal_policy=removal,
+        )
+        # CloudWatch publishes to an encrypted topic only with a key it may use.
+        key.add_to_resource_policy(
+            iam.PolicyStatement(
+                sid="CloudWatchAlarmsPublish",
+                principals=[iam.ServicePrincipal("cloudwatch.amazonaws.com")],
+                actions=["kms:Decrypt", "kms:GenerateDataKey*"],
+                resources=["*"],
+                conditions={"StringEquals": {"aws:SourceAccount": cdk.Stack.of(self).account}},
+            )
+        )
+        self.topic = sns.Topic(
+            self, "Topic", topic_name=f"{env.cluster_name}-alarms", master_key=key, enforce_ssl=True
+        )
+        action = cloudwatch_actions.SnsAction(self.topic)
+        period = cdk.Duration.minutes(5)
+
+        def alarm(name: str, description: str, metric: cloudwatch.IMetric, threshold: float, **kw) -> None:
+            a = cloudwatch.Alarm(
+                self,
+                name,
+                alarm_name=f"{env.cluster_name}-{name}",
+                alarm_description=description,
+                metric=metric,
+                threshold=threshold,
+                comparison_operator=kw.pop(
+                    "comparison", cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD
+                ),
+                evaluation_periods=kw.pop("periods", 3),
+                treat_missing_data=kw.pop("missing", cloudwatch.TreatMissingData.MISSING),
+                **kw,
+            )
+            a.add_alarm_action(action)
+            a.add_ok_action(action)
+
+        db = data.database
+        alarm(
+            "database-cpu",
+            f"RDS {env.db_instance_id}: CPU above {DB_CPU_PERCENT} % for 15 minutes",
+            db.metric_cpu_utilization(period=period, statistic="Average"),
+            DB_CPU_PERCENT,
+        )
+        max_connections = default_max_connections(settings.engine, env.db_instance_type)
+        alarm(
+            "database-connections",
+            f"RDS {env.db_instance_id}: more than {DB_CONNECTIONS_FRACTION:.0%} of the "
+            f"{max_connections} connections the class allows (default max_connections)",
+            db.metric_database_connections(period=period, statistic="Maximum"),
+            int(max_connections * DB_CONNECTIONS_FRACTION),
+        )
+        free_bytes = int(env.db_storage_gib * 1024**3 * DB_FREE_STORAGE_FRACTION)
+        alarm(
+            "database-free-storage",
+            f"RDS {env.db_instance_id}: under {DB_FREE_STORAGE_FRACTION:.0%} of the allocated "
+            f"{env.db_storage_gib} GiB free (storage autoscaling may have reached its maximum)",
+            db.metric_free_storage_space(period=period, statistic="Minimum"),
+            free_bytes,
+            comparison=cloudwatch.ComparisonOperator.LESS_THAN_THRESHOLD,
+            periods=2,
+        )
+        throttles = cloudwatch.MathExpression(
+            expression="reads + writes",
+            using_metrics={
+                "reads": data.table.metric("ReadThrottleEvents", period=period, statistic="Sum"),
+                "writes": data.table.metric("WriteThrottleEvents", period=period, statistic="Sum"),
+            },
+            label="throttled reads and writes",
+            period=period,
+        )
+        alarm(
+            "dynamodb-throttles",
+            f"DynamoDB {env.table_name}: requests throttled",
+            throttles,
+            0,
+            periods=1,
+            missing=cloudwatch.TreatMissingData.NOT_BREACHING,
+        )
+        # Container Insights reports restarts per pod; the pods' names change with every
+        # release, so a Metrics Insights query takes the worst app pod of the namespace.
+        # A Metrics Insights query (not SQL sent to a database; its names come from config.py).
+        where = f"WHERE ClusterName = '{env.cluster_name}' AND Namespace = '{env.namespace}'"
+        restarts = cloudwatch.MathExpression(
+            expression=f"{RESTARTS_QUERY} {where}",
+            label="restarts of the app pod that restarted most",
+            period=period,
+        )
+        alarm(
+            "pod-restarts",
+            f"A pod in {env.namespace} restarted more than {POD_RESTARTS} times (crash loop, OOM kill, "
+            "failing liveness probe): `bin/chairtimectl diagnose`",
+            restarts,
+            POD_RESTARTS,
+            periods=1,
+            missing=cloudwatch.TreatMissingData.NOT_BREACHING,
+        )
+        cdk.CfnOutput(cdk.Stack.of(self), "AlarmsTopicArn", value=self.topic.topic_arn)
