@@ -205,6 +205,13 @@ if envbool("DATABASE_IAM_AUTH", "false"):
     _db["ENGINE"] = f"django_iam_dbauth.aws.{_vendor}"
     _db["OPTIONS"].update({"use_iam_auth": True, "region_name": env("AWS_REGION") or None})
     _ssl_ca = env("DATABASE_SSL_CA")
+    if not _ssl_ca and not DEBUG:
+        # The token is a credential: without the CA the connection is encrypted but
+        # the server unverified, and the token could go to whoever answers.
+        raise ImproperlyConfigured(
+            "DATABASE_IAM_AUTH needs DATABASE_SSL_CA (the RDS CA bundle, shipped in the image at "
+            "/etc/ssl/certs/rds-ca-bundle.pem) when DEBUG is off"
+        )
     if _vendor == "postgresql":
         _db["OPTIONS"]["sslmode"] = "verify-full" if _ssl_ca else "require"
         if _ssl_ca:

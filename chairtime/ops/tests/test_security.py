@@ -780,3 +780,14 @@ def test_it_shows_anonymous_visitors_only_the_login_page_of_the_back_office(demo
             assert response.status_code in (302, 404, 405), (url, response.status_code)
             if response.status_code == 302:
                 assert response["Location"].startswith("/admin/"), url
+
+
+def test_it_refuses_iam_database_auth_without_the_ca_that_verifies_the_server():
+    from django.core.exceptions import ImproperlyConfigured
+
+    iam = {"DATABASE_URL": "postgres://chairtime@db.example:5432/chairtime", "DATABASE_IAM_AUTH": "true"}
+    with pytest.raises(ImproperlyConfigured, match="DATABASE_SSL_CA"):
+        production_settings(**iam)
+    verified = production_settings(**iam, DATABASE_SSL_CA="/etc/ssl/certs/rds-ca-bundle.pem")
+    options = verified["DATABASES"]["default"]["OPTIONS"]
+    assert (options["sslmode"], options["sslrootcert"]) == ("verify-full", "/etc/ssl/certs/rds-ca-bundle.pem")
