@@ -12,13 +12,30 @@ Elsewhere it does nothing. Remove it once django-tasks-db's migrations are fixed
 from django.db import migrations
 
 
+INDEX = "django_task_new_ordering_idx"
+TABLE = "django_tasks_database_dbtaskresult"
+
+
+def _has_index(schema_editor) -> bool:
+    connection = schema_editor.connection
+    with connection.cursor() as cursor:
+        return INDEX in connection.introspection.get_constraints(cursor, TABLE)
+
+
 def create_plain_index(apps, schema_editor):
-    if schema_editor.connection.vendor != "mysql":
+    # Only where missing: migrating back through 0019 renames the index back to
+    # this name, and migrating forward again must not create it twice.
+    if schema_editor.connection.vendor != "mysql" or _has_index(schema_editor):
         return
-    schema_editor.execute(
-        "CREATE INDEX django_task_new_ordering_idx "
-        "ON django_tasks_database_dbtaskresult (status, priority, run_after)"
-    )
+    schema_editor.execute(f"CREATE INDEX {INDEX} ON {TABLE} (status, priority, run_after)")
+
+
+def drop_plain_index(apps, schema_editor):
+    # Back past this migration the index is django-tasks-db's partial one again,
+    # which MySQL never had.
+    if schema_editor.connection.vendor != "mysql" or not _has_index(schema_editor):
+        return
+    schema_editor.execute(f"DROP INDEX {INDEX} ON {TABLE}")
 
 
 class Migration(migrations.Migration):
@@ -31,4 +48,4 @@ class Migration(migrations.Migration):
     ]
     run_before = [("django_tasks_database", "0019_rename_django_task_new_ordering_idx_tasks_db_new_ordering_idx_and_more")]
 
-    operations = [migrations.RunPython(create_plain_index, migrations.RunPython.noop, elidable=False)]
+    operations = [migrations.RunPython(create_plain_index, drop_plain_index, elidable=False)]
