@@ -63,6 +63,15 @@ class RetryingModelAdmin(admin.ModelAdmin):
 @admin.register(Salon)
 class SalonAdmin(RetryingModelAdmin):
     list_display = ["name", "time_zone", "slot_minutes", "min_notice_minutes", "horizon_days"]
+    fieldsets = [
+        (None, {"fields": ["name", "time_zone", "currency"]}),
+        ("Contact (in e-mails and calendar entries)", {"fields": ["address", "phone"]}),
+        ("Online booking", {"fields": ["slot_minutes", "min_notice_minutes", "horizon_days"]}),
+        (
+            "Changes, reminders and the waitlist",
+            {"fields": ["change_notice_minutes", "reminder_minutes", "waitlist_hold_minutes"]},
+        ),
+    ]
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return not Salon.objects.exists() and super().has_add_permission(request)

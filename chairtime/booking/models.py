@@ -13,7 +13,7 @@ from functools import cached_property
 
 from django.core.cache import cache
 from django.core.exceptions import ValidationError
-from django.core.validators import MaxValueValidator, MinValueValidator
+from django.core.validators import MaxValueValidator, MinValueValidator, RegexValidator
 from django.db import models, transaction
 from django.db.models import Case, F, Q, Sum, Value, When
 from django.db.models.functions import Lower
@@ -61,8 +61,41 @@ def validate_time_zone(value: str) -> None:
         ) from None
 
 
+MAX_REMINDERS = 3
+MAX_CHANGE_NOTICE_MINUTES = 60 * 24 * 30
+
+
+def parse_reminder_minutes(value: str) -> list[int]:
+    """``"1440,120"`` -> ``[1440, 120]``: the minutes before a start that reminders
+    go out, largest first. Raises ValidationError with a sentence for staff."""
+    parts = [p.strip() for p in value.split(",") if p.strip()]
+    try:
+        minutes = [int(p) for p in parts]
+    except ValueError:
+        raise ValidationError(
+            "Write whole numbers of minutes separated by commas, such as 1440,120.", code="invalid"
+        ) from None
+    if len(minutes) > MAX_REMINDERS:
+        raise ValidationError(f"At most {MAX_REMINDERS} reminders.", code="invalid")
+    if any(not 30 <= m <= 60 * 24 * 14 for m in minutes):
+        raise ValidationError(
+            "Each reminder must be between 30 minutes and 14 days (20160 minutes) before the start.",
+            code="invalid",
+        )
+    if len(set(minutes)) != len(minutes):
+        raise ValidationError("The same reminder time is given twice.", code="invalid")
+    return sorted(minutes, reverse=True)
+
+
+def validate_reminder_minutes(value: str) -> None:
+    parse_reminder_minutes(value)
+
+
 class Salon(models.Model):
-    """The one salon this deployment serves (a singleton row, id 1)."""
+    """The one salon this deployment serves (a singleton row, id 1).
+
+    The fields after ``horizon_days`` have database defaults (``db_default``): the
+    release before them inserts the row without those columns."""
 
     # Not auto-incremented: MariaDB refuses a CHECK on an AUTO_INCREMENT column.
     id = models.PositiveSmallIntegerField(primary_key=True, default=1, editable=False)
@@ -87,6 +120,53 @@ class Salon(models.Model):
         default=30,
         validators=[MinValueValidator(0), MaxValueValidator(366)],
         help_text="How many days ahead customers may book.",
+    )
+    address = models.CharField(
+        max_length=300,
+        blank=True,
+        default="",
+        db_default="",
+        help_text="Street address, one line: shown in e-mails and calendar entries.",
+    )
+    phone = models.CharField(
+        max_length=40,
+        blank=True,
+        default="",
+        db_default="",
+        help_text="The number customers call, e.g. when it is too late to change online.",
+    )
+    currency = models.CharField(
+        max_length=3,
+        default="USD",
+        db_default="USD",
+        validators=[RegexValidator(r"^[A-Z]{3}\Z", "Use a three-letter ISO 4217 code such as USD or EUR.")],
+        help_text="ISO 4217 code of the prices, e.g. USD, EUR, GBP.",
+    )
+    change_notice_minutes = models.PositiveIntegerField(
+        default=0,
+        db_default=0,
+        validators=[MaxValueValidator(MAX_CHANGE_NOTICE_MINUTES)],
+        help_text=(
+            "Online, customers may cancel or reschedule until this many minutes before the start; "
+            "after that they are asked to call. 0: until the start. Staff are never bound by it."
+        ),
+    )
+    reminder_minutes = models.CharField(
+        max_length=40,
+        blank=True,
+        default="1440,120",
+        db_default="1440,120",
+        validators=[validate_reminder_minutes],
+        help_text=(
+            "When reminders go out, in minutes before the start, separated by commas: "
+            "1440,120 is a day and two hours before. Empty: no reminders."
+        ),
+    )
+    waitlist_hold_minutes = models.PositiveSmallIntegerField(
+        default=30,
+        db_default=30,
+        validators=[MinValueValidator(5), MaxValueValidator(24 * 60)],
+        help_text="How long a freed time is held for the customer a waitlist offer goes to.",
     )
 
     class Meta:
@@ -116,6 +196,11 @@ class Salon(models.Model):
     @cached_property
     def tz(self) -> zoneinfo.ZoneInfo:
         return zoneinfo.ZoneInfo(self.time_zone)
+
+    @property
+    def reminder_offsets(self) -> list[int]:
+        """The reminders' minutes before a start, largest first."""
+        return parse_reminder_minutes(self.reminder_minutes)
 
     @classmethod
     def cached(cls) -> Salon:

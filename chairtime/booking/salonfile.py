@@ -48,6 +48,7 @@ from chairtime.booking.models import (
     StylistService,
     TimeOff,
     WorkingHours,
+    parse_reminder_minutes,
     validate_time_zone,
 )
 
@@ -286,6 +287,19 @@ class SpecialHoursEntry(_Model):
     reason: Annotated[str, AfterValidator(_text(SpecialHours, "reason", blank=True))] = ""
 
 
+def _currency(value: str) -> str:
+    if not re.fullmatch(r"[A-Z]{3}", value):
+        raise _invalid(f"must be a three-letter ISO 4217 code such as USD or EUR, not {value!r}")
+    return value
+
+
+def _reminders(value: list[int]) -> list[int]:
+    try:
+        return parse_reminder_minutes(",".join(str(m) for m in value))
+    except ValidationError as e:
+        raise _invalid(e.messages[0]) from None
+
+
 class SalonSettings(_Model):
     name: Annotated[str, AfterValidator(_text(Salon, "name", blank=False))]
     time_zone: Annotated[
@@ -294,6 +308,13 @@ class SalonSettings(_Model):
     slot_minutes: Annotated[int, AfterValidator(_int_in_range(Salon, "slot_minutes"))]
     min_notice_minutes: Annotated[int, AfterValidator(_int_in_range(Salon, "min_notice_minutes"))]
     horizon_days: Annotated[int, AfterValidator(_int_in_range(Salon, "horizon_days"))]
+    address: Annotated[str, AfterValidator(_text(Salon, "address", blank=True))] = ""
+    phone: Annotated[str, AfterValidator(_text(Salon, "phone", blank=True))] = ""
+    currency: Annotated[str, AfterValidator(_currency)] = "USD"
+    change_notice_minutes: Annotated[int, AfterValidator(_int_in_range(Salon, "change_notice_minutes"))] = 0
+    # A list in the file, "1440,120" in the database (Salon.reminder_minutes).
+    reminder_minutes: Annotated[list[int], AfterValidator(_reminders)] = [1440, 120]
+    waitlist_hold_minutes: Annotated[int, AfterValidator(_int_in_range(Salon, "waitlist_hold_minutes"))] = 30
     special_hours: list[SpecialHoursEntry] = []
 
 
@@ -902,6 +923,7 @@ def salon_file_load(
 
 def _load_salon(settings: SalonSettings, tally: Tally) -> None:
     values = settings.model_dump(exclude={"special_hours"})
+    values["reminder_minutes"] = ",".join(str(m) for m in values["reminder_minutes"])
     salon = Salon.objects.filter(pk=1).first()
     if salon is None:
         Salon(**values).save()
@@ -1218,6 +1240,12 @@ def salon_file_dump() -> str:
             "slot_minutes": salon.slot_minutes,
             "min_notice_minutes": salon.min_notice_minutes,
             "horizon_days": salon.horizon_days,
+            "address": salon.address,
+            "phone": salon.phone,
+            "currency": salon.currency,
+            "change_notice_minutes": salon.change_notice_minutes,
+            "reminder_minutes": salon.reminder_offsets,
+            "waitlist_hold_minutes": salon.waitlist_hold_minutes,
         },
         "services": [
             _service_data(index, s, phases.get((s.pk, None), [])) for index, s in enumerate(services)

@@ -612,6 +612,21 @@ BAD_FILES = [
         {"date": "9999-12-31", "reason": "End of time"},
         'closures[0].date: must be between 2000-01-01 and 2999-12-31, not "9999-12-31"',
     ),
+    (("salon", "currency"), "usd", "salon.currency: must be a three-letter ISO 4217 code such as USD"),
+    (
+        ("salon", "reminder_minutes"),
+        [120, 120],
+        "salon.reminder_minutes: The same reminder time is given twice.",
+    ),
+    (
+        ("salon", "reminder_minutes"),
+        [10],
+        "salon.reminder_minutes: Each reminder must be between 30 minutes and 14 days",
+    ),
+    (("salon", "reminder_minutes"), [1440, 720, 120, 60], "salon.reminder_minutes: At most 3 reminders."),
+    (("salon", "change_notice_minutes"), 43201, "salon.change_notice_minutes: must be between 0 and 43200"),
+    (("salon", "waitlist_hold_minutes"), 2, "salon.waitlist_hold_minutes: must be between 5 and 1440"),
+    (("salon", "phone"), "9" * 41, "salon.phone: must be at most 40 characters long"),
     (("closures", 0), 20270214, 'closures[0]: must be a date "YYYY-MM-DD" or an object'),
     (("closures",), ["2027-02-14", {"date": "2027-02-14"}], 'closures[1].date: duplicate date "2027-02-14"'),
 ]
@@ -1341,3 +1356,45 @@ def test_it_lets_phases_name_resources_that_only_the_database_has(db, tmp_path):
     del data["resources"]
 
     assert "0 created, 0 updated" in load(write(tmp_path, data))
+
+
+def test_it_loads_the_salons_contact_notice_and_reminders(db, tmp_path):
+    data = minimal()
+    data["salon"] |= {
+        "address": "Calle Mayor 1, 28013 Madrid",
+        "phone": "+34 910 000 000",
+        "currency": "EUR",
+        "change_notice_minutes": 1440,
+        "reminder_minutes": [120, 2880],
+        "waitlist_hold_minutes": 45,
+    }
+
+    load(write(tmp_path, data))
+
+    salon = Salon.objects.get()
+    assert (salon.address, salon.phone, salon.currency) == (
+        "Calle Mayor 1, 28013 Madrid",
+        "+34 910 000 000",
+        "EUR",
+    )
+    assert (salon.change_notice_minutes, salon.waitlist_hold_minutes) == (1440, 45)
+    assert salon.reminder_minutes == "2880,120"
+    assert salon.reminder_offsets == [2880, 120]
+    assert json.loads(dump())["salon"]["reminder_minutes"] == [2880, 120]
+
+
+def test_a_salon_file_without_the_new_settings_gets_their_defaults(db, tmp_path):
+    load(write(tmp_path, minimal()))
+
+    salon = Salon.objects.get()
+    assert (salon.address, salon.phone, salon.currency, salon.change_notice_minutes) == ("", "", "USD", 0)
+    assert salon.reminder_offsets == [1440, 120]
+
+
+def test_an_empty_reminder_list_means_no_reminders(db, tmp_path):
+    data = minimal()
+    data["salon"]["reminder_minutes"] = []
+
+    load(write(tmp_path, data))
+
+    assert Salon.objects.get().reminder_offsets == []
