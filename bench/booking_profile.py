@@ -132,7 +132,10 @@ def main() -> int:
         )
         if profiler is not None and n == 10:  # after the first requests' warm-up
             profiler.enable() if isinstance(profiler, cProfile.Profile) else profiler.start()
-        with contextlib.nullcontext(NoQueries()) if args.no_capture else CaptureQueriesContext(connection) as captured:
+        capture = (
+            contextlib.nullcontext(NoQueries()) if args.no_capture else CaptureQueriesContext(connection)
+        )
+        with capture as captured:
             wall, cpu = time.perf_counter(), time.process_time()
             response = client.post("/api/v1/appointments", body, content_type="application/json")
             walls.append(time.perf_counter() - wall)
