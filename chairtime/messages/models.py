@@ -17,6 +17,8 @@ class Message(models.Model):
     class Kind(models.TextChoices):
         VISIT_BOOKED = "visit_booked", "Booking confirmation"
         VISIT_CANCELLED = "visit_cancelled", "Cancellation"
+        VISIT_CHANGED = "visit_changed", "Change of time or stylist"
+        REMINDER = "reminder", "Reminder"
 
     class State(models.TextChoices):
         PENDING = "pending", "Waiting to be sent"
@@ -46,6 +48,9 @@ class Message(models.Model):
     # died mid-send leaves its claim to expire; then the message is due again.
     claimed_until = models.DateTimeField(null=True, blank=True)
     sent_at = models.DateTimeField(null=True, blank=True)
+    # The visit's start when the message was owed: one that is no longer true when
+    # its turn comes (a reminder or confirmation of a time since moved) is skipped.
+    about_starts_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["created_at", "pk"]

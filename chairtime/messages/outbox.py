@@ -70,6 +70,7 @@ def _owe(kind: str, appointments: Sequence[Appointment], now: datetime | None) -
         sequence=earlier,
         created_at=now,
         next_attempt_at=now,
+        about_starts_at=lead.starts_at,
     )
     tasks.deliver.enqueue(message.pk)
     return message
