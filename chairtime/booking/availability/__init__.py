@@ -84,7 +84,6 @@ __all__ = [
     "bookable_dates",
     "check_start",
     "check_timing",
-    "misfit",
     "day_bounds",
     "first_free_starts",
     "first_free_visit_starts",
@@ -92,5 +91,6 @@ __all__ = [
     "free_starts_any",
     "free_visit_starts",
     "local_today",
+    "misfit",
     "plan_visit",
 ]
