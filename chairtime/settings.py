@@ -426,6 +426,12 @@ TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend", "QUEUES": ["d
 MESSAGES_RETRY_SECONDS = envint("MESSAGES_RETRY_SECONDS", "30", minimum=0)
 MESSAGES_RETRY_MAX_SECONDS = envint("MESSAGES_RETRY_MAX_SECONDS", "3600", minimum=0)
 MESSAGES_MAX_ATTEMPTS = envint("MESSAGES_MAX_ATTEMPTS", "12", minimum=1)
+# How long a worker may take to send one message before another may (a worker
+# killed mid-send), how often the sweep looks for messages left without a task,
+# and how long a due message may wait for its task before the sweep gives it one.
+MESSAGES_CLAIM_SECONDS = envint("MESSAGES_CLAIM_SECONDS", "300", minimum=1)
+MESSAGES_SWEEP_SECONDS = envint("MESSAGES_SWEEP_SECONDS", "60", minimum=1)
+MESSAGES_STRANDED_SECONDS = envint("MESSAGES_STRANDED_SECONDS", "300", minimum=1)
 
 # --- Announcements (DynamoDB) ---------------------------------------------------------
 

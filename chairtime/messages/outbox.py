@@ -35,12 +35,6 @@ from chairtime.messages.models import Message
 
 logger = logging.getLogger("chairtime.messages")
 
-# How long a worker may take to send one message before another may try it.
-CLAIM_FOR = timedelta(minutes=5)
-# How often the sweep runs, and how long a due message may wait for its task
-# before the sweep gives it another.
-SWEEP_EVERY = timedelta(minutes=1)
-STRANDED_AFTER = timedelta(minutes=5)
 
 
 def visit_booked(appointments: Sequence[Appointment], *, now: datetime | None = None) -> Message | None:
@@ -83,6 +77,21 @@ def retry_delay(attempts: int) -> timedelta:
     return timedelta(seconds=min(seconds, settings.MESSAGES_RETRY_MAX_SECONDS))
 
 
+def claim_for() -> timedelta:
+    """How long a worker may take to send one message before another may try it."""
+    return timedelta(seconds=settings.MESSAGES_CLAIM_SECONDS)
+
+
+def sweep_every() -> timedelta:
+    """How often the sweep runs."""
+    return timedelta(seconds=settings.MESSAGES_SWEEP_SECONDS)
+
+
+def stranded_after() -> timedelta:
+    """How long a due message may wait for its task before the sweep gives it another."""
+    return timedelta(seconds=settings.MESSAGES_STRANDED_SECONDS)
+
+
 def claim(message_id: int, now: datetime) -> Message | None:
     """Take the message for one attempt, or None if it is not ours to send now
     (sent, given up, not due yet, or being sent by another worker).
@@ -96,7 +105,7 @@ def claim(message_id: int, now: datetime) -> Message | None:
     )
     with transaction.atomic():
         taken = Message.objects.filter(due, pk=message_id).update(
-            state=Message.State.SENDING, claimed_until=now + CLAIM_FOR, attempts=F("attempts") + 1
+            state=Message.State.SENDING, claimed_until=now + claim_for(), attempts=F("attempts") + 1
         )
     if not taken:
         return None
@@ -159,7 +168,7 @@ def stranded(now: datetime):
     killed mid-send (its claim expired) or a due message that waited too long."""
     return Message.objects.filter(
         Q(state=Message.State.SENDING, claimed_until__lte=now)
-        | Q(state=Message.State.PENDING, next_attempt_at__lte=now - STRANDED_AFTER)
+        | Q(state=Message.State.PENDING, next_attempt_at__lte=now - stranded_after())
     )
 
 
@@ -174,7 +183,7 @@ def sweep(*, now: datetime | None = None) -> int:
         Message.objects.filter(pk__in=ids, state=Message.State.PENDING).update(next_attempt_at=now)
         for message_id in ids:
             tasks.deliver.enqueue(message_id)
-        tasks.sweep.using(run_after=now + SWEEP_EVERY).enqueue()
+        tasks.sweep.using(run_after=now + sweep_every()).enqueue()
     if ids:
         logger.warning("messages without a task given one again", extra={"count": len(ids)})
     return len(ids)

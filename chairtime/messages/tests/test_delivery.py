@@ -253,7 +253,7 @@ def test_the_sweep_resends_what_a_killed_worker_left_behind(demo_tx, smtp, time_
     run_worker()
     assert outbox.sweep() == 0  # its claim still holds: it may yet be sent
     assert smtp.received == []
-    time_machine.move_to(timezone.now() + outbox.CLAIM_FOR + timedelta(seconds=1), tick=True)
+    time_machine.move_to(timezone.now() + outbox.claim_for() + timedelta(seconds=1), tick=True)
     assert outbox.sweep() == 1
     run_worker()
 
