@@ -7,6 +7,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
+from icalendar import Calendar
 
 from chairtime.booking import selectors, services
 from chairtime.booking.models import Appointment
@@ -115,3 +116,27 @@ def test_a_change_of_time_is_not_confirmed_at_the_old_time(salon, smtp):
         "visit_booked": "skipped",
         "visit_changed": "sent",
     }
+
+
+def test_the_calendar_event_is_requested_moved_and_cancelled_as_one(salon, smtp):
+    (appointment,) = book(salon)
+    run_worker()
+    (moved,) = move(appointment, timedelta(hours=4))
+    run_worker()
+    services.appointment_cancel(appointment_id=appointment.pk)
+    run_worker()
+
+    calendars = [
+        Calendar.from_ical(calendar_parts(email_of_kind(smtp, kind))[0].get_payload(decode=True))
+        for kind in ("visit_booked", "visit_changed", "visit_cancelled")
+    ]
+    methods = [str(c["METHOD"]) for c in calendars]
+    booked, changed, cancelled = (c.walk("VEVENT")[0] for c in calendars)
+    assert methods == ["REQUEST", "REQUEST", "CANCEL"]
+    assert booked["UID"] == changed["UID"] == cancelled["UID"]
+    assert booked["SEQUENCE"] < changed["SEQUENCE"] < cancelled["SEQUENCE"]
+    assert booked.decoded("DTSTART") == appointment.starts_at
+    assert changed.decoded("DTSTART") == moved.starts_at
+    assert str(changed["STATUS"]) == "CONFIRMED" and str(cancelled["STATUS"]) == "CANCELLED"
+    assert {str(e["LOCATION"]) for e in (booked, changed, cancelled)} == {ADDRESS}
+    assert [len(e.walk("VALARM")) for e in (booked, changed, cancelled)] == [1, 1, 0]
