@@ -426,6 +426,11 @@ TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend", "QUEUES": ["d
 MESSAGES_RETRY_SECONDS = envint("MESSAGES_RETRY_SECONDS", "30", minimum=0)
 MESSAGES_RETRY_MAX_SECONDS = envint("MESSAGES_RETRY_MAX_SECONDS", "3600", minimum=0)
 MESSAGES_MAX_ATTEMPTS = envint("MESSAGES_MAX_ATTEMPTS", "12", minimum=1)
+# The worker's daily prune (and `manage.py messages_prune`) deletes finished messages
+# older than MESSAGES_KEEP_DAYS and the queue's finished task rows older than
+# MESSAGES_TASK_RESULTS_KEEP_DAYS.
+MESSAGES_KEEP_DAYS = envint("MESSAGES_KEEP_DAYS", "365", minimum=1)
+MESSAGES_TASK_RESULTS_KEEP_DAYS = envint("MESSAGES_TASK_RESULTS_KEEP_DAYS", "7", minimum=1)
 
 # --- Announcements (DynamoDB) ---------------------------------------------------------
 

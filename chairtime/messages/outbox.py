@@ -253,8 +253,66 @@ def sweep(*, now: datetime | None = None) -> int:
 
 
 def ensure_sweeping() -> None:
-    """Start the sweep chain unless one is waiting (the worker calls this when it
-    starts; a sweep left RUNNING by a killed worker does not count)."""
-    waiting = DBTaskResult.objects.filter(task_path=tasks.sweep.module_path, status=TaskResultStatus.READY)
-    if not waiting.exists():
-        tasks.sweep.enqueue()
+    """Start the sweep chain and the daily prune unless each is waiting (the worker
+    calls this when it starts; one left RUNNING by a killed worker does not count)."""
+    for chain in (tasks.sweep, tasks.prune):
+        waiting = DBTaskResult.objects.filter(task_path=chain.module_path, status=TaskResultStatus.READY)
+        if not waiting.exists():
+            chain.enqueue()
+
+
+PRUNE_EVERY = timedelta(days=1)
+# Deleted in batches: one DELETE of a year's rows would hold its locks for long.
+PRUNE_BATCH = 1000
+FINISHED = [Message.State.SENT, Message.State.SKIPPED, Message.State.FAILED]
+
+
+def prunable_messages(now: datetime, keep: timedelta):
+    """Finished messages (sent, not sent, given up) created, due and sent more than
+    ``keep`` ago: a reminder owed a year ahead is kept a year after it went."""
+    cutoff = now - keep
+    return Message.objects.filter(
+        state__in=FINISHED, created_at__lt=cutoff, next_attempt_at__lt=cutoff
+    ).filter(Q(sent_at__isnull=True) | Q(sent_at__lt=cutoff))
+
+
+def prunable_task_results(now: datetime, keep: timedelta):
+    """The messages queue's finished task rows (succeeded or failed) older than ``keep``."""
+    return DBTaskResult.objects.finished().filter(queue_name=tasks.QUEUE, finished_at__lt=now - keep)
+
+
+def prune(
+    *,
+    now: datetime | None = None,
+    keep_messages: timedelta | None = None,
+    keep_task_results: timedelta | None = None,
+    dry_run: bool = False,
+) -> tuple[int, int]:
+    """Delete old finished messages and task rows (MESSAGES_KEEP_DAYS,
+    MESSAGES_TASK_RESULTS_KEEP_DAYS unless given); returns how many of each.
+    Nothing waiting or being sent is touched."""
+    now = now or timezone.now()
+    keep_messages = keep_messages or timedelta(days=settings.MESSAGES_KEEP_DAYS)
+    keep_task_results = keep_task_results or timedelta(days=settings.MESSAGES_TASK_RESULTS_KEEP_DAYS)
+    counts = []
+    for rows in (prunable_messages(now, keep_messages), prunable_task_results(now, keep_task_results)):
+        if dry_run:
+            counts.append(rows.count())
+            continue
+        deleted = 0
+        while ids := list(rows.order_by().values_list("pk", flat=True)[:PRUNE_BATCH]):
+            # By primary key: MySQL cannot DELETE with a LIMIT through a subquery.
+            deleted += rows.model.objects.filter(pk__in=ids).delete()[0]
+        counts.append(deleted)
+    messages, task_results = counts
+    if not dry_run:
+        logger.info("messages pruned", extra={"messages": messages, "task_results": task_results})
+    return messages, task_results
+
+
+def prune_daily(*, now: datetime | None = None) -> tuple[int, int]:
+    """``prune`` with the settings' ages, then the next one in a day (the task chain)."""
+    now = now or timezone.now()
+    counts = prune(now=now)
+    tasks.prune.using(run_after=now + PRUNE_EVERY).enqueue()
+    return counts
