@@ -24,7 +24,7 @@ from chairtime.messages.models import Message
 
 SUBJECTS = {
     Message.Kind.VISIT_BOOKED: "Your appointment at {salon} on {day} is booked",
-    Message.Kind.VISIT_CHANGED: "Your appointment at {salon} is changed: now {day}",
+    Message.Kind.VISIT_CHANGED: "Your appointment at {salon} is moved to {day}",
     Message.Kind.VISIT_CANCELLED: "Your appointment at {salon} on {day} is cancelled",
     Message.Kind.REMINDER: "Reminder: your appointment at {salon} on {day} at {time}",
 }

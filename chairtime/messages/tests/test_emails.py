@@ -74,7 +74,7 @@ def test_every_kind_of_email_names_the_salon_the_time_in_its_zone_and_the_manage
 
     kinds = {
         "visit_booked": ("is booked", "10:00 AM"),
-        "visit_changed": ("is changed: now", "2:00 PM"),
+        "visit_changed": ("is moved to", "2:00 PM"),
         "reminder": ("Reminder: your appointment", "2:00 PM"),
         "visit_cancelled": ("is cancelled", "2:00 PM"),
     }
@@ -111,7 +111,7 @@ def test_a_change_of_time_is_not_confirmed_at_the_old_time(salon, smtp):
     run_worker()
 
     (email,) = smtp.received  # only the change, at the new time
-    assert "is changed" in email["Subject"]
+    assert "is moved to" in email["Subject"]
     assert dict(Message.objects.exclude(kind="reminder").values_list("kind", "state")) == {
         "visit_booked": "skipped",
         "visit_changed": "sent",
