@@ -2,19 +2,20 @@ from __future__ import annotations
 
 import re
 from collections import defaultdict
-from datetime import timedelta
+from datetime import date, timedelta
 
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import QuerySet
 from django.forms import BaseInlineFormSet, ModelForm
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseNotAllowed, HttpResponseRedirect
+from django.template.response import TemplateResponse
 from django.urls import URLPattern, path, reverse
 from django.utils import timezone
 from django.utils.html import format_html
 
 from chairtime.admin import SalonDateListFilter
-from chairtime.booking import services
+from chairtime.booking import schedule_changes, services
 from chairtime.booking.errors import BookingError
 from chairtime.booking.models import (
     MAX_SERVICE_MINUTES,
@@ -22,6 +23,7 @@ from chairtime.booking.models import (
     Closure,
     Resource,
     Salon,
+    ScheduleException,
     Service,
     ServicePhase,
     SpecialHours,
@@ -58,6 +60,91 @@ class RetryingModelAdmin(admin.ModelAdmin):
         return run_durable(
             lambda: view(request, *args, **kwargs), what=f"back office {self.model._meta.model_name}"
         )
+
+
+class _NeedsDecisions(Exception):
+    def __init__(self, affected: list[schedule_changes.Affected], error: str = "") -> None:
+        super().__init__(error or "decisions needed")
+        self.affected = affected
+        self.error = error
+
+
+class ScheduleChangeGuard:
+    """A change form whose save can leave booked appointments outside their
+    stylist's hours (time off, closures, special hours, a stylist's weekly hours
+    and services). It locks the change's stylists before writing, as a booking
+    does; after writing, inside the same transaction, it lists the confirmed
+    appointments that no longer fit (schedule_changes). If there are any and
+    staff have not decided for each, the whole save is rolled back and a page
+    lists them, with keep / cancel for each; that page posts the same form again
+    with the decisions, which are carried out with the change, atomically.
+
+    List before the RetryingModelAdmin: the rollback must happen before the page
+    is drawn, outside the durable transaction."""
+
+    def schedule_scope(self, obj) -> schedule_changes.Scope:
+        raise NotImplementedError
+
+    def save_model(self, request: HttpRequest, obj, form: ModelForm, change: bool) -> None:
+        schedule_changes.lock(self.schedule_scope(obj))
+        super().save_model(request, obj, form, change)  # type: ignore[misc]
+
+    def save_related(self, request: HttpRequest, form: ModelForm, formsets, change: bool) -> None:
+        super().save_related(request, form, formsets, change)  # type: ignore[misc]
+        now = timezone.now()
+        affected = schedule_changes.affected_appointment_list(self.schedule_scope(form.instance), now=now)
+        if not affected:
+            return
+        decisions = {}
+        for item in affected:
+            value = request.POST.get(f"decision-{item.appointment.pk}")
+            if value not in {d.value for d in schedule_changes.Decision}:
+                raise _NeedsDecisions(
+                    affected,
+                    "Choose keep or cancel for every appointment below."
+                    if "_schedule_decisions" in request.POST
+                    else "",
+                )
+            decisions[item.appointment.pk] = schedule_changes.Decision(value)
+        try:
+            done = schedule_changes.apply_decisions(affected, decisions, user=request.user, now=now)
+        except BookingError as e:
+            raise _NeedsDecisions(affected, e.message) from None
+        kept, cancelled = done[schedule_changes.Decision.KEEP], done[schedule_changes.Decision.CANCEL]
+        self.message_user(  # type: ignore[attr-defined]
+            request,
+            f"Of the appointments this change affected, {kept} kept as exceptions and "
+            f"{cancelled} cancelled (their customers are being told).",
+            messages.SUCCESS,
+        )
+
+    def changeform_view(self, request: HttpRequest, *args, **kwargs) -> HttpResponse:
+        try:
+            return super().changeform_view(request, *args, **kwargs)  # type: ignore[misc]
+        except _NeedsDecisions as needed:  # the transaction is rolled back: nothing was saved
+            opts = self.model._meta  # type: ignore[attr-defined]
+            replay = [
+                (name, value)
+                for name, values in request.POST.lists()
+                for value in values
+                if name not in ("csrfmiddlewaretoken", "_schedule_decisions")
+                and not name.startswith("decision-")
+            ]
+            context = {
+                **self.admin_site.each_context(request),  # type: ignore[attr-defined]
+                "opts": opts,
+                "title": "Appointments this change affects",
+                "affected": needed.affected,
+                "error": needed.error,
+                "replay": replay,
+                "time_zone": Salon.cached().time_zone,
+                "back_url": reverse(f"admin:{opts.app_label}_{opts.model_name}_changelist"),
+            }
+            return TemplateResponse(request, "admin/booking/schedule_change.html", context, status=409)
+
+
+def _local_day(instant) -> date:
+    return timezone.localtime(instant, Salon.cached().tz).date()
 
 
 @admin.register(Salon)
@@ -213,7 +300,7 @@ class StylistServiceInline(admin.TabularInline):
 
 
 @admin.register(Stylist)
-class StylistAdmin(RetryingModelAdmin):
+class StylistAdmin(ScheduleChangeGuard, RetryingModelAdmin):
     list_display = ["name", "offered_services", "is_active", "position"]
     list_editable = ["is_active", "position"]
     list_filter = ["is_active", "services"]
@@ -228,23 +315,33 @@ class StylistAdmin(RetryingModelAdmin):
     def offered_services(self, obj: Stylist) -> str:
         return ", ".join(s.name for s in obj.services.all())
 
+    def schedule_scope(self, obj: Stylist) -> schedule_changes.Scope:
+        # Weekly hours, time off, special hours, services offered, being active.
+        return schedule_changes.Scope((obj.pk,) if obj.pk else ())
+
 
 @admin.register(TimeOff)
-class TimeOffAdmin(RetryingModelAdmin):
+class TimeOffAdmin(ScheduleChangeGuard, RetryingModelAdmin):
     list_display = ["stylist", "start", "end", "reason"]
     list_filter = ["stylist", ("start", SalonDateListFilter)]
     search_fields = ["reason", "stylist__name"]
 
+    def schedule_scope(self, obj: TimeOff) -> schedule_changes.Scope:
+        return schedule_changes.Scope((obj.stylist_id,), _local_day(obj.start), _local_day(obj.end))
+
 
 @admin.register(Closure)
-class ClosureAdmin(RetryingModelAdmin):
+class ClosureAdmin(ScheduleChangeGuard, RetryingModelAdmin):
     list_display = ["date", "reason"]
     date_hierarchy = "date"
     search_fields = ["reason"]
 
+    def schedule_scope(self, obj: Closure) -> schedule_changes.Scope:
+        return schedule_changes.Scope(None, obj.date, obj.date)
+
 
 @admin.register(SpecialHours)
-class SpecialHoursAdmin(RetryingModelAdmin):
+class SpecialHoursAdmin(ScheduleChangeGuard, RetryingModelAdmin):
     """The salon's dated opening hours (no stylist: every stylist's hours are cut
     to them that day), and stylists' special shifts."""
 
@@ -257,6 +354,25 @@ class SpecialHoursAdmin(RetryingModelAdmin):
     @admin.display(description="for", ordering="stylist__name")
     def who(self, obj: SpecialHours) -> str:
         return obj.stylist.name if obj.stylist_id else "The whole salon"
+
+    def schedule_scope(self, obj: SpecialHours) -> schedule_changes.Scope:
+        return schedule_changes.Scope((obj.stylist_id,) if obj.stylist_id else None, obj.date, obj.date)
+
+
+@admin.register(ScheduleException)
+class ScheduleExceptionAdmin(admin.ModelAdmin):
+    """Appointments staff kept although a schedule change left them outside their
+    stylist's hours (docs/architecture.md). Read only: made by the guarded forms."""
+
+    list_display = ["appointment", "stylist", "starts_at", "reason", "kept_by", "kept_at"]
+    list_select_related = ["appointment__service", "appointment__stylist", "stylist", "kept_by"]
+    ordering = ["-starts_at"]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: ScheduleException | None = None) -> bool:
+        return False
 
 
 @admin.register(Appointment)

@@ -11,6 +11,7 @@ import zoneinfo
 from datetime import date, datetime, time, timedelta
 from functools import cached_property
 
+from django.conf import settings
 from django.core.cache import cache
 from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator, RegexValidator
@@ -720,6 +721,31 @@ class Hold(models.Model):
     def __str__(self) -> str:
         who = self.stylist if self.stylist_id else self.unit
         return f"{who} busy {self.starts_at:%Y-%m-%d %H:%M}-{self.ends_at:%H:%M} UTC"
+
+
+class ScheduleException(models.Model):
+    """Staff kept this appointment although a change of the schedule (time off, a
+    closure, special or weekly hours, services offered) left it outside what its
+    stylist works: an explicit exception, so it is not listed as affected again.
+    It holds for the time and stylist it was made for; moved, the appointment is
+    judged afresh."""
+
+    appointment = models.OneToOneField(
+        Appointment, on_delete=models.CASCADE, related_name="schedule_exception"
+    )
+    starts_at = models.DateTimeField()
+    stylist = models.ForeignKey(Stylist, on_delete=models.CASCADE, related_name="+")
+    reason = models.CharField(max_length=200, help_text="Why it no longer fitted, when it was kept.")
+    kept_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    kept_at = models.DateTimeField()
+
+    def __str__(self) -> str:
+        return f"appointment {self.appointment_id} kept outside hours ({self.reason})"
+
+    def covers(self, appointment: Appointment) -> bool:
+        return self.starts_at == appointment.starts_at and self.stylist_id == appointment.stylist_id
 
 
 class BookingRequest(models.Model):

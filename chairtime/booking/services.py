@@ -418,32 +418,39 @@ def appointment_cancel(*, appointment_id: int, now: datetime | None = None) -> A
     now = now or timezone.now()
 
     def cancel() -> Appointment:
-        row = Appointment.objects.filter(pk=appointment_id).values("visit_id").first()
-        if row is None:
-            raise BookingError(Problem.APPOINTMENT_NOT_FOUND)
-        if row["visit_id"] is not None:
-            # The visit's row first: two cancellations of one visit (through two
-            # of its appointments) queue here instead of locking items crosswise.
-            Visit.objects.select_for_update().filter(pk=row["visit_id"]).first()
-            wanted = Appointment.objects.filter(visit_id=row["visit_id"])
-        else:  # written by the release before visits
-            wanted = Appointment.objects.filter(pk=appointment_id)
-        appointments = list(wanted.select_for_update().order_by("pk"))
-        confirmed = [a for a in appointments if a.status == Appointment.Status.CONFIRMED]
-        if not confirmed:
-            raise BookingError(Problem.ALREADY_CANCELLED)
-        if min(a.starts_at for a in confirmed) <= now:
-            raise BookingError(Problem.ALREADY_STARTED)
-        for appointment in confirmed:
-            appointment.status = Appointment.Status.CANCELLED
-            appointment.cancelled_at = now
-            appointment.save(update_fields=["status", "cancelled_at"])
-        Hold.objects.filter(appointment__in=confirmed).delete()
-        messages.visit_cancelled(appointments, now=now)
-        return next(a for a in appointments if a.pk == appointment_id)
+        return visit_cancel_in_transaction(appointment_id=appointment_id, now=now)
 
     appointment = run_durable(cancel, what="appointment_cancel")
     logger.info(
         "appointment cancelled", extra={"appointment_id": appointment.pk, "visit_id": appointment.visit_id}
     )
     return appointment
+
+
+def visit_cancel_in_transaction(*, appointment_id: int, now: datetime) -> Appointment:
+    """:func:`appointment_cancel`'s work, inside the caller's transaction: for a
+    change that must cancel appointments atomically with itself (the back office's
+    schedule changes). Locks the visit's row, then its appointments."""
+    row = Appointment.objects.filter(pk=appointment_id).values("visit_id").first()
+    if row is None:
+        raise BookingError(Problem.APPOINTMENT_NOT_FOUND)
+    if row["visit_id"] is not None:
+        # The visit's row first: two cancellations of one visit (through two
+        # of its appointments) queue here instead of locking items crosswise.
+        Visit.objects.select_for_update().filter(pk=row["visit_id"]).first()
+        wanted = Appointment.objects.filter(visit_id=row["visit_id"])
+    else:  # written by the release before visits
+        wanted = Appointment.objects.filter(pk=appointment_id)
+    appointments = list(wanted.select_for_update().order_by("pk"))
+    confirmed = [a for a in appointments if a.status == Appointment.Status.CONFIRMED]
+    if not confirmed:
+        raise BookingError(Problem.ALREADY_CANCELLED)
+    if min(a.starts_at for a in confirmed) <= now:
+        raise BookingError(Problem.ALREADY_STARTED)
+    for appointment in confirmed:
+        appointment.status = Appointment.Status.CANCELLED
+        appointment.cancelled_at = now
+        appointment.save(update_fields=["status", "cancelled_at"])
+    Hold.objects.filter(appointment__in=confirmed).delete()
+    messages.visit_cancelled(appointments, now=now)
+    return next(a for a in appointments if a.pk == appointment_id)

@@ -39,6 +39,7 @@ Inside
 * ``visits``: the one search, for visits of one or several services
   (:func:`free_visit_starts`, :func:`plan_visit`).
 * ``single``: the one-service, one-length questions, asked of that search.
+* ``fit``: whether time already booked still fits a changed schedule.
 * ``days`` and ``spans``: local days to UTC instants; sorted spans.
 
 Complexity: a :class:`StylistSchedule` sorts and merges its bookings and time off
@@ -48,6 +49,7 @@ schedule built for a whole booking horizon can be queried day by day.
 """
 
 from chairtime.booking.availability.days import day_bounds
+from chairtime.booking.availability.fit import misfit
 from chairtime.booking.availability.resources import NO_RESOURCES, Resources
 from chairtime.booking.availability.rules import (
     Policy,
@@ -89,5 +91,6 @@ __all__ = [
     "free_starts_any",
     "free_visit_starts",
     "local_today",
+    "misfit",
     "plan_visit",
 ]

@@ -22,7 +22,14 @@ from django.utils import timezone
 from chairtime.announcements.store import Announcement
 from chairtime.booking import services
 from chairtime.booking.admin import AppointmentAdmin
-from chairtime.booking.models import Appointment, Resource, Service, ServicePhase, StylistService
+from chairtime.booking.models import (
+    Appointment,
+    Resource,
+    ScheduleException,
+    Service,
+    ServicePhase,
+    StylistService,
+)
 from chairtime.booking.tests.factories import (
     AccessAttemptFactory,
     AccessFailureLogFactory,
@@ -144,6 +151,13 @@ def one_of_each(demo, announcement_store) -> dict[str, str]:
     SpecialHoursFactory(stylist=demo.ana, date=today + timedelta(days=5))
     appointment = AppointmentFactory(service=demo.haircut, stylist=demo.ana, starts_at=demo.local(today, 10))
     messages.visit_booked([appointment])  # a customer message and its task
+    ScheduleException.objects.create(
+        appointment=appointment,
+        starts_at=appointment.starts_at,
+        stylist=demo.ana,
+        reason="the stylist is away",
+        kept_at=timezone.now(),
+    )
     AppointmentFactory(
         service=demo.haircut,
         stylist=demo.ben,
