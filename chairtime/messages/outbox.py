@@ -78,7 +78,9 @@ def plan_reminders(appointments: Sequence[Appointment], *, now: datetime | None 
     """Make the visit's waiting reminders match the visit as it now is; returns
     the reminders it owed. Call inside the transaction of any change to the visit
     (``visit_booked`` and ``visit_cancelled`` do; a move must, after it wrote the
-    new times). Calling it again changes nothing.
+    new times), with the visit locked as the booking services lock it: two
+    changes of one visit planning at once could otherwise both find no reminder
+    and both owe them. Calling it again changes nothing.
 
     - A cancelled visit: its waiting reminders are dropped (state SKIPPED).
     - A visit whose start moved: the reminders waiting for the old start are
