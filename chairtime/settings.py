@@ -432,6 +432,11 @@ MESSAGES_MAX_ATTEMPTS = envint("MESSAGES_MAX_ATTEMPTS", "12", minimum=1)
 MESSAGES_CLAIM_SECONDS = envint("MESSAGES_CLAIM_SECONDS", "300", minimum=1)
 MESSAGES_SWEEP_SECONDS = envint("MESSAGES_SWEEP_SECONDS", "60", minimum=1)
 MESSAGES_STRANDED_SECONDS = envint("MESSAGES_STRANDED_SECONDS", "300", minimum=1)
+# The worker's daily prune (and `manage.py messages_prune`) deletes finished messages
+# older than MESSAGES_KEEP_DAYS and the queue's finished task rows older than
+# MESSAGES_TASK_RESULTS_KEEP_DAYS.
+MESSAGES_KEEP_DAYS = envint("MESSAGES_KEEP_DAYS", "365", minimum=1)
+MESSAGES_TASK_RESULTS_KEEP_DAYS = envint("MESSAGES_TASK_RESULTS_KEEP_DAYS", "7", minimum=1)
 
 # --- Announcements (DynamoDB) ---------------------------------------------------------
 

@@ -1,11 +1,15 @@
 """The delivery log in the back office: every message, its state and attempts,
-read-only (the worker writes it). Filter by appointment from its change page's
-link: /admin/customer_messages/message/?appointment__id__exact=ID."""
+read-only (the worker writes it). Each appointment's page lists its visit's
+messages (``MessageInline``, added here to the booking app's AppointmentAdmin so
+that booking/admin.py need not know about messages). Filter by appointment:
+/admin/customer_messages/message/?appointment__id__exact=ID."""
 
 from __future__ import annotations
 
 from django.contrib import admin
+from django.forms import BaseInlineFormSet
 
+from chairtime.booking.admin import AppointmentAdmin
 from chairtime.messages.models import Message
 
 
@@ -29,6 +33,7 @@ class MessageAdmin(admin.ModelAdmin):
         "claimed_until",
         "sent_at",
         "sequence",
+        "about_starts_at",
     ]
     readonly_fields = fields
 
@@ -42,12 +47,38 @@ class MessageAdmin(admin.ModelAdmin):
         return False
 
 
+class VisitMessages(BaseInlineFormSet):
+    """Messages are written for a visit's first appointment: the page of any of
+    its appointments shows them all.
+
+    Read-only, so it never reads the page's POST (staff saving contact details):
+    the worker may have written a message since the page was shown, and a form
+    posted without this formset's fields is then still saved."""
+
+    def __init__(self, data=None, files=None, *args, **kwargs) -> None:
+        super().__init__(None, None, *args, **kwargs)
+
+    def is_valid(self) -> bool:
+        return True
+
+    def save(self, commit: bool = True) -> list[Message]:
+        self.new_objects, self.changed_objects, self.deleted_objects = [], [], []
+        return []
+
+    def get_queryset(self):
+        if self.instance.visit_id is None:
+            return super().get_queryset()
+        return Message.objects.filter(visit_id=self.instance.visit_id).order_by("created_at", "pk")
+
+
 class MessageInline(admin.TabularInline):
-    """The appointment's messages, for the Appointment admin's ``inlines`` (booking/admin.py)."""
+    """The appointment's messages and their delivery state, read-only."""
 
     model = Message
     fk_name = "appointment"
-    fields = ["created_at", "kind", "state", "attempts", "last_error", "sent_at"]
+    formset = VisitMessages
+    verbose_name_plural = "Messages to the customer"
+    fields = ["created_at", "kind", "state", "attempts", "next_attempt_at", "sent_at", "last_error"]
     readonly_fields = fields
     extra = 0
     can_delete = False
@@ -58,3 +89,6 @@ class MessageInline(admin.TabularInline):
 
     def has_change_permission(self, request, obj=None) -> bool:
         return False
+
+
+AppointmentAdmin.inlines = [*AppointmentAdmin.inlines, MessageInline]

@@ -1,9 +1,10 @@
 """The e-mails: plain text and HTML from templates, in the salon's local time and
-zone, with the manage link and, for a confirmation, the visit's .ics file.
+zone, with the salon's address and phone, the manage link and, for a
+confirmation, a change or a cancellation, the visit's .ics file.
 
 A message is written when its turn comes, from the appointments as they are
-then, and only if it is still true: a confirmation of a visit cancelled since
-is not sent (its cancellation is).
+then, and only if it is still true (``still_true``): a confirmation or reminder
+of a visit cancelled or moved since is not sent (its cancellation or change is).
 """
 
 from __future__ import annotations
@@ -23,7 +24,15 @@ from chairtime.messages.models import Message
 
 SUBJECTS = {
     Message.Kind.VISIT_BOOKED: "Your appointment at {salon} on {day} is booked",
+    Message.Kind.VISIT_CHANGED: "Your appointment at {salon} is moved to {day}",
     Message.Kind.VISIT_CANCELLED: "Your appointment at {salon} on {day} is cancelled",
+    Message.Kind.REMINDER: "Reminder: your appointment at {salon} on {day} at {time}",
+}
+# The calendar file's iTIP method per kind (RFC 5546); a reminder carries none.
+CALENDAR_METHODS = {
+    Message.Kind.VISIT_BOOKED: "REQUEST",
+    Message.Kind.VISIT_CHANGED: "REQUEST",
+    Message.Kind.VISIT_CANCELLED: "CANCEL",
 }
 
 
@@ -34,11 +43,16 @@ def manage_url(lead: Appointment) -> str:
 
 def email_for(message: Message, *, now: datetime) -> EmailMultiAlternatives | None:
     """The e-mail of ``message``, or None when it is no longer true."""
-    from chairtime.booking.views import format_duration, format_long_day, format_price, format_time_range
+    from chairtime.booking.views import (
+        format_duration,
+        format_long_day,
+        format_price,
+        format_time,
+        format_time_range,
+    )
 
     appointments = selectors.visit_appointment_list(message.appointment)
-    booked = message.kind == Message.Kind.VISIT_BOOKED
-    if booked and not all(a.is_confirmed for a in appointments):
+    if not still_true(message, appointments, now=now):
         return None
     salon = Salon.load()
     tz = salon.tz
@@ -48,6 +62,7 @@ def email_for(message: Message, *, now: datetime) -> EmailMultiAlternatives | No
         "salon": salon,
         "customer_name": appointments[0].customer_name,
         "day": format_long_day(first.date()),
+        "start_time": f"{format_time(first)} {first.tzname()}",
         "zone": salon.time_zone,
         "items": [
             {
@@ -64,15 +79,48 @@ def email_for(message: Message, *, now: datetime) -> EmailMultiAlternatives | No
     }
     template = f"messages/{message.kind}"
     email = EmailMultiAlternatives(
-        subject=SUBJECTS[message.kind].format(salon=salon.name, day=context["day"]),
+        subject=SUBJECTS[message.kind].format(
+            salon=salon.name, day=context["day"], time=context["start_time"]
+        ),
         body=render_to_string(f"{template}.txt", context),
         to=[message.recipient],
         headers={"X-Chairtime-Message": str(message.pk)},
     )
     email.attach_alternative(render_to_string(f"{template}.html", context), "text/html")
-    method = "REQUEST" if booked else "CANCEL"
-    calendar = ics.visit_calendar(
-        appointments, salon=salon, manage_url=link, now=now, method=method, sequence=message.sequence
-    )
-    email.attach("appointment.ics", calendar, f"text/calendar; charset=utf-8; method={method}")
+    method = CALENDAR_METHODS.get(message.kind)
+    if method is not None:
+        calendar = ics.visit_calendar(
+            appointments, salon=salon, manage_url=link, now=now, method=method, sequence=message.sequence
+        )
+        email.attach("appointment.ics", calendar, f"text/calendar; charset=utf-8; method={method}")
     return email
+
+
+def still_true(message: Message, appointments: list[Appointment], *, now: datetime) -> bool:
+    """Whether ``message`` still says something true of the visit of ``appointments``.
+
+    A cancellation always is. The others need the visit confirmed and starting
+    when it did when the message was owed (``about_starts_at``; a later change
+    message tells the new time). A reminder also needs the visit not yet begun,
+    and no later reminder of it due already: a worker back from a long outage
+    sends the 2-hour reminder, not the 24-hour one as well (``plan_reminders``
+    writes them largest offset first, so a later one has a higher id)."""
+    if message.kind == Message.Kind.VISIT_CANCELLED:
+        return True
+    if not all(a.is_confirmed for a in appointments):
+        return False
+    start = appointments[0].starts_at
+    if message.about_starts_at is not None and start != message.about_starts_at:
+        return False
+    if message.kind != Message.Kind.REMINDER:
+        return True
+    if start <= now:
+        return False
+    later_due = Message.objects.filter(
+        appointment_id=message.appointment_id,
+        kind=Message.Kind.REMINDER,
+        about_starts_at=message.about_starts_at,
+        pk__gt=message.pk,
+        next_attempt_at__lte=now,
+    ).exclude(state__in=[Message.State.SKIPPED, Message.State.FAILED])
+    return not later_due.exists()

@@ -7,7 +7,8 @@ Times are written in the salon's zone (DTSTART;TZID=Europe/Paris:...) with the
 zone's VTIMEZONE, so a calendar shows the visit at the salon's wall-clock time
 whatever the customer's own zone, and computes the same instant as we store.
 
-No LOCATION yet: the salon has no address field (issue 11; another change adds it).
+LOCATION is the salon's address when it has one; the event's alarm goes off as
+long before the start as the salon's last e-mail reminder (2 hours without any).
 """
 
 from __future__ import annotations
@@ -17,14 +18,25 @@ from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.utils.html import strip_tags
 from icalendar import Alarm, Calendar, Event, vCalAddress, vText
 
 from chairtime.booking.models import Appointment, Salon
 
 PRODID = "-//Chairtime//Booking//EN"
-# A reminder in the customer's calendar, whatever reminders the salon sends.
+# The calendar's alarm when the salon sends no reminders.
 ALARM_BEFORE = timedelta(hours=2)
+
+
+def alarm_before(salon: Salon) -> timedelta:
+    """How long before the start the calendar's alarm goes off: the salon's
+    smallest reminder offset (the e-mail and the alarm then agree), else 2 hours."""
+    try:
+        offsets = salon.reminder_offsets
+    except ValidationError:
+        offsets = []
+    return timedelta(minutes=min(offsets)) if offsets else ALARM_BEFORE
 
 
 def visit_uid(lead: Appointment) -> str:
@@ -79,8 +91,14 @@ def visit_calendar(
     lines = [
         f"{a.service.name} with {a.stylist.name} at {a.starts_at.astimezone(tz):%H:%M}" for a in appointments
     ]
-    event.add("description", "\n".join([*lines, "", f"See or cancel your appointment: {manage_url}"]))
+    contact = [line for line in (salon.name, salon.address, salon.phone and f"Phone: {salon.phone}") if line]
+    event.add(
+        "description",
+        "\n".join([*lines, "", *contact, "", f"See, change or cancel your appointment: {manage_url}"]),
+    )
     event.add("url", manage_url)
+    if salon.address:
+        event.add("location", salon.address)
     event.add("status", "CANCELLED" if cancelled else "CONFIRMED")
     if method in ("REQUEST", "CANCEL"):
         # iTIP (RFC 5546) asks for an organizer and the attendee in these methods;
@@ -97,7 +115,7 @@ def visit_calendar(
         alarm = Alarm()
         alarm.add("action", "DISPLAY")
         alarm.add("description", strip_tags(f"{services} at {salon.name}"))
-        alarm.add("trigger", -ALARM_BEFORE)
+        alarm.add("trigger", -alarm_before(salon))
         event.add_component(alarm)
     calendar.add_component(event)
     calendar.add_missing_timezones()

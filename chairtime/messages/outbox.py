@@ -14,6 +14,13 @@ never both send it. django-tasks-db neither retries a failed task nor re-runs on
 a killed worker left RUNNING; the retries and their back-off are therefore ours:
 a failed attempt is recorded and the next attempt enqueued (``run_after``) in one
 transaction, and ``sweep`` gives a new task to any message left without one.
+
+Reminders are owed with the booking too (``plan_reminders``), one message per
+offset of the salon's ``reminder_minutes``, each with its task enqueued for its
+due time (``run_after``): the task row waits in the database, so a worker that
+is down at that time sends it when it is back (and the sweep gives it a task
+again if the row was lost). A move or a cancellation re-plans them in its own
+transaction; the reminder still re-checks the visit when it is sent.
 """
 
 from __future__ import annotations
@@ -23,34 +30,98 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import F, Q
 from django.utils import timezone
 from django_tasks.base import TaskResultStatus
 from django_tasks_db.models import DBTaskResult
 
-from chairtime.booking.models import Appointment
+from chairtime.booking.models import Appointment, Salon
 from chairtime.messages import tasks
 from chairtime.messages.models import Message
 
 logger = logging.getLogger("chairtime.messages")
 
+# A reminder is owed only if it would go out at least this long after the change
+# that plans it (the booking, the move): one due sooner would land next to the
+# confirmation the customer has just read. Offsets further before the start than
+# the booking's own notice are due in the past, hence never owed either.
+REMINDER_NOT_SOONER_THAN = timedelta(hours=1)
 
 
 def visit_booked(appointments: Sequence[Appointment], *, now: datetime | None = None) -> Message | None:
-    """Owe the customer the confirmation of this visit (its appointments in order).
-    Call inside the booking's transaction."""
-    return _owe(Message.Kind.VISIT_BOOKED, appointments, now)
+    """Owe the customer the confirmation of this visit (its appointments in order)
+    and its reminders. Call inside the booking's transaction."""
+    now = now or timezone.now()
+    message = _owe(Message.Kind.VISIT_BOOKED, appointments, now)
+    plan_reminders(appointments, now=now)
+    return message
 
 
 def visit_cancelled(appointments: Sequence[Appointment], *, now: datetime | None = None) -> Message | None:
-    """Owe the customer the news that this visit is cancelled. Call inside the
-    cancellation's transaction."""
-    return _owe(Message.Kind.VISIT_CANCELLED, appointments, now)
+    """Owe the customer the news that this visit is cancelled, and drop its
+    reminders still waiting. Call inside the cancellation's transaction."""
+    now = now or timezone.now()
+    message = _owe(Message.Kind.VISIT_CANCELLED, appointments, now)
+    plan_reminders(appointments, now=now)
+    return message
 
 
-def _owe(kind: str, appointments: Sequence[Appointment], now: datetime | None) -> Message | None:
-    lead = min(appointments, key=lambda a: (a.position, a.pk))
+def plan_reminders(appointments: Sequence[Appointment], *, now: datetime | None = None) -> list[Message]:
+    """Make the visit's waiting reminders match the visit as it now is; returns
+    the reminders it owed. Call inside the transaction of any change to the visit
+    (``visit_booked`` and ``visit_cancelled`` do; a move must, after it wrote the
+    new times), with the visit locked as the booking services lock it: two
+    changes of one visit planning at once could otherwise both find no reminder
+    and both owe them. Calling it again changes nothing.
+
+    - A cancelled visit: its waiting reminders are dropped (state SKIPPED).
+    - A visit whose start moved: the reminders waiting for the old start are
+      dropped, and the new start gets its own.
+    - For each offset in the salon's ``reminder_minutes``, a REMINDER due at
+      start - offset, unless that is sooner than now + REMINDER_NOT_SOONER_THAN
+      (so a booking made 3 hours ahead gets no 24-hour reminder, and its 2-hour
+      one only because that is an hour away). Not again for a start that already
+      has reminders (sent or waiting): a change of stylist keeps them.
+
+    Each reminder's task waits in the queue until its due time (``run_after``)."""
+    now = now or timezone.now()
+    lead = _lead(appointments)
+    confirmed = all(a.is_confirmed for a in appointments)
+    reminders = Message.objects.filter(appointment=lead, kind=Message.Kind.REMINDER)
+    waiting = reminders.filter(state=Message.State.PENDING)
+    if confirmed:
+        waiting = waiting.exclude(about_starts_at=lead.starts_at)
+    # A worker may hold one of these (SENDING): it re-checks the visit itself.
+    waiting.update(state=Message.State.SKIPPED, claimed_until=None)
+    if not confirmed or not lead.customer_email:
+        return []
+    planned = reminders.filter(about_starts_at=lead.starts_at)
+    if planned.exclude(state=Message.State.SKIPPED).exists():
+        return []
+    try:
+        offsets = Salon.load().reminder_offsets
+    except ValidationError:  # a bad value written around the form: no reminders, the booking stands
+        logger.warning("salon reminder_minutes unreadable, no reminders planned")
+        return []
+    owed = []
+    for minutes in offsets:
+        due = lead.starts_at - timedelta(minutes=minutes)
+        if due < now + REMINDER_NOT_SOONER_THAN:
+            continue
+        owed.append(_owe(Message.Kind.REMINDER, appointments, now, due=due))
+    return [m for m in owed if m is not None]
+
+
+def _lead(appointments: Sequence[Appointment]) -> Appointment:
+    return min(appointments, key=lambda a: (a.position, a.pk))
+
+
+def _owe(
+    kind: str, appointments: Sequence[Appointment], now: datetime | None, *, due: datetime | None = None
+) -> Message | None:
+    lead = _lead(appointments)
     if not lead.customer_email:
         return None
     now = now or timezone.now()
@@ -63,10 +134,13 @@ def _owe(kind: str, appointments: Sequence[Appointment], now: datetime | None) -
         recipient=lead.customer_email,
         sequence=earlier,
         created_at=now,
-        next_attempt_at=now,
+        next_attempt_at=due or now,
         about_starts_at=lead.starts_at,
     )
-    tasks.deliver.enqueue(message.pk)
+    if due is None:
+        tasks.deliver.enqueue(message.pk)
+    else:
+        tasks.deliver.using(run_after=due).enqueue(message.pk)
     return message
 
 
@@ -190,8 +264,66 @@ def sweep(*, now: datetime | None = None) -> int:
 
 
 def ensure_sweeping() -> None:
-    """Start the sweep chain unless one is waiting (the worker calls this when it
-    starts; a sweep left RUNNING by a killed worker does not count)."""
-    waiting = DBTaskResult.objects.filter(task_path=tasks.sweep.module_path, status=TaskResultStatus.READY)
-    if not waiting.exists():
-        tasks.sweep.enqueue()
+    """Start the sweep chain and the daily prune unless each is waiting (the worker
+    calls this when it starts; one left RUNNING by a killed worker does not count)."""
+    for chain in (tasks.sweep, tasks.prune):
+        waiting = DBTaskResult.objects.filter(task_path=chain.module_path, status=TaskResultStatus.READY)
+        if not waiting.exists():
+            chain.enqueue()
+
+
+PRUNE_EVERY = timedelta(days=1)
+# Deleted in batches: one DELETE of a year's rows would hold its locks for long.
+PRUNE_BATCH = 1000
+FINISHED = [Message.State.SENT, Message.State.SKIPPED, Message.State.FAILED]
+
+
+def prunable_messages(now: datetime, keep: timedelta):
+    """Finished messages (sent, not sent, given up) created, due and sent more than
+    ``keep`` ago: a reminder owed a year ahead is kept a year after it went."""
+    cutoff = now - keep
+    return Message.objects.filter(
+        state__in=FINISHED, created_at__lt=cutoff, next_attempt_at__lt=cutoff
+    ).filter(Q(sent_at__isnull=True) | Q(sent_at__lt=cutoff))
+
+
+def prunable_task_results(now: datetime, keep: timedelta):
+    """The messages queue's finished task rows (succeeded or failed) older than ``keep``."""
+    return DBTaskResult.objects.finished().filter(queue_name=tasks.QUEUE, finished_at__lt=now - keep)
+
+
+def prune(
+    *,
+    now: datetime | None = None,
+    keep_messages: timedelta | None = None,
+    keep_task_results: timedelta | None = None,
+    dry_run: bool = False,
+) -> tuple[int, int]:
+    """Delete old finished messages and task rows (MESSAGES_KEEP_DAYS,
+    MESSAGES_TASK_RESULTS_KEEP_DAYS unless given); returns how many of each.
+    Nothing waiting or being sent is touched."""
+    now = now or timezone.now()
+    keep_messages = keep_messages or timedelta(days=settings.MESSAGES_KEEP_DAYS)
+    keep_task_results = keep_task_results or timedelta(days=settings.MESSAGES_TASK_RESULTS_KEEP_DAYS)
+    counts = []
+    for rows in (prunable_messages(now, keep_messages), prunable_task_results(now, keep_task_results)):
+        if dry_run:
+            counts.append(rows.count())
+            continue
+        deleted = 0
+        while ids := list(rows.order_by().values_list("pk", flat=True)[:PRUNE_BATCH]):
+            # By primary key: MySQL cannot DELETE with a LIMIT through a subquery.
+            deleted += rows.model.objects.filter(pk__in=ids).delete()[0]
+        counts.append(deleted)
+    messages, task_results = counts
+    if not dry_run:
+        logger.info("messages pruned", extra={"messages": messages, "task_results": task_results})
+    return messages, task_results
+
+
+def prune_daily(*, now: datetime | None = None) -> tuple[int, int]:
+    """``prune`` with the settings' ages, then the next one in a day (the task chain)."""
+    now = now or timezone.now()
+    counts = prune(now=now)
+    tasks.prune.using(run_after=now + PRUNE_EVERY).enqueue()
+    return counts

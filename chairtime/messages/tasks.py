@@ -24,3 +24,12 @@ def sweep() -> int:
     from chairtime.messages import outbox
 
     return outbox.sweep()
+
+
+@task(queue_name=QUEUE)
+def prune() -> list[int]:
+    """Delete old finished messages and task rows, then come back in a day (a
+    chain the worker starts, like the sweep)."""
+    from chairtime.messages import outbox
+
+    return list(outbox.prune_daily())

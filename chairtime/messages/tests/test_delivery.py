@@ -24,6 +24,14 @@ pytestmark = pytest.mark.django_db(transaction=True)
 _customers = itertools.count()
 
 
+@pytest.fixture(autouse=True)
+def no_reminders(demo_tx):
+    """These tests follow confirmations and cancellations; reminders (test_reminders)
+    would add messages due days later."""
+    demo_tx.salon.reminder_minutes = ""
+    demo_tx.salon.save()
+
+
 def api_book(client, demo, start, *, stylist=None, email=None) -> dict:
     response = client.post(
         "/api/v1/appointments",

@@ -69,3 +69,50 @@ def test_an_appointment_from_before_visits_keeps_its_own_uid(demo):
     _, event = event_of(visit_calendar([appointment], salon=demo.salon, manage_url=LINK, now=NOW))
 
     assert event["UID"] == f"appointment-{appointment.pk}@chairtime"
+
+
+def test_it_places_the_event_at_the_salons_address_with_its_phone(demo):
+    demo.salon.address = "500 Market St, San Francisco, CA 94105"
+    demo.salon.phone = "+1 415 555 0100"
+    appointment = AppointmentFactory(service=demo.haircut, stylist=demo.ana)
+
+    _, event = event_of(visit_calendar([appointment], salon=demo.salon, manage_url=LINK, now=NOW))
+
+    assert str(event["LOCATION"]) == "500 Market St, San Francisco, CA 94105"
+    description = str(event["DESCRIPTION"])
+    assert "Phone: +1 415 555 0100" in description and LINK in description
+
+
+def test_a_salon_without_an_address_writes_no_location(demo):
+    appointment = AppointmentFactory(service=demo.haircut, stylist=demo.ana)
+
+    _, event = event_of(visit_calendar([appointment], salon=demo.salon, manage_url=LINK, now=NOW))
+
+    assert "LOCATION" not in event
+
+
+@pytest.mark.parametrize(
+    ("reminder_minutes", "before"),
+    [("1440,120", timedelta(hours=2)), ("1440,45", timedelta(minutes=45)), ("", timedelta(hours=2))],
+)
+def test_the_alarm_goes_off_with_the_salons_last_reminder(demo, reminder_minutes, before):
+    demo.salon.reminder_minutes = reminder_minutes
+    appointment = AppointmentFactory(service=demo.haircut, stylist=demo.ana)
+
+    _, event = event_of(visit_calendar([appointment], salon=demo.salon, manage_url=LINK, now=NOW))
+
+    (alarm,) = event.walk("VALARM")
+    assert alarm.decoded("TRIGGER") == -before
+    assert str(alarm["ACTION"]) == "DISPLAY"
+
+
+def test_a_cancelled_visit_has_no_alarm(demo):
+    appointment = AppointmentFactory(service=demo.haircut, stylist=demo.ana)
+
+    calendar, event = event_of(
+        visit_calendar([appointment], salon=demo.salon, manage_url=LINK, now=NOW, method="CANCEL", sequence=3)
+    )
+
+    assert str(calendar["METHOD"]) == "CANCEL"
+    assert (str(event["STATUS"]), event["SEQUENCE"]) == ("CANCELLED", 3)
+    assert not event.walk("VALARM")
