@@ -6,6 +6,7 @@ from datetime import date, timedelta
 
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import transaction
 from django.db.models import QuerySet
 from django.forms import BaseInlineFormSet, ModelForm
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseNotAllowed, HttpResponseRedirect
@@ -91,8 +92,30 @@ class ScheduleChangeGuard:
 
     def save_related(self, request: HttpRequest, form: ModelForm, formsets, change: bool) -> None:
         super().save_related(request, form, formsets, change)  # type: ignore[misc]
+        self._settle(request, self.schedule_scope(form.instance))
+
+    def delete_model(self, request: HttpRequest, obj) -> None:
+        # Deleting a stylist's special hours (an extra shift) takes hours away too.
+        scope = self.schedule_scope(obj)
+        schedule_changes.lock(scope)
+        super().delete_model(request, obj)  # type: ignore[misc]
+        self._settle(request, scope)
+
+    def delete_queryset(self, request: HttpRequest, queryset) -> None:
+        # The list's "delete selected" action: no page to decide on, so refused
+        # (rolled back, changelist_view says why) when anything is affected.
+        # Actions run outside the request's transaction: this one has its own.
+        with transaction.atomic():
+            scope = schedule_changes.Scope.union(self.schedule_scope(obj) for obj in queryset)
+            schedule_changes.lock(scope)
+            super().delete_queryset(request, queryset)  # type: ignore[misc]
+            self._settle(request, scope)
+
+    def _settle(self, request: HttpRequest, scope: schedule_changes.Scope) -> None:
+        """After the change is written: nothing affected, or staff's decision for
+        each affected appointment carried out, or _NeedsDecisions (rolled back)."""
         now = timezone.now()
-        affected = schedule_changes.affected_appointment_list(self.schedule_scope(form.instance), now=now)
+        affected = schedule_changes.affected_appointment_list(scope, now=now)
         if not affected:
             return
         decisions = {}
@@ -118,29 +141,50 @@ class ScheduleChangeGuard:
             messages.SUCCESS,
         )
 
+    def changelist_view(self, request: HttpRequest, *args, **kwargs) -> HttpResponse:
+        try:
+            return super().changelist_view(request, *args, **kwargs)  # type: ignore[misc]
+        except _NeedsDecisions as needed:  # a list edit or a bulk delete: rolled back
+            self.message_user(  # type: ignore[attr-defined]
+                request,
+                f"Nothing was saved: this would leave {len(needed.affected)} booked appointment(s) "
+                "outside their stylist's hours. Make the change from each item's own page, "
+                "which lists them and asks what to do with each.",
+                messages.ERROR,
+            )
+            return HttpResponseRedirect(request.get_full_path())
+
+    def delete_view(self, request: HttpRequest, *args, **kwargs) -> HttpResponse:
+        try:
+            return super().delete_view(request, *args, **kwargs)  # type: ignore[misc]
+        except _NeedsDecisions as needed:
+            return self._decision_page(request, needed)
+
     def changeform_view(self, request: HttpRequest, *args, **kwargs) -> HttpResponse:
         try:
             return super().changeform_view(request, *args, **kwargs)  # type: ignore[misc]
         except _NeedsDecisions as needed:  # the transaction is rolled back: nothing was saved
-            opts = self.model._meta  # type: ignore[attr-defined]
-            replay = [
-                (name, value)
-                for name, values in request.POST.lists()
-                for value in values
-                if name not in ("csrfmiddlewaretoken", "_schedule_decisions")
-                and not name.startswith("decision-")
-            ]
-            context = {
-                **self.admin_site.each_context(request),  # type: ignore[attr-defined]
-                "opts": opts,
-                "title": "Appointments this change affects",
-                "affected": needed.affected,
-                "error": needed.error,
-                "replay": replay,
-                "time_zone": Salon.cached().time_zone,
-                "back_url": reverse(f"admin:{opts.app_label}_{opts.model_name}_changelist"),
-            }
-            return TemplateResponse(request, "admin/booking/schedule_change.html", context, status=409)
+            return self._decision_page(request, needed)
+
+    def _decision_page(self, request: HttpRequest, needed: _NeedsDecisions) -> HttpResponse:
+        opts = self.model._meta  # type: ignore[attr-defined]
+        replay = [
+            (name, value)
+            for name, values in request.POST.lists()
+            for value in values
+            if name not in ("csrfmiddlewaretoken", "_schedule_decisions") and not name.startswith("decision-")
+        ]
+        context = {
+            **self.admin_site.each_context(request),  # type: ignore[attr-defined]
+            "opts": opts,
+            "title": "Appointments this change affects",
+            "affected": needed.affected,
+            "error": needed.error,
+            "replay": replay,
+            "time_zone": Salon.cached().time_zone,
+            "back_url": reverse(f"admin:{opts.app_label}_{opts.model_name}_changelist"),
+        }
+        return TemplateResponse(request, "admin/booking/schedule_change.html", context, status=409)
 
 
 def _local_day(instant) -> date:

@@ -63,6 +63,24 @@ class Scope:
     first_day: date | None = None
     last_day: date | None = None
 
+    @classmethod
+    def union(cls, scopes: Iterable[Scope]) -> Scope:
+        """One scope covering all of these (a bulk change)."""
+        scopes = list(scopes)
+        if not scopes:
+            return cls(())
+        ids = (
+            None
+            if any(s.stylist_ids is None for s in scopes)
+            else tuple(sorted({i for s in scopes for i in s.stylist_ids or ()}))
+        )
+        firsts, lasts = [s.first_day for s in scopes], [s.last_day for s in scopes]
+        return cls(
+            ids,
+            None if None in firsts else min(firsts),  # type: ignore[type-var]
+            None if None in lasts else max(lasts),  # type: ignore[type-var]
+        )
+
 
 @dataclass(frozen=True)
 class Affected:

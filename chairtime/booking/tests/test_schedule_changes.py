@@ -249,3 +249,59 @@ def test_a_salon_wide_special_day_names_the_stylists_it_affects(manager, demo, d
     assert "Ben" in response.content.decode()
     assert f'name="decision-{late.pk}"' in response.content.decode()
     assert not SpecialHours.objects.exists()
+
+
+def test_deleting_a_stylists_extra_shift_asks_about_what_was_booked_in_it(manager, demo, day):
+    sunday = day + timedelta(days=(6 - day.weekday()))
+    shift = SpecialHours.objects.create(stylist=demo.ana, date=sunday, start=time(10), end=time(14))
+    appointment = book(demo, sunday, 11)
+
+    asked = manager.post(f"/admin/booking/specialhours/{shift.pk}/delete/", {"post": "yes"})
+    assert asked.status_code == 409
+    assert f'name="decision-{appointment.pk}"' in asked.content.decode()
+    assert SpecialHours.objects.filter(pk=shift.pk).exists()
+
+    done = manager.post(
+        f"/admin/booking/specialhours/{shift.pk}/delete/",
+        {"post": "yes", "_schedule_decisions": "1", f"decision-{appointment.pk}": "cancel"},
+    )
+    assert done.status_code == 302
+    assert not SpecialHours.objects.filter(pk=shift.pk).exists()
+    assert Appointment.objects.get(pk=appointment.pk).status == Appointment.Status.CANCELLED
+
+
+def test_a_list_edit_that_would_strand_bookings_saves_nothing_and_says_why(manager, demo, day):
+    appointment = book(demo, day, 10)
+    form = {
+        "form-TOTAL_FORMS": "2",
+        "form-INITIAL_FORMS": "2",
+        "_save": "Save",
+    }
+    for n, stylist in enumerate(sorted([demo.ana, demo.ben], key=lambda s: (s.position, s.name))):
+        form |= {
+            f"form-{n}-id": str(stylist.pk),
+            f"form-{n}-is_active": "" if stylist == demo.ana else "on",
+            f"form-{n}-position": str(stylist.position),
+        }
+
+    response = manager.post("/admin/booking/stylist/", form, follow=True)
+
+    assert "Nothing was saved: this would leave 1 booked appointment(s)" in response.content.decode()
+    demo.ana.refresh_from_db()
+    assert demo.ana.is_active
+    assert Appointment.objects.get(pk=appointment.pk).is_confirmed
+
+
+def test_a_bulk_delete_that_would_strand_bookings_is_refused(manager, demo, day):
+    sunday = day + timedelta(days=(6 - day.weekday()))
+    shift = SpecialHours.objects.create(stylist=demo.ana, date=sunday, start=time(10), end=time(14))
+    book(demo, sunday, 11)
+
+    response = manager.post(
+        "/admin/booking/specialhours/",
+        {"action": "delete_selected", "_selected_action": [shift.pk], "post": "yes"},
+        follow=True,
+    )
+
+    assert "Nothing was saved" in response.content.decode()
+    assert SpecialHours.objects.filter(pk=shift.pk).exists()
