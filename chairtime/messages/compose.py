@@ -1,5 +1,6 @@
 """The e-mails: plain text and HTML from templates, in the salon's local time and
-zone, with the manage link and, for a confirmation, the visit's .ics file.
+zone, with the manage link and the visit's .ics file (a confirmation and a
+change update the calendar event, a cancellation removes it).
 
 A message is written when its turn comes, from the appointments as they are
 then, and only if it is still true: a confirmation of a visit cancelled since
@@ -24,6 +25,7 @@ from chairtime.messages.models import Message
 SUBJECTS = {
     Message.Kind.VISIT_BOOKED: "Your appointment at {salon} on {day} is booked",
     Message.Kind.VISIT_CANCELLED: "Your appointment at {salon} on {day} is cancelled",
+    Message.Kind.VISIT_CHANGED: "Your appointment at {salon} is moved to {day}",
 }
 
 
@@ -37,7 +39,7 @@ def email_for(message: Message, *, now: datetime) -> EmailMultiAlternatives | No
     from chairtime.booking.views import format_duration, format_long_day, format_price, format_time_range
 
     appointments = selectors.visit_appointment_list(message.appointment)
-    booked = message.kind == Message.Kind.VISIT_BOOKED
+    booked = message.kind in (Message.Kind.VISIT_BOOKED, Message.Kind.VISIT_CHANGED)
     if booked and not all(a.is_confirmed for a in appointments):
         return None
     salon = Salon.load()

@@ -1,8 +1,8 @@
 """Messages owed to customers: written with the change that causes them, sent by
 the worker, each attempt recorded.
 
-The booking services call ``visit_booked`` / ``visit_cancelled`` inside their
-transaction. Each writes a Message row (the delivery log) and enqueues the
+The booking services call ``visit_booked`` / ``visit_changed`` /
+``visit_cancelled`` inside their transaction. Each writes a Message row (the delivery log) and enqueues the
 ``deliver`` task (a row of django-tasks' database backend) on the same
 connection: both commit with the booking, or neither exists.
 
@@ -53,6 +53,12 @@ def visit_cancelled(appointments: Sequence[Appointment], *, now: datetime | None
     """Owe the customer the news that this visit is cancelled. Call inside the
     cancellation's transaction."""
     return _owe(Message.Kind.VISIT_CANCELLED, appointments, now)
+
+
+def visit_changed(appointments: Sequence[Appointment], *, now: datetime | None = None) -> Message | None:
+    """Owe the customer the visit's new time (its appointments in order, as
+    moved). Call inside the change's transaction."""
+    return _owe(Message.Kind.VISIT_CHANGED, appointments, now)
 
 
 def _owe(kind: str, appointments: Sequence[Appointment], now: datetime | None) -> Message | None:
