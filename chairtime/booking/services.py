@@ -34,6 +34,7 @@ transaction with BEGIN IMMEDIATE (settings.py), which serialises writers.
 
 from __future__ import annotations
 
+import enum
 import hashlib
 import logging
 from collections.abc import Iterable, Sequence
@@ -101,6 +102,15 @@ def lock_resources(resource_ids: Iterable[int]) -> list[int]:
         .select_for_update()
         .values_list("pk", flat=True)
     )
+
+
+class Keep(enum.Enum):
+    """A moved visit's service keeps the stylist it has (visit_reschedule)."""
+
+    STYLIST = "keep"
+
+
+KEEP = Keep.STYLIST
 
 
 @dataclass(frozen=True)
@@ -528,7 +538,7 @@ def visit_reschedule(
     *,
     appointment_id: int,
     start: datetime,
-    stylists: Sequence[int | None] | None = None,
+    stylists: Sequence[int | Keep | None] | None = None,
     by_staff: bool = False,
     request: RequestKey | None = None,
     now: datetime | None = None,
@@ -536,9 +546,9 @@ def visit_reschedule(
     """Move the visit of ``appointment_id`` (all its services, back to back as
     booked) to ``start``; returns its appointments in order, with their new times.
 
-    ``stylists``: one per service of the visit, in order: a stylist id, or None
-    for whichever suitable stylist is free (the visit's current one first);
-    without it every service keeps its stylist. The appointments keep their ids
+    ``stylists``: one per service of the visit, in order: a stylist id, None
+    for whichever suitable stylist is free (the visit's current one first), or
+    KEEP for the one it has; without it every service keeps its stylist. The appointments keep their ids
     (so the manage link stays valid); their stylists, times and holds change,
     and the price where the stylist does (the new stylist's); a VISIT_CHANGED
     message is owed in the same transaction.
@@ -606,7 +616,7 @@ def _reschedule_locked(
     *,
     appointment_id: int,
     start: datetime,
-    stylists: Sequence[int | None] | None,
+    stylists: Sequence[int | Keep | None] | None,
     by_staff: bool,
     now: datetime,
 ) -> tuple[list[Appointment], bool]:
@@ -627,7 +637,8 @@ def _reschedule_locked(
         raise BookingError(Problem.STARTED_CANNOT_MOVE)
     if stylists is not None and len(stylists) != len(current):
         raise BookingError(Problem.VISIT_SHAPE)
-    asked = [a.stylist_id for a in current] if stylists is None else list(stylists)
+    wishes = [KEEP] * len(current) if stylists is None else list(stylists)
+    asked = [a.stylist_id if wish is KEEP else wish for a, wish in zip(current, wishes, strict=True)]
     items = [ItemRequest(a.service_id, stylist_id) for a, stylist_id in zip(current, asked, strict=True)]
 
     # Every stylist the move involves: those it frees and those it may take.
