@@ -584,13 +584,13 @@ def slot_list(
 
 
 def _horizon(
-    salon: Salon, wanted: Wanted, now: datetime, catalog: Catalog | None
+    salon: Salon, wanted: Wanted, now: datetime, catalog: Catalog | None, ignoring: Collection[int] = ()
 ) -> tuple[date, VisitSearch]:
     """Local today and the visit's search for the whole booking horizon: a few
     queries (one or two with ``catalog``), however many days."""
     today = availability.local_today(salon_policy(salon), now)
     last_day = today + timedelta(days=salon.horizon_days)
-    return today, visit_search(salon, wanted, today, last_day, catalog=catalog)
+    return today, visit_search(salon, wanted, today, last_day, catalog=catalog, ignoring=ignoring)
 
 
 def bookable_day_list(
@@ -601,10 +601,11 @@ def bookable_day_list(
     items: Wanted | None = None,
     now: datetime,
     catalog: Catalog | None = None,
+    ignoring: Collection[int] = (),
 ) -> list[tuple[date, int]]:
     """Every local date customers may book now, with how many start times are free
-    on it (0 for a full or closed day)."""
-    today, search = _horizon(salon, _wanted(service, stylists, items), now, catalog)
+    on it (0 for a full or closed day); ``ignoring``: see :func:`slot_list`."""
+    today, search = _horizon(salon, _wanted(service, stylists, items), now, catalog, ignoring)
     days = [today + timedelta(days=n) for n in range(salon.horizon_days + 1)]
     if not all(item.options for item in search.items):
         return [(day, 0) for day in days]
