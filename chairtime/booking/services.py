@@ -1,4 +1,4 @@
-"""Writes: booking and cancelling visits (one or several services back to back).
+"""Writes: booking, moving and cancelling visits (one or several services back to back).
 
 The rules these functions keep, whatever the number of concurrent requests:
 never one stylist in two busy spans (working phases, buffers) at once, and never
@@ -24,6 +24,12 @@ one resource unit (a basin, a colour station) held twice at once. In order:
    per unit, everywhere a unique (stylist, start) and (unit, start) of holds, a
    unique (stylist, start) of appointments and a unique (service, customer's
    e-mail, start).
+
+Moving a visit (``visit_reschedule``) takes the same road: the request's key, the
+visit's row, every stylist involved (old and new), the resources; the new time is
+planned with the visit's own holds ignored, and written in place (same ids).
+Online cancels and moves stop at the salon's change notice; staff (``by_staff``)
+are never bound by it.
 
 A deadlock or lock timeout that still happens (the database's own index locks,
 the back office) is retried from the start (transactions.py).
