@@ -15,15 +15,16 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, date, datetime
 
 import pytest
+import requests
 from django.db import DatabaseError, connection, connections
 
-from chairtime.booking import services
+from chairtime.booking import services, tokens
 from chairtime.booking.errors import BookingError
 from chairtime.booking.models import Appointment, Hold
 from chairtime.booking.tests.test_concurrency import RaceWindow, meet_before_locking, needs_row_locks
 from chairtime.testing import invariants
 
-pytestmark = [pytest.mark.concurrency, needs_row_locks]
+pytestmark = pytest.mark.concurrency
 
 DAY = date(2027, 3, 15)  # a Monday
 NOW = datetime(2027, 3, 12, 18, 0, tzinfo=UTC)
@@ -94,6 +95,7 @@ def reschedule_and_booking(demo):
     return mine, [moving(demo, mine, 14), booking(demo, 14, 30, email="booker@example.com")]
 
 
+@needs_row_locks
 def test_without_the_lock_a_reschedule_and_a_booking_race_into_one_time(demo_tx, monkeypatch, caplog):
     _, works = reschedule_and_booking(demo_tx)
     switch_the_stylist_lock_off(monkeypatch)
@@ -116,6 +118,7 @@ def test_without_the_lock_a_reschedule_and_a_booking_race_into_one_time(demo_tx,
         print(f"\nwithout the stylist lock on {connection.vendor}: {ana_overlaps()[0]}")
 
 
+@needs_row_locks
 def test_with_the_lock_a_reschedule_and_a_booking_get_one_time_between_them(demo_tx, monkeypatch, caplog):
     mine, works = reschedule_and_booking(demo_tx)
     meet_before_locking(monkeypatch, 2)
@@ -146,6 +149,7 @@ def two_reschedules(demo):
     return first, second, [moving(demo, first, 15), moving(demo, second, 15, 30)]
 
 
+@needs_row_locks
 def test_without_the_lock_two_reschedules_race_into_one_time(demo_tx, monkeypatch, caplog):
     _, _, works = two_reschedules(demo_tx)
     switch_the_stylist_lock_off(monkeypatch)
@@ -162,6 +166,7 @@ def test_without_the_lock_two_reschedules_race_into_one_time(demo_tx, monkeypatc
         assert len(ana_overlaps()) == 1, ana_overlaps()
 
 
+@needs_row_locks
 def test_with_the_lock_one_of_two_reschedules_gets_the_time(demo_tx, monkeypatch, caplog):
     first, second, works = two_reschedules(demo_tx)
     meet_before_locking(monkeypatch, 2)
@@ -187,6 +192,7 @@ def test_with_the_lock_one_of_two_reschedules_gets_the_time(demo_tx, monkeypatch
 # --- A reschedule into a time another reschedule is freeing ------------------------
 
 
+@needs_row_locks
 def test_a_reschedule_into_a_time_being_freed_waits_and_gets_it(demo_tx, monkeypatch):
     leaving = book(demo_tx, 10, email="leaving@example.com")
     arriving = book(demo_tx, 14, email="arriving@example.com")
@@ -225,6 +231,7 @@ def test_a_reschedule_into_a_time_being_freed_waits_and_gets_it(demo_tx, monkeyp
     assert invariants.schedule_violations() == []
 
 
+@needs_row_locks
 def test_without_the_lock_a_reschedule_does_not_wait_for_the_time_being_freed(demo_tx, monkeypatch):
     # The other side of the test above: without the lock the second move reads
     # while the first has not committed, and still sees 10:00 taken. Safe, but it
@@ -260,6 +267,7 @@ def test_without_the_lock_a_reschedule_does_not_wait_for_the_time_being_freed(de
 # --- One visit moved twice at once ------------------------------------------------
 
 
+@needs_row_locks
 def test_one_visit_moved_twice_at_once_ends_at_one_time_with_one_set_of_holds(demo_tx, monkeypatch):
     # No barrier at the stylist lock here: the visit's row, locked before it,
     # already queues the second. Both start together and linger after checking.
@@ -284,4 +292,39 @@ def test_one_visit_moved_twice_at_once_ends_at_one_time_with_one_set_of_holds(de
     assert mine.starts_at in (demo_tx.local(DAY, 14), demo_tx.local(DAY, 16))
     assert list(Hold.objects.filter(appointment=mine).values_list("starts_at", flat=True)) == [mine.starts_at]
     assert Appointment.objects.filter(status="confirmed").count() == 1
+    assert invariants.schedule_violations() == []
+
+
+def test_concurrent_http_reschedules_into_one_slot_move_exactly_one(demo_tx, live_server):
+    day = demo_tx.next_working_day(min_days_ahead=3)
+    start = demo_tx.local(day, 15)
+    # Six appointments, three with Ana and three with Ben, all asked at once to
+    # move to Ana's 15:00.
+    booked = [
+        services.appointment_book(
+            service_id=demo_tx.haircut.pk,
+            stylist_id=stylist.pk,
+            start=demo_tx.local(day, hh),
+            customer_name=f"Mover {n}",
+            customer_email=f"mover{n}@example.com",
+        )
+        for n, (stylist, hh) in enumerate((s, hh) for s in (demo_tx.ana, demo_tx.ben) for hh in (9, 10, 11))
+    ]
+    barrier = threading.Barrier(len(booked))
+
+    def post(appointment: Appointment) -> requests.Response:
+        token = tokens.make_manage_token(appointment.pk)
+        url = f"{live_server.url}/api/v1/appointments/{appointment.pk}/reschedule?token={token}"
+        barrier.wait(timeout=10)
+        return requests.post(url, json={"start": start.isoformat(), "stylist": demo_tx.ana.pk}, timeout=60)
+
+    with ThreadPoolExecutor(len(booked)) as pool:
+        responses = list(pool.map(post, booked))
+
+    statuses = sorted(r.status_code for r in responses)
+    assert statuses == [200] + [409] * (len(booked) - 1), statuses
+    assert {r.json()["code"] for r in responses if r.status_code == 409} == {"taken"}
+    assert Appointment.objects.filter(starts_at=start, status="confirmed").count() == 1
+    assert Appointment.objects.filter(status="confirmed").count() == len(booked)  # nobody lost theirs
+    assert invariants.overlapping_holds() == []
     assert invariants.schedule_violations() == []
