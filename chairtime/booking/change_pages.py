@@ -1,7 +1,8 @@
 """The customer's "Change time" pages, from the private manage page:
 
 /booking/<token>/change/[?date=YYYY-MM-DD]      the days with free times for the
-                                                visit, and a chosen day's times
+                                                visit, and a day's times (without
+                                                a date: the visit's own day)
 /booking/<token>/change/<date>/<HH:MM>/         confirm, then POST to move
 
 The visit moves as a whole, with the stylists it has. Its own current time counts
@@ -138,7 +139,8 @@ def change_page(
 def change(request: HttpRequest, token: str) -> HttpResponse:
     appointment = load_appointment(token)
     now = dj_timezone.now()
-    if not appointment_view(request, appointment, token, now)["can_change"]:
+    context = appointment_view(request, appointment, token, now)
+    if not context["can_change"]:
         return redirect("booking:manage", token=token)
     asked = request.GET.get("date", "")
     day = parse_day(asked) if asked else None
@@ -149,6 +151,8 @@ def change(request: HttpRequest, token: str) -> HttpResponse:
             back_url=_change_url(token),
             back_label="Choose a day",
         )
+    if day is None:  # most moves stay on the day: its times first
+        day = context["visit"][0]["appointment"].starts_at.astimezone(Salon.cached().tz).date()
     return change_page(request, appointment, token, now, day=day)
 
 

@@ -60,7 +60,8 @@ def test_it_lists_the_day_s_free_times_with_its_own_time_free(client, demo, cloc
     book(demo, TOMORROW, 14, email="other@example.com")  # Ana busy 14:00-15:00
     _, change = urls(appointment)
 
-    page = text(client.get(f"{change}?date={TOMORROW.isoformat()}"))
+    page = text(client.get(change))  # the visit's own day first
+    assert page == text(client.get(f"{change}?date={TOMORROW.isoformat()}"))
 
     # 9:30 and 10:30 overlap its own 10:00-11:00: free for it, and offered.
     assert "9:00 AM 9:30 AM 10:00 AM (your time now) 10:30 AM 11:00 AM 11:30 AM 3:00 PM" in page
@@ -220,3 +221,15 @@ def test_before_the_notice_begins_it_still_moves(client, notice, clock):
     response = client.post(confirm_url(appointment, TOMORROW, "15:00"))
 
     assert response.status_code == 302
+
+
+def test_another_day_lists_its_times(client, demo, clock):
+    appointment = book(demo, TOMORROW, 10)
+    _, change = urls(appointment)
+    later = TOMORROW + timedelta(days=1)
+
+    page = text(client.get(f"{change}?date={later.isoformat()}"))
+
+    assert "Free times on Wednesday, March 3" in page
+    assert "your time now" not in page
+    assert confirm_url(appointment, later, "09:00") in client.get(f"{change}?date={later}").content.decode()
