@@ -554,10 +554,10 @@ def visit_reschedule(
 
     ``stylists``: one per service of the visit, in order: a stylist id, None
     for whichever suitable stylist is free (the visit's current one first), or
-    KEEP for the one it has; without it every service keeps its stylist. The appointments keep their ids
-    (so the manage link stays valid); their stylists, times and holds change,
-    and the price where the stylist does (the new stylist's); a VISIT_CHANGED
-    message is owed in the same transaction.
+    KEEP for the one it has; without it every service keeps its stylist. The
+    appointments keep their ids (so the manage link stays valid); their
+    stylists, times and holds change, and the price where the stylist does (the
+    new stylist's); a VISIT_CHANGED message is owed in the same transaction.
 
     The same transaction, locks and checks as :func:`visit_book`: the request's
     key, the visit's row (as :func:`appointment_cancel`, so two changes of one
