@@ -502,7 +502,7 @@ class AppointmentAdmin(RetryingModelAdmin):
         if not re.fullmatch("[0-9]{1,9}", object_id):  # no integer overflow in the query
             raise Http404
         try:
-            services.appointment_cancel(appointment_id=int(object_id))
+            services.appointment_cancel(appointment_id=int(object_id), by_staff=True)
         except BookingError as e:
             self.message_user(request, e.message, messages.WARNING)
         else:
@@ -526,7 +526,7 @@ class AppointmentAdmin(RetryingModelAdmin):
         cancelled, refused = 0, []
         for appointment_id in queryset.values_list("pk", flat=True):
             try:
-                services.appointment_cancel(appointment_id=appointment_id)
+                services.appointment_cancel(appointment_id=appointment_id, by_staff=True)
                 cancelled += 1
             except BookingError as e:
                 refused.append(f"#{appointment_id}: {e.message}")

@@ -50,6 +50,7 @@ from chairtime.booking.schemas import (
     ItemOut,
     NextAvailabilityOut,
     NextAvailabilityQuery,
+    RescheduleIn,
     ServiceOut,
     StylistOut,
     ValidationErrorOut,
@@ -59,8 +60,8 @@ from chairtime.ops.security import rate_limit
 
 DESCRIPTION = """\
 Browse the salon's services and stylists, find free start times, book, and let
-customers read or cancel their appointment with the private `manage_token`
-returned on booking.
+customers read, move or cancel their appointment with the private
+`manage_token` returned on booking.
 
 All times are ISO 8601 with a UTC offset; responses give them in the salon's own
 time zone. Errors are JSON: `{"detail": "<a sentence for people>", "code": "<reason>"}`,
@@ -352,8 +353,9 @@ def get_appointment(
     tags=["booking"],
     summary="Cancel an appointment",
     description="Needs the appointment's `token` (404 otherwise). 409 when it was already "
-    "cancelled (already_cancelled) or has started (already_started). 429 (rate_limited) after "
-    "too many cancellations from one address in a short time.",
+    "cancelled (already_cancelled), has started (already_started), or the salon's change notice "
+    "has begun (too_late_to_change: the `detail` says to call the salon, with its phone number). "
+    "429 (rate_limited) after too many cancellations from one address in a short time.",
 )
 @decorate_view(rate_limit("cancel", "CANCEL_RATE_LIMIT"))
 def cancel_appointment(
@@ -364,6 +366,80 @@ def cancel_appointment(
     _check_token(appointment_id, token)
     appointment = services.appointment_cancel(appointment_id=appointment_id)
     return _appointment_out(request, appointment, token)
+
+
+RESCHEDULE_IDEMPOTENCY_KEY_DOC = (
+    "Makes retrying safe: the same change sent again with the same key and the same body "
+    "within 24 hours changes nothing more and answers 200 with the visit as it is. The same "
+    "key with another body is refused with 422 (`request_key_reused`)."
+)
+
+
+@api.post(
+    "/appointments/{appointment_id}/reschedule",
+    response={
+        200: AppointmentOut,
+        400: ErrorOut,
+        **NOT_FOUND,
+        409: ErrorOut,
+        413: ErrorOut,
+        **INVALID,
+        **RATE_LIMITED,
+    },
+    tags=["booking"],
+    summary="Move an appointment, or its whole visit, to another start",
+    openapi_extra={
+        "parameters": [
+            {
+                "in": "header",
+                "name": "Idempotency-Key",
+                "required": False,
+                "schema": {"type": "string", "minLength": 16, "maxLength": 255},
+                "description": RESCHEDULE_IDEMPOTENCY_KEY_DOC,
+            }
+        ]
+    },
+    description="Needs the appointment's `token` (404 otherwise). Moves the appointment's visit, all "
+    "its services back to back as booked, to `start` if that is free at this moment, with the visit's "
+    "own current time counted as free: the new time is booked and the old one freed together, or "
+    "nothing changes. Without `stylist` (or `items`) every service keeps its stylist; `stylist` "
+    "(one service) or `items` (one entry per service, in order) name another, or null for any "
+    "suitable one. The id and the `manage_token` stay valid; the customer gets an e-mail with the "
+    "new time. The same start and stylists change nothing (200, no e-mail). 409 with a `code`: "
+    "taken, resource_busy, too_soon, in_the_past, beyond_horizon, closed, outside_hours, off_grid, "
+    "time_off, no_stylist, already_booked; appointment_cancelled (a cancelled appointment cannot "
+    "be moved: book a new one); started_cannot_move; too_late_to_change (inside the salon's change "
+    "notice: the `detail` says to call the salon, with its phone number). 422 visit_shape when "
+    "`items` does not have one entry per service. Counts against the booking rate limit (429).",
+)
+@decorate_view(rate_limit("book", "BOOKING_RATE_LIMIT"))
+def reschedule_appointment(
+    request: HttpRequest,
+    payload: RescheduleIn,
+    response: HttpResponse,
+    appointment_id: int = Path(..., ge=1, le=MAX_ID),
+    token: str = Query("", description=MANAGE_PROOF_HELP),
+) -> AppointmentOut | HttpResponse:
+    _check_token(appointment_id, token)
+    key = request.headers.get(IDEMPOTENCY_KEY)
+    if key is not None and not _IDEMPOTENCY_KEY.fullmatch(key):
+        return _error(request, 400, IDEMPOTENCY_KEY_HELP, "invalid_idempotency_key")
+    # Absent and null stylists ask different things: exclude_unset keeps them apart.
+    asked = payload.model_copy(update={"start": payload.start.astimezone(UTC)}).model_dump_json(
+        exclude_unset=True
+    )
+    visit = services.visit_reschedule(
+        appointment_id=appointment_id,
+        start=payload.start,
+        stylists=payload.stylists(),
+        request=services.request_key("api-reschedule", key, appointment_id, asked)
+        if key is not None
+        else None,
+    )
+    if key is not None:
+        response["Idempotency-Key"] = key
+    appointment = next(a for a in visit if a.pk == appointment_id)
+    return _appointment_out(request, appointment, token, visit)
 
 
 @api.api_operation(["GET", "POST", "PUT", "PATCH", "DELETE"], "/{path:rest}", include_in_schema=False)
@@ -440,6 +516,7 @@ _PROBLEM_STATUS = {
     Problem.STYLIST_DOES_NOT_OFFER: 422,
     Problem.NO_STYLIST: 409,
     Problem.REQUEST_KEY_REUSED: 422,
+    Problem.VISIT_SHAPE: 422,
 }
 _PROBLEM_FIELD = {Problem.STYLIST_DOES_NOT_OFFER: "stylist"}
 # Friendlier words for pydantic's most frequent messages.
@@ -451,7 +528,7 @@ _MESSAGES = {
 }
 _BODY_MISSING = "The request body must be a JSON object; it is empty"
 # Rules about the body as a whole (schemas.AppointmentIn), not its shape.
-_WHOLE_BODY_RULES = {"items_or_service"}
+_WHOLE_BODY_RULES = {"items_or_service", "items_or_stylist"}
 _BODY_NOT_OBJECT = "The request body must be a JSON object"
 # Model fields, as named in the API, for errors that get as far as full_clean().
 _MODEL_FIELD_LOC = {

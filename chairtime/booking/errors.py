@@ -24,6 +24,14 @@ class Problem(enum.Enum):
         "This request key was already used for a different booking request. "
         "Use a new key for every new booking."
     )
+    APPOINTMENT_CANCELLED = "This appointment was cancelled, so it cannot be moved. Please book a new time."
+    STARTED_CANNOT_MOVE = "This appointment has already started, so it can no longer be moved."
+    # The sentence shown is too_late_to_change(): it names the notice and the phone.
+    TOO_LATE_TO_CHANGE = "It is too late to change this appointment online. Please call the salon."
+    VISIT_SHAPE = (
+        "Give one stylist (or null for any) per service of the visit, in order, "
+        "as many as the visit has services."
+    )
 
 
 class BookingError(Exception):
@@ -35,10 +43,10 @@ class BookingError(Exception):
     answers that one with 409 too: it is the salon's state, not a bad request).
     """
 
-    def __init__(self, reason: Refusal | Problem) -> None:
+    def __init__(self, reason: Refusal | Problem, message: str = "") -> None:
         self.reason = reason
         self.code = reason.name.lower()
-        self.message: str = reason.value
+        self.message: str = message or reason.value
         super().__init__(self.message)
 
     @property
@@ -47,4 +55,31 @@ class BookingError(Exception):
             Problem.ALREADY_CANCELLED,
             Problem.ALREADY_STARTED,
             Problem.ALREADY_BOOKED,
+            Problem.APPOINTMENT_CANCELLED,
+            Problem.STARTED_CANNOT_MOVE,
+            Problem.TOO_LATE_TO_CHANGE,
         )
+
+
+def _minutes_in_words(minutes: int) -> str:
+    if minutes % (60 * 24) == 0:
+        days = minutes // (60 * 24)
+        return f"{days} day{'s' if days != 1 else ''}"
+    if minutes % 60 == 0:
+        hours = minutes // 60
+        return f"{hours} hour{'s' if hours != 1 else ''}"
+    return f"{minutes} minute{'s' if minutes != 1 else ''}"
+
+
+def too_late_to_change(notice_minutes: int, phone: str) -> BookingError:
+    """The refusal of an online change or cancellation inside the salon's notice
+    (Salon.change_notice_minutes), telling the customer whom to call."""
+    call = f"Please call the salon at {phone}." if phone else "Please call the salon."
+    if notice_minutes:
+        sentence = (
+            f"It is too late to change or cancel this appointment online: changes close "
+            f"{_minutes_in_words(notice_minutes)} before the start. {call}"
+        )
+    else:
+        sentence = f"It is too late to change or cancel this appointment online. {call}"
+    return BookingError(Problem.TOO_LATE_TO_CHANGE, sentence)

@@ -185,7 +185,7 @@ def apply_decisions(
             )
         elif appointment.visit_id is None or appointment.visit_id not in cancelled_visits:
             try:
-                services.visit_cancel_in_transaction(appointment_id=appointment.pk, now=now)
+                services.visit_cancel_in_transaction(appointment_id=appointment.pk, by_staff=True, now=now)
             except BookingError as e:
                 if e.code != Problem.ALREADY_CANCELLED.code:  # the customer was quicker: done
                     raise

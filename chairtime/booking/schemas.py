@@ -18,7 +18,7 @@ from ninja import Field, Schema
 from pydantic import AfterValidator, BeforeValidator, ConfigDict, model_validator
 from pydantic_core import PydanticCustomError
 
-from chairtime.booking.services import MAX_VISIT_ITEMS
+from chairtime.booking.services import KEEP, MAX_VISIT_ITEMS, Keep
 
 # Ids are 64-bit database keys; a larger number could only fail inside the driver.
 MAX_ID = 2**63 - 1
@@ -207,6 +207,55 @@ class AppointmentIn(StrictSchema):
             return self.items
         # The validator made sure that service is given when items is not.
         return [ItemIn(service=cast(int, self.service), stylist=self.stylist)]
+
+
+class RescheduleItemIn(StrictSchema):
+    stylist: Id | None = Field(
+        default=None,
+        description="A stylist id from /stylists; null: any suitable stylist; absent: the one it has.",
+    )
+
+
+class RescheduleIn(StrictSchema):
+    start: StartInstant
+    stylist: Id | None = Field(
+        default=None,
+        description="One service: a stylist id from /stylists; null: any suitable stylist; "
+        "absent: the one it has.",
+    )
+    items: list[RescheduleItemIn] | None = Field(
+        default=None,
+        min_length=1,
+        max_length=MAX_VISIT_ITEMS,
+        description="A visit: one entry per service, in the visit's order, each with its stylist. "
+        "Instead of stylist; absent: every service keeps its stylist.",
+    )
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {"start": "2027-03-15T10:30:00-07:00"},
+                {"start": "2027-03-15T10:30:00-07:00", "stylist": None},
+                {"start": "2027-03-15T10:30:00-07:00", "items": [{"stylist": 1}, {"stylist": None}]},
+            ]
+        },
+    )
+
+    @model_validator(mode="after")
+    def _one_way_to_say_who(self) -> RescheduleIn:
+        if self.items is not None and "stylist" in self.model_fields_set:
+            raise PydanticCustomError("items_or_stylist", "Give either stylist or items, not both.")
+        return self
+
+    def stylists(self) -> list[int | Keep | None] | None:
+        """For services.visit_reschedule: the stylist asked for each service (an
+        id, None for any, KEEP for the one it has), or None: each keeps its own."""
+        if self.items is not None:
+            return [item.stylist if "stylist" in item.model_fields_set else KEEP for item in self.items]
+        if "stylist" in self.model_fields_set:
+            return [self.stylist]
+        return None
 
 
 def _any_stylist(value: object) -> object:

@@ -1,4 +1,4 @@
-"""Writes: booking and cancelling visits (one or several services back to back).
+"""Writes: booking, moving and cancelling visits (one or several services back to back).
 
 The rules these functions keep, whatever the number of concurrent requests:
 never one stylist in two busy spans (working phases, buffers) at once, and never
@@ -25,6 +25,12 @@ one resource unit (a basin, a colour station) held twice at once. In order:
    unique (stylist, start) of appointments and a unique (service, customer's
    e-mail, start).
 
+Moving a visit (``visit_reschedule``) takes the same road: the request's key, the
+visit's row, every stylist involved (old and new), the resources; the new time is
+planned with the visit's own holds ignored, and written in place (same ids).
+Online cancels and moves stop at the salon's change notice; staff (``by_staff``)
+are never bound by it.
+
 A deadlock or lock timeout that still happens (the database's own index locks,
 the back office) is retried from the start (transactions.py).
 
@@ -34,11 +40,12 @@ transaction with BEGIN IMMEDIATE (settings.py), which serialises writers.
 
 from __future__ import annotations
 
+import enum
 import hashlib
 import logging
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 
 from django.db import DatabaseError, IntegrityError, transaction
 from django.db.models import Q
@@ -46,7 +53,7 @@ from django.utils import timezone
 
 from chairtime.booking import availability, selectors
 from chairtime.booking.availability import Refusal
-from chairtime.booking.errors import BookingError, Problem
+from chairtime.booking.errors import BookingError, Problem, too_late_to_change
 from chairtime.booking.models import (
     Appointment,
     BookingRequest,
@@ -101,6 +108,15 @@ def lock_resources(resource_ids: Iterable[int]) -> list[int]:
         .select_for_update()
         .values_list("pk", flat=True)
     )
+
+
+class Keep(enum.Enum):
+    """A moved visit's service keeps the stylist it has (visit_reschedule)."""
+
+    STYLIST = "keep"
+
+
+KEEP = Keep.STYLIST
 
 
 @dataclass(frozen=True)
@@ -263,16 +279,23 @@ def _forget_old_requests(now: datetime) -> None:
         logger.warning("could not delete old booking request keys", exc_info=True)
 
 
-def _customer_holds(asked: Sequence[tuple[int, datetime]], customer_email: str) -> bool:
-    """Whether the customer holds any of these (service id, start)s."""
+def _customer_holds(
+    asked: Sequence[tuple[int, datetime]], customer_email: str, ignoring: Sequence[int] = ()
+) -> bool:
+    """Whether the customer holds any of these (service id, start)s, but in the
+    appointments ``ignoring``."""
     if not customer_email:
         return False
     either = Q()
     for service_id, start in asked:
         either |= Q(service_id=service_id, starts_at=start)
-    return Appointment.objects.filter(
-        either, status=Appointment.Status.CONFIRMED, customer_email__iexact=customer_email
-    ).exists()
+    return (
+        Appointment.objects.filter(
+            either, status=Appointment.Status.CONFIRMED, customer_email__iexact=customer_email
+        )
+        .exclude(pk__in=list(ignoring))
+        .exists()
+    )
 
 
 def _book_locked(
@@ -297,6 +320,35 @@ def _book_locked(
 
     # From here on everything is read on the locked state.
     salon = Salon.load()
+    wanted = _candidates(items, locked)
+
+    # Before any schedule is read: a start in year 1 or 9999 has no day window.
+    timing = availability.check_timing(selectors.salon_policy(salon), start, now)
+    if timing is not None:
+        raise BookingError(timing)
+    if not all(candidates for _, candidates in wanted):
+        raise BookingError(Problem.NO_STYLIST)
+
+    search, plan = _plan_locked(salon, wanted, start, now, locked_resources)
+    # The customer's own appointments, in one query: a customer who already holds
+    # the first service at the start hears so rather than "taken"; one who holds
+    # any of the visit's services at its start is refused.
+    if isinstance(plan, Refusal):
+        if _customer_holds([(wanted[0][0].pk, start)], customer_email):
+            raise BookingError(Problem.ALREADY_BOOKED)
+        raise BookingError(plan)
+    asked = [
+        (service.pk, placement.start) for (service, _), placement in zip(wanted, plan.placements, strict=True)
+    ]
+    if _customer_holds(asked, customer_email):
+        raise BookingError(Problem.ALREADY_BOOKED)
+    return _write_visit(wanted, plan, search, now, customer_name, customer_email, customer_phone)
+
+
+def _candidates(items: Sequence[ItemRequest], locked: Sequence[int]) -> list[tuple[Service, list[Stylist]]]:
+    """Each item's bookable service with who may take it, read on the locked
+    state: the named stylist (a precise refusal when they cannot), or those of
+    the suitable stylists whose rows are ``locked``."""
     services = selectors.service_map(item.service_id for item in items)
     named = selectors.stylist_offer_map(
         (item.stylist_id, item.service_id) for item in items if item.stylist_id is not None
@@ -317,47 +369,53 @@ def _book_locked(
                 selectors.stylist_list_for_service(service).filter(pk__in=locked).order_by("pk")
             )
         wanted.append((service, candidates))
+    return wanted
 
-    # Before any schedule is read: a start in year 1 or 9999 has no day window.
-    timing = availability.check_timing(selectors.salon_policy(salon), start, now)
-    if timing is not None:
-        raise BookingError(timing)
-    if not all(candidates for _, candidates in wanted):
-        raise BookingError(Problem.NO_STYLIST)
 
+def _plan_locked(
+    salon: Salon,
+    wanted: Sequence[tuple[Service, Sequence[Stylist]]],
+    start: datetime,
+    now: datetime,
+    locked_resources: set[int],
+    *,
+    ignoring: Sequence[int] = (),
+    keep: Sequence[int] | None = None,
+) -> tuple[selectors.VisitSearch, availability.Plan | Refusal]:
+    """The visit's search of the start's day and the engine's plan (or refusal),
+    on the locked state; ``ignoring``, ``keep``: see :func:`visit_reschedule`."""
     day = start.astimezone(salon.tz).date()
-    search = selectors.visit_search(salon, wanted, day, day, legacy=True)
+    search = selectors.visit_search(salon, wanted, day, day, legacy=True, ignoring=ignoring)
     needed = {r for offer in search.offers.values() for r in offer.resource_ids}
     if not needed <= locked_resources:
         # A phase began to need a resource after the read above: lock it too (out
         # of order, so a deadlock is possible and retried) and read again.
         lock_resources(needed - locked_resources)
-        search = selectors.visit_search(salon, wanted, day, day, legacy=True)
+        search = selectors.visit_search(salon, wanted, day, day, legacy=True, ignoring=ignoring)
     plan = availability.plan_visit(
-        search.schedules, search.policy, start, _least_busy_first(search), now, search.resources
+        search.schedules, search.policy, start, _least_busy_first(search, keep), now, search.resources
     )
-    # The customer's own appointments, in one query: a customer who already holds
-    # the first service at the start hears so rather than "taken"; one who holds
-    # any of the visit's services at its start is refused.
-    if isinstance(plan, Refusal):
-        if _customer_holds([(wanted[0][0].pk, start)], customer_email):
-            raise BookingError(Problem.ALREADY_BOOKED)
-        raise BookingError(plan)
-    asked = [
-        (service.pk, placement.start) for (service, _), placement in zip(wanted, plan.placements, strict=True)
-    ]
-    if _customer_holds(asked, customer_email):
-        raise BookingError(Problem.ALREADY_BOOKED)
-    return _write_visit(wanted, plan, search, now, customer_name, customer_email, customer_phone)
+    return search, plan
 
 
-def _least_busy_first(search: selectors.VisitSearch) -> list[availability.VisitItem]:
+def _least_busy_first(
+    search: selectors.VisitSearch, keep: Sequence[int] | None = None
+) -> list[availability.VisitItem]:
     """Each service's stylists, the least busy that day first (spreading the
-    work), then in their order."""
+    work), then in their order; with ``keep`` (a stylist id per item), that
+    stylist before anyone (a moved visit stays with its stylists if it can)."""
     load = {sid: len(schedule.bookings) for sid, schedule in search.schedules.items()}
+    kept = keep or [None] * len(search.items)
     return [
-        availability.VisitItem(tuple(sorted(item.options, key=lambda option: (load[option[0]], option[0]))))
-        for item in search.items
+        availability.VisitItem(
+            tuple(
+                sorted(
+                    item.options,
+                    key=lambda option, mine=mine: (option[0] != mine, load[option[0]], option[0]),
+                )
+            )
+        )
+        for item, mine in zip(search.items, kept, strict=True)
     ]
 
 
@@ -395,30 +453,56 @@ def _write_visit(
         appointment.full_clean(exclude=_READ_UNDER_LOCK, validate_constraints=False)
         appointment.save(force_insert=True)
         appointments.append(appointment)
-        holds.extend(
-            Hold(appointment=appointment, stylist_id=placement.stylist_id, starts_at=s, ends_at=e)
-            for s, e in placement.busy
-        )
-        holds.extend(
-            Hold(appointment=appointment, unit_id=unit, starts_at=s, ends_at=e)
-            for unit, s, e in placement.units
-        )
+        holds.extend(_holds(appointment, placement))
     Hold.objects.bulk_create(holds)
     return appointments
+
+
+def _holds(appointment: Appointment, placement: availability.Placement) -> list[Hold]:
+    """The holds of ``appointment`` placed so: its stylist's busy spans, its units'."""
+    return [
+        *(
+            Hold(appointment=appointment, stylist_id=placement.stylist_id, starts_at=s, ends_at=e)
+            for s, e in placement.busy
+        ),
+        *(
+            Hold(appointment=appointment, unit_id=unit, starts_at=s, ends_at=e)
+            for unit, s, e in placement.units
+        ),
+    ]
 
 
 # The appointment fields full_clean() need not check: see _write_visit.
 _READ_UNDER_LOCK = ["service", "stylist", "visit"]
 
 
-def appointment_cancel(*, appointment_id: int, now: datetime | None = None) -> Appointment:
+def check_change_notice(salon: Salon, first_start: datetime, now: datetime) -> None:
+    """Refuse an online change or cancellation of a visit starting at
+    ``first_start`` once the salon's notice has begun (Salon.change_notice_minutes
+    before the start): too_late_to_change, with the salon's phone. Staff are never
+    bound by it (the services' ``by_staff``)."""
+    if now > first_start - timedelta(minutes=salon.change_notice_minutes):
+        raise too_late_to_change(salon.change_notice_minutes, salon.phone)
+
+
+def change_closes_at(salon: Salon, first_start: datetime) -> datetime:
+    """When customers can no longer change or cancel online a visit starting then."""
+    return first_start - timedelta(minutes=salon.change_notice_minutes)
+
+
+def appointment_cancel(
+    *, appointment_id: int, by_staff: bool = False, now: datetime | None = None
+) -> Appointment:
     """Cancel the visit of a confirmed appointment that has not started yet: every
     service of it, whose time (stylists, resources) is free again as soon as this
-    returns. Returns the appointment asked for."""
+    returns. Returns the appointment asked for.
+
+    Unless ``by_staff``, refused with too_late_to_change inside the salon's
+    change notice (:func:`check_change_notice`)."""
     now = now or timezone.now()
 
     def cancel() -> Appointment:
-        return visit_cancel_in_transaction(appointment_id=appointment_id, now=now)
+        return visit_cancel_in_transaction(appointment_id=appointment_id, by_staff=by_staff, now=now)
 
     appointment = run_durable(cancel, what="appointment_cancel")
     logger.info(
@@ -427,7 +511,7 @@ def appointment_cancel(*, appointment_id: int, now: datetime | None = None) -> A
     return appointment
 
 
-def visit_cancel_in_transaction(*, appointment_id: int, now: datetime) -> Appointment:
+def visit_cancel_in_transaction(*, appointment_id: int, by_staff: bool, now: datetime) -> Appointment:
     """:func:`appointment_cancel`'s work, inside the caller's transaction: for a
     change that must cancel appointments atomically with itself (the back office's
     schedule changes). Locks the visit's row, then its appointments."""
@@ -447,6 +531,8 @@ def visit_cancel_in_transaction(*, appointment_id: int, now: datetime) -> Appoin
         raise BookingError(Problem.ALREADY_CANCELLED)
     if min(a.starts_at for a in confirmed) <= now:
         raise BookingError(Problem.ALREADY_STARTED)
+    if not by_staff:
+        check_change_notice(Salon.load(), min(a.starts_at for a in confirmed), now)
     for appointment in confirmed:
         appointment.status = Appointment.Status.CANCELLED
         appointment.cancelled_at = now
@@ -454,3 +540,190 @@ def visit_cancel_in_transaction(*, appointment_id: int, now: datetime) -> Appoin
     Hold.objects.filter(appointment__in=confirmed).delete()
     messages.visit_cancelled(appointments, now=now)
     return next(a for a in appointments if a.pk == appointment_id)
+
+
+# A moved visit's appointments wait here, each at its own second, while they are
+# given their new times: see _move_visit.
+_PARKED = datetime(1971, 1, 1, tzinfo=UTC)
+
+
+def visit_reschedule(
+    *,
+    appointment_id: int,
+    start: datetime,
+    stylists: Sequence[int | Keep | None] | None = None,
+    by_staff: bool = False,
+    request: RequestKey | None = None,
+    now: datetime | None = None,
+) -> list[Appointment]:
+    """Move the visit of ``appointment_id`` (all its services, back to back as
+    booked) to ``start``; returns its appointments in order, with their new times.
+
+    ``stylists``: one per service of the visit, in order: a stylist id, None
+    for whichever suitable stylist is free (the visit's current one first), or
+    KEEP for the one it has; without it every service keeps its stylist. The
+    appointments keep their ids (so the manage link stays valid); their
+    stylists, times and holds change, and the price where the stylist does (the
+    new stylist's); a VISIT_CHANGED message is owed in the same transaction.
+
+    The same transaction, locks and checks as :func:`visit_book`: the request's
+    key, the visit's row (as :func:`appointment_cancel`, so two changes of one
+    visit queue), then every stylist the move involves, old and new, then the
+    resources, and the new time is checked on the locked state with the visit's
+    own holds ignored (a visit moved half an hour later overlaps itself). The new
+    time is booked and the old freed at once, or nothing changes.
+
+    A start and stylists that leave every appointment as it is change nothing
+    and owe no message (so a client's retry is harmless). Refusals: the
+    booking's (taken, resource_busy, too_soon, outside_hours, ...), and
+    appointment_cancelled, started_cannot_move, and, unless ``by_staff``,
+    too_late_to_change inside the salon's change notice.
+    """
+    if timezone.is_naive(start):
+        raise ValueError("start must be timezone-aware")
+    now = now or timezone.now()
+
+    def move() -> tuple[list[Appointment], bool]:
+        claim = None
+        if request is not None:
+            claim = _claim_request(request, now)
+            if claim.appointment_id is not None:
+                return selectors.visit_appointment_list(claim.appointment), False
+        appointments, moved = _reschedule_locked(
+            appointment_id=appointment_id, start=start, stylists=stylists, by_staff=by_staff, now=now
+        )
+        if claim is not None:
+            claim.appointment = appointments[0]
+            claim.save(update_fields=["appointment"])
+        if moved:
+            messages.visit_changed(appointments, now=now)
+        return appointments, moved
+
+    try:
+        appointments, moved = run_durable(move, what="visit_reschedule")
+    except IntegrityError as error:
+        # Only reachable if something wrote past the lock; a constraint held.
+        logger.warning(
+            "reschedule refused by a database constraint", extra={"appointment_id": appointment_id}
+        )
+        if "customer" in str(error):
+            raise BookingError(Problem.ALREADY_BOOKED) from None
+        if any(name in str(error) for name in _UNIT_CONSTRAINTS):
+            raise BookingError(Refusal.RESOURCE_BUSY) from None
+        raise BookingError(Refusal.TAKEN) from None
+    if request is not None:
+        _forget_old_requests(now)
+    if moved:
+        logger.info(
+            "visit moved",
+            extra={
+                "appointment_id": appointments[0].pk,
+                "visit_id": appointments[0].visit_id,
+                "by_staff": by_staff,
+            },
+        )
+    return appointments
+
+
+def _reschedule_locked(
+    *,
+    appointment_id: int,
+    start: datetime,
+    stylists: Sequence[int | Keep | None] | None,
+    by_staff: bool,
+    now: datetime,
+) -> tuple[list[Appointment], bool]:
+    row = Appointment.objects.filter(pk=appointment_id).values("visit_id").first()
+    if row is None:
+        raise BookingError(Problem.APPOINTMENT_NOT_FOUND)
+    if row["visit_id"] is not None:
+        # The visit's row first: a cancellation or another change of this visit
+        # waits here, so its appointments are as read below until the commit.
+        Visit.objects.select_for_update().filter(pk=row["visit_id"]).first()
+        current = list(Appointment.objects.filter(visit_id=row["visit_id"]).order_by("position", "pk"))
+    else:  # written by the release before visits
+        current = list(Appointment.objects.select_for_update().filter(pk=appointment_id))
+    if not all(a.is_confirmed for a in current):
+        raise BookingError(Problem.APPOINTMENT_CANCELLED)
+    first_start = min(a.starts_at for a in current)
+    if first_start <= now:
+        raise BookingError(Problem.STARTED_CANNOT_MOVE)
+    if stylists is not None and len(stylists) != len(current):
+        raise BookingError(Problem.VISIT_SHAPE)
+    wishes = [KEEP] * len(current) if stylists is None else list(stylists)
+    asked = [a.stylist_id if wish is KEEP else wish for a, wish in zip(current, wishes, strict=True)]
+    items = [ItemRequest(a.service_id, stylist_id) for a, stylist_id in zip(current, asked, strict=True)]
+
+    # Every stylist the move involves: those it frees and those it may take.
+    maybe = [a.stylist_id for a in current]
+    for item in items:
+        if item.stylist_id is not None:
+            maybe.append(item.stylist_id)
+        else:
+            maybe.extend(selectors.stylist_list_for_service(item.service_id).values_list("pk", flat=True))
+    locked = lock_stylists(maybe)
+    locked_resources = set(lock_resources(selectors.resource_ids_for_services(i.service_id for i in items)))
+
+    # From here on everything is read on the locked state.
+    salon = Salon.load()
+    if not by_staff:
+        check_change_notice(salon, first_start, now)
+    if start == first_start and all(a.stylist_id == s for a, s in zip(current, asked, strict=True)):
+        return current, False  # asked to stay where it is
+    wanted = _candidates(items, locked)
+    timing = availability.check_timing(selectors.salon_policy(salon), start, now)
+    if timing is not None:
+        raise BookingError(timing)
+    if not all(candidates for _, candidates in wanted):
+        raise BookingError(Problem.NO_STYLIST)
+    own = [a.pk for a in current]
+    search, plan = _plan_locked(
+        salon, wanted, start, now, locked_resources, ignoring=own, keep=[a.stylist_id for a in current]
+    )
+    if isinstance(plan, Refusal):
+        raise BookingError(plan)
+    taken = [
+        (service.pk, placement.start) for (service, _), placement in zip(wanted, plan.placements, strict=True)
+    ]
+    if _customer_holds(taken, current[0].customer_email, ignoring=own):
+        raise BookingError(Problem.ALREADY_BOOKED)
+    placements = plan.placements
+    if all(
+        (a.stylist_id, a.starts_at, a.ends_at) == (p.stylist_id, p.start, p.end)
+        for a, p in zip(current, placements, strict=True)
+    ):
+        return current, False
+    _move_visit(current, wanted, plan, search)
+    return current, True
+
+
+def _move_visit(
+    current: Sequence[Appointment],
+    wanted: Sequence[tuple[Service, Sequence[Stylist]]],
+    plan: availability.Plan,
+    search: selectors.VisitSearch,
+) -> None:
+    Hold.objects.filter(appointment__in=current).delete()
+    if len(current) > 1:
+        # The unique (stylist, start) and (service, customer, start) are checked
+        # row by row on PostgreSQL and MariaDB: moving one service onto where
+        # another of the visit still is (a visit moved by one service's length)
+        # would trip them halfway. Each waits first at a time of its own (its id's
+        # second after _PARKED), unseen outside this transaction.
+        for appointment in current:
+            parked = _PARKED + timedelta(seconds=appointment.pk)
+            Appointment.objects.filter(pk=appointment.pk).update(
+                starts_at=parked, ends_at=parked + timedelta(seconds=1)
+            )
+    stylists = {s.pk: s for _, candidates in wanted for s in candidates}
+    holds = []
+    for appointment, (service, _), placement in zip(current, wanted, plan.placements, strict=True):
+        if placement.stylist_id != appointment.stylist_id:
+            # Another stylist's own price; the same stylist keeps the price booked.
+            appointment.price = search.offers[(service.pk, placement.stylist_id)].price
+        appointment.stylist = stylists[placement.stylist_id]
+        appointment.starts_at = placement.start
+        appointment.ends_at = placement.end
+        appointment.save(update_fields=["stylist", "starts_at", "ends_at", "price"])
+        holds.extend(_holds(appointment, placement))
+    Hold.objects.bulk_create(holds)

@@ -12,6 +12,8 @@ string of every page after the first: ?then=<service>-<stylist|any>&then=...
 
 /booking/<token>/                          see the appointment
 /booking/<token>/cancel/                   confirm, then POST to cancel
+/booking/<token>/change/?date=YYYY-MM-DD   move the visit: a day, then a time
+/booking/<token>/change/<date>/<HH:MM>/    confirm, then POST to move
 /booking/<token>/appointment.ics           add it to a calendar
 /staff/day/?date=YYYY-MM-DD                the staff's day sheet
 """
@@ -20,7 +22,7 @@ from __future__ import annotations
 
 from django.urls import path, register_converter
 
-from chairtime.booking import views
+from chairtime.booking import change_pages, views
 
 
 class IdConverter:
@@ -71,6 +73,12 @@ urlpatterns = [
     ),
     path("booking/<str:token>/", views.manage, name="manage"),
     path("booking/<str:token>/cancel/", views.cancel, name="cancel"),
+    path("booking/<str:token>/change/", change_pages.change, name="change"),
+    path(
+        "booking/<str:token>/change/<str:day>/<str:start>/",
+        change_pages.change_confirm,
+        name="change_confirm",
+    ),
     path("booking/<str:token>/appointment.ics", views.calendar_file, name="calendar"),
     path("staff/day/", views.staff_day, name="staff_day"),
 ]

@@ -40,7 +40,7 @@ from django.views.decorators.cache import never_cache
 
 from chairtime.booking import catalog, selectors, services, tokens
 from chairtime.booking.availability import Refusal
-from chairtime.booking.errors import BookingError
+from chairtime.booking.errors import BookingError, too_late_to_change
 from chairtime.booking.forms import ContactForm
 from chairtime.booking.models import FIRST_DATE, LAST_DATE, Appointment, Hold, Salon, Service, Stylist
 from chairtime.messages.ics import visit_calendar
@@ -727,13 +727,32 @@ def choose_day(request: HttpRequest, service_id: int, stylist: int | None) -> Ht
     )
     everyone = list({s.pk: s for item in choice.items for s in item.candidates}.values())
     closed = selectors.closed_day_set(everyone, [day for day, _ in free_counts], catalog=config)
+    return render(
+        request,
+        "booking/day.html",
+        booking_context(
+            choice,
+            months=month_list(free_counts, closed, choice.today, choice.time_url),
+            any_free=any(free for _, free in free_counts),
+            first_available=first_available(choice, config),
+            visit=visit_list(choice),
+            anyone_named=any(item.stylist is not None for item in choice.items),
+        ),
+    )
+
+
+def month_list(
+    free_counts: Sequence[tuple[date, int]], closed: set[date], today: date, url: Callable[[date], str]
+) -> list[dict]:
+    """The days of ``free_counts`` by month, as the day grid shows them, each day
+    with free times linking to ``url`` of it."""
     months: dict[str, list[dict]] = {}
     for day, free in free_counts:
         if free:
             state = f"{free} time{'s' if free != 1 else ''}"
         elif day in closed:
             state = "Closed"
-        elif day == choice.today:
+        elif day == today:
             state = "No times left"
         else:
             state = "Fully booked"
@@ -747,22 +766,11 @@ def choose_day(request: HttpRequest, service_id: int, stylist: int | None) -> Ht
                 "long": format_day(day),
                 "state": state,
                 "free": free,
-                "today": day == choice.today,
-                "url": choice.time_url(day) if free else "",
+                "today": day == today,
+                "url": url(day) if free else "",
             }
         )
-    return render(
-        request,
-        "booking/day.html",
-        booking_context(
-            choice,
-            months=[{"name": name, "days": days} for name, days in months.items()],
-            any_free=any(free for _, free in free_counts),
-            first_available=first_available(choice, config),
-            visit=visit_list(choice),
-            anyone_named=any(item.stylist is not None for item in choice.items),
-        ),
-    )
+    return [{"name": name, "days": days} for name, days in months.items()]
 
 
 FIRST_AVAILABLE_SHOWN = 4
@@ -927,9 +935,14 @@ def load_appointment(token: str) -> Appointment:
 
 def appointment_view(request: HttpRequest, appointment: Appointment, token: str, now: datetime) -> dict:
     """The private page's facts: the appointment, or every service of its visit."""
-    tz = Salon.current_time_zone()
+    salon = Salon.cached()
+    tz = salon.tz
     visit = selectors.visit_appointment_list(appointment)
     first, last = visit[0], visit[-1]
+    # Online changes and cancellations close the salon's change notice before the start.
+    upcoming = appointment.is_confirmed and first.starts_at > now
+    closes = services.change_closes_at(salon, first.starts_at)
+    too_late = upcoming and now > closes
     start = first.starts_at.astimezone(tz)
     end = last.ends_at.astimezone(tz)
     items = [
@@ -955,7 +968,15 @@ def appointment_view(request: HttpRequest, appointment: Appointment, token: str,
         "price": format_price(sum((item.price for item in visit), Decimal(0))),
         "cancelled": appointment.status == Appointment.Status.CANCELLED,
         "past": first.starts_at <= now,
-        "can_cancel": appointment.is_confirmed and first.starts_at > now,
+        "can_cancel": upcoming and not too_late,
+        "can_change": upcoming and not too_late,
+        "too_late": too_late,
+        "too_late_message": too_late_to_change(salon.change_notice_minutes, salon.phone).message,
+        "changes_close": (
+            f"{format_long_day(closes.astimezone(tz).date())}, {format_start(closes.astimezone(tz), tz)}"
+            if salon.change_notice_minutes
+            else ""
+        ),
         "manage_url": request.build_absolute_uri(reverse("booking:manage", args=[token])),
         "book_again_url": f"{book_again_url}?{urlencode(again)}" if again else book_again_url,
     }

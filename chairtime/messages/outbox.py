@@ -1,8 +1,8 @@
 """Messages owed to customers: written with the change that causes them, sent by
 the worker, each attempt recorded.
 
-The booking services call ``visit_booked`` / ``visit_cancelled`` inside their
-transaction. Each writes a Message row (the delivery log) and enqueues the
+The booking services call ``visit_booked`` / ``visit_changed`` /
+``visit_cancelled`` inside their transaction. Each writes a Message row (the delivery log) and enqueues the
 ``deliver`` task (a row of django-tasks' database backend) on the same
 connection: both commit with the booking, or neither exists.
 
@@ -64,6 +64,16 @@ def visit_cancelled(appointments: Sequence[Appointment], *, now: datetime | None
     reminders still waiting. Call inside the cancellation's transaction."""
     now = now or timezone.now()
     message = _owe(Message.Kind.VISIT_CANCELLED, appointments, now)
+    plan_reminders(appointments, now=now)
+    return message
+
+
+def visit_changed(appointments: Sequence[Appointment], *, now: datetime | None = None) -> Message | None:
+    """Owe the customer the visit's new time (its appointments in order, as
+    moved), and re-plan its reminders for it. Call inside the change's
+    transaction, with the visit locked (visit_reschedule locks its row)."""
+    now = now or timezone.now()
+    message = _owe(Message.Kind.VISIT_CHANGED, appointments, now)
     plan_reminders(appointments, now=now)
     return message
 

@@ -990,6 +990,9 @@ EXPECTED_OPERATIONS = {
     "/api/v1/appointments": {"post": {"201", "400", "404", "409", "413", "422", "429"}},
     "/api/v1/appointments/{appointment_id}": {"get": {"200", "400", "404", "422"}},
     "/api/v1/appointments/{appointment_id}/cancel": {"post": {"200", "400", "404", "409", "422", "429"}},
+    "/api/v1/appointments/{appointment_id}/reschedule": {
+        "post": {"200", "400", "404", "409", "413", "422", "429"}
+    },
 }
 
 

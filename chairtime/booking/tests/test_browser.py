@@ -312,3 +312,35 @@ def test_every_page_of_booking_and_managing_a_visit_passes_axe(
     page.goto(f"{live_server.url}/book/999999/")
     assert_accessible(page)  # an error page
     context.close()
+
+
+def test_it_moves_an_appointment_to_another_time_and_every_page_passes_axe(page: Page, live_server, demo_tx):
+    from chairtime.booking import services, tokens
+
+    day = demo_tx.next_working_day()
+    appointment = services.appointment_book(
+        service_id=demo_tx.haircut.pk,
+        stylist_id=demo_tx.ben.pk,
+        start=demo_tx.local(day, 10),
+        customer_name="Zoe Park",
+        customer_email="zoe@example.com",
+    )
+
+    page.goto(f"{live_server.url}/booking/{tokens.make_manage_token(appointment.pk)}/")
+    page.get_by_role("link", name="Change time…").click()
+    expect(page.get_by_role("heading", name="Change the time of your appointment")).to_be_visible()
+    assert_accessible(page)  # the days
+    choose_day(page, day)
+    expect(page.get_by_role("heading", name=f"Free times on {format_day(day)}")).to_be_visible()
+    expect(page.get_by_text("(your time now)")).to_be_visible()
+    assert_accessible(page)  # the day's times
+    page.get_by_role("link", name="3:00 PM", exact=True).click()
+    expect(page.get_by_role("heading", name="Move your appointment?")).to_be_visible()
+    assert_accessible(page)  # the confirmation
+    page.get_by_role("button", name=re.compile("Yes, move it")).click()
+
+    expect(page.get_by_role("status")).to_contain_text("Your appointment has a new time.")
+    expect(page.locator(".facts")).to_contain_text("3:00 PM \u2013 4:00 PM")
+    assert_accessible(page)
+    appointment.refresh_from_db()
+    assert appointment.starts_at == demo_tx.local(day, 15)
