@@ -51,7 +51,10 @@ def staff_member_for(request: HttpRequest) -> StaffMember | None:
     user = request.user
     if not user.is_authenticated or not user.is_active:
         return None
-    return StaffMember.objects.select_related("stylist").filter(user=user).first()
+    member = StaffMember.objects.select_related("stylist").filter(user=user).first()
+    if member is not None:
+        member.user = user  # the pages name the account: no second read of it
+    return member
 
 
 def desk_view(roles: frozenset[Role] = ALL_ROLES) -> Callable[[View], View]:
