@@ -34,11 +34,12 @@ transaction with BEGIN IMMEDIATE (settings.py), which serialises writers.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import logging
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from django.db import DatabaseError, IntegrityError, transaction
 from django.db.models import Q
@@ -159,6 +160,7 @@ def visit_book(
     customer_phone: str = "",
     request: RequestKey | None = None,
     now: datetime | None = None,
+    by_staff: bool = False,
 ) -> list[Appointment]:
     """Book a visit: ``items``' services back to back from ``start``, each with its
     named stylist or whichever suitable stylist is free (the least busy that day
@@ -168,6 +170,11 @@ def visit_book(
     BookingRequest.KEPT_FOR) books nothing and returns the appointments it made,
     waiting for them if they are still being made; the same key with another
     request is refused (Problem.REQUEST_KEY_REUSED).
+
+    ``by_staff``: booked at the front desk, so the salon's minimum notice and
+    booking horizon (rules for customers booking online) do not apply. Nothing
+    else is relaxed: a start in the past, outside hours, off the grid, or over a
+    stylist's or a resource's busy time is refused as for anyone.
 
     Raises BookingError when a service or stylist does not exist, when the visit
     does not fit at this moment (taken, outside hours, a resource in use, too
@@ -193,6 +200,7 @@ def visit_book(
             customer_name=customer_name,
             customer_email=customer_email,
             customer_phone=customer_phone,
+            by_staff=by_staff,
         )
         if claim is not None:
             claim.appointment = appointments[0]
@@ -283,6 +291,7 @@ def _book_locked(
     customer_name: str,
     customer_email: str,
     customer_phone: str,
+    by_staff: bool = False,
 ) -> list[Appointment]:
     # Who could take each service, and which resources its phases could need,
     # read without a lock only to know which rows to lock.
@@ -319,7 +328,10 @@ def _book_locked(
         wanted.append((service, candidates))
 
     # Before any schedule is read: a start in year 1 or 9999 has no day window.
-    timing = availability.check_timing(selectors.salon_policy(salon), start, now)
+    policy = selectors.salon_policy(salon)
+    if by_staff:
+        policy = staff_policy(policy, start, now)
+    timing = availability.check_timing(policy, start, now)
     if timing is not None:
         raise BookingError(timing)
     if not all(candidates for _, candidates in wanted):
@@ -334,7 +346,12 @@ def _book_locked(
         lock_resources(needed - locked_resources)
         search = selectors.visit_search(salon, wanted, day, day, legacy=True)
     plan = availability.plan_visit(
-        search.schedules, search.policy, start, _least_busy_first(search), now, search.resources
+        search.schedules,
+        staff_policy(search.policy, start, now) if by_staff else search.policy,
+        start,
+        _least_busy_first(search),
+        now,
+        search.resources,
     )
     # The customer's own appointments, in one query: a customer who already holds
     # the first service at the start hears so rather than "taken"; one who holds
@@ -349,6 +366,16 @@ def _book_locked(
     if _customer_holds(asked, customer_email):
         raise BookingError(Problem.ALREADY_BOOKED)
     return _write_visit(wanted, plan, search, now, customer_name, customer_email, customer_phone)
+
+
+def staff_policy(policy: availability.Policy, start: datetime, now: datetime) -> availability.Policy:
+    """``policy`` without the two rules for online customers: no minimum notice,
+    and a horizon that reaches ``start``'s day."""
+    tz = policy.time_zone
+    days_ahead = (start.astimezone(tz).date() - now.astimezone(tz).date()).days
+    return dataclasses.replace(
+        policy, min_notice=timedelta(0), horizon_days=max(policy.horizon_days, days_ahead)
+    )
 
 
 def _least_busy_first(search: selectors.VisitSearch) -> list[availability.VisitItem]:
