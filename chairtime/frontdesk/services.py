@@ -49,6 +49,19 @@ def record_booked(appointments: Sequence[Appointment], *, user: AbstractBaseUser
     _record(appointments, Kind.BOOKED, user, now)
 
 
+def lock_appointment(appointment_id: int) -> Appointment | None:
+    """The appointment, its row locked until the transaction ends: two changes of
+    one appointment (two people at the desk, a double click) queue here, and the
+    second reads the state the first wrote. Without it both would read "booked"
+    and both would record "arrived" (test_concurrency.py shows it)."""
+    return Appointment.objects.select_for_update().filter(pk=appointment_id).first()
+
+
+def current_attendance(appointment: Appointment) -> str:
+    state = AppointmentState.objects.filter(appointment=appointment).first()
+    return state.attendance if state is not None else Attendance.BOOKED
+
+
 def appointment_mark(
     *, appointment_id: int, attendance: str, user: AbstractBaseUser, now: datetime
 ) -> Appointment:
@@ -59,13 +72,12 @@ def appointment_mark(
     if attendance not in TRANSITIONS:
         raise DeskError("That is not a change the desk can make.")
     with transaction.atomic():
-        appointment = Appointment.objects.select_for_update().filter(pk=appointment_id).first()
+        appointment = lock_appointment(appointment_id)
         if appointment is None:
             raise DeskError("That appointment does not exist.")
         if appointment.status != Appointment.Status.CONFIRMED:
             raise DeskError("This appointment is cancelled, so its attendance cannot change.")
-        state = AppointmentState.objects.filter(appointment=appointment).first()
-        current = state.attendance if state is not None else Attendance.BOOKED
+        current = current_attendance(appointment)
         allowed, after_start = TRANSITIONS[attendance]
         if current not in allowed:
             raise DeskError(

@@ -13,7 +13,6 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
-from django.views.decorators.http import require_POST, require_safe
 
 from chairtime.booking import selectors
 from chairtime.booking import services as booking
@@ -27,6 +26,8 @@ from chairtime.booking.views import (
     parse_day,
     parse_start,
     phase_list,
+    require_http_methods,
+    require_safe,
 )
 from chairtime.frontdesk import calendar
 from chairtime.frontdesk import services as desk
@@ -221,6 +222,7 @@ def week(request: HttpRequest) -> HttpResponse:
     return _render_calendar(request, stylists=stylists, days=days, now=now, extra=extra)
 
 
+@require_http_methods(["GET", "HEAD", "POST"])
 @desk_view(DESK_ROLES)
 @friendly_problems
 def book(request: HttpRequest) -> HttpResponse:
@@ -333,7 +335,7 @@ def _appointment_page(request: HttpRequest, appointment: Appointment, status: in
     return render(request, "frontdesk/appointment.html", context, status=status)
 
 
-@require_POST
+@require_http_methods(["POST"])
 @desk_view()
 @friendly_problems
 def status(request: HttpRequest, appointment_id: int) -> HttpResponse:

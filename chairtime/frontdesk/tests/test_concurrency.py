@@ -74,3 +74,71 @@ def test_with_the_lock_the_second_desk_waits_and_is_refused(demo_tx, monkeypatch
     assert Appointment.objects.filter(status="confirmed").count() == 1
     assert [r.code for r in results if isinstance(r, BookingError)] == ["taken"]
     assert "database constraint" not in caplog.text
+
+
+# --- two people pressing "Arrived" at once ------------------------------------------------
+
+
+def mark_in_thread(appointment_id: int, user, now):
+    from chairtime.frontdesk import services as desk
+
+    try:
+        return desk.appointment_mark(appointment_id=appointment_id, attendance="arrived", user=user, now=now)
+    except desk.DeskError as e:
+        return e
+    finally:
+        connections.close_all()
+
+
+def pause_after_reading(monkeypatch, *, barrier=None, pause: float = 0.0) -> list:
+    """Each change waits between reading the attendance and writing it."""
+    from chairtime.frontdesk import services as desk
+
+    real = desk.current_attendance
+    read = []
+
+    def read_then_wait(appointment):
+        result = real(appointment)
+        read.append(result)
+        if barrier is not None:
+            barrier.wait(timeout=10)
+        threading.Event().wait(pause)
+        return result
+
+    monkeypatch.setattr(desk, "current_attendance", read_then_wait)
+    return read
+
+
+@pytest.fixture
+def booked_tx(demo_tx, django_user_model):
+    user = django_user_model.objects.create_user(username="fred", password="x")
+    appointment = desk_book(demo_tx, 10, 0, "Zoe")
+    return appointment, user
+
+
+def test_without_the_lock_two_arrivals_are_both_recorded(booked_tx, monkeypatch):
+    from chairtime.frontdesk import services as desk
+    from chairtime.frontdesk.models import AppointmentEvent
+
+    appointment, user = booked_tx
+    monkeypatch.setattr(desk, "lock_appointment", lambda pk: Appointment.objects.filter(pk=pk).first())
+    read = pause_after_reading(monkeypatch, barrier=threading.Barrier(2))
+    with ThreadPoolExecutor(2) as pool:
+        list(pool.map(lambda _: mark_in_thread(appointment.pk, user, NOW), range(2)))
+    assert read == ["booked", "booked"]
+    assert AppointmentEvent.objects.filter(kind="arrived").count() == 2  # the race
+
+
+def test_with_the_lock_the_second_arrival_is_refused(booked_tx, monkeypatch):
+    from chairtime.frontdesk import services as desk
+    from chairtime.frontdesk.models import AppointmentEvent
+
+    appointment, user = booked_tx
+    read = pause_after_reading(monkeypatch, pause=0.3)
+    with ThreadPoolExecutor(2) as pool:
+        results = list(pool.map(lambda _: mark_in_thread(appointment.pk, user, NOW), range(2)))
+    assert sorted(read) == ["arrived", "booked"]  # the second read after the first wrote
+    assert AppointmentEvent.objects.filter(kind="arrived").count() == 1
+    assert [r.message for r in results if isinstance(r, desk.DeskError)] == [
+        "This appointment is already marked arrived, so it cannot be marked arrived."
+    ]
