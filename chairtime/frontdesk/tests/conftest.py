@@ -59,3 +59,7 @@ def clock():
 @pytest.fixture
 def desk(demo, django_user_model, clock) -> Desk:
     return make_desk(demo, django_user_model)
+
+
+# The browser tests' Chromium (Debian's, no downloaded browsers), as the booking pages'.
+from chairtime.booking.tests.conftest import browser_type_launch_args  # noqa: E402, F401
