@@ -46,13 +46,21 @@ ONE_DAY = timedelta(days=1)
 
 @dataclass
 class Block:
-    kind: str  # work, away, closed, busy, gap, buffer, appointment, free, now
+    kind: str  # work, away, gap, buffer, appointment, free, now, hour
     row: int
     span: int
     label: str = ""
     url: str = ""
     status: str = ""
     detail: str = ""
+    # The classes that style and place it, written once here: a busy day has
+    # hundreds of blocks, and the template engine is slow at assembling them.
+    css: str = ""
+
+    def place_in(self, column: int) -> Block:
+        modifier = f" blk--{self.status}" if self.status else ""
+        self.css = f"blk blk--{self.kind}{modifier} gc-{column} gr-{self.row} rs-{self.span}"
+        return self
 
 
 @dataclass
@@ -162,6 +170,16 @@ def read(salon: Salon, stylists: Sequence[Stylist], first_day: date, last_day: d
             ends_at__gt=window_start,
         )
         .select_related("service", "desk_state")
+        # What the grid shows: building whole rows cost more than reading them.
+        .only(
+            "stylist_id",
+            "starts_at",
+            "ends_at",
+            "status",
+            "customer_name",
+            "service__name",
+            "desk_state__attendance",
+        )
         .order_by("starts_at", "pk")
     )
     holds: dict[int, list[Hold]] = defaultdict(list)
@@ -337,6 +355,8 @@ def layout(
             is_now = day == today and day_start <= now < day_end
             if is_now and (block := place("now", now, now, day, label=now_label)):
                 blocks.append(block)
+            for block in blocks:
+                block.place_in(column.index)
             columns.append(column)
         groups.append(Group(day, day.strftime("%A %-d %B"), day == today, columns))
     hours = [Block("hour", row(m), 60 // ROW_MINUTES, label=_minute_label(m)) for m in range(first, last, 60)]

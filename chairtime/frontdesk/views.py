@@ -78,12 +78,23 @@ def _day_param(request: HttpRequest, today: date, back: str) -> date:
     return day
 
 
-def _book_url(stylist: Stylist, local: datetime) -> str:
-    return f"{reverse('frontdesk:book')}?stylist={stylist.pk}&start={local:%Y-%m-%dT%H:%M}"
-
-
 def _appointment_url(appointment: Appointment) -> str:
     return reverse("frontdesk:appointment", args=[appointment.pk])
+
+
+def _calendar_links() -> tuple:
+    """The calendar's link makers, reversing each URL once: a busy day links
+    hundreds of slots, and reverse() is not free."""
+    book_prefix = reverse("frontdesk:book")
+    appointment_prefix = reverse("frontdesk:appointment", args=[1]).removesuffix("1/")
+
+    def book_url(stylist: Stylist, local: datetime) -> str:
+        return f"{book_prefix}?stylist={stylist.pk}&start={local:%Y-%m-%dT%H:%M}"
+
+    def appointment_url(appointment: Appointment) -> str:
+        return f"{appointment_prefix}{appointment.pk}/"
+
+    return book_url, appointment_url
 
 
 def _render_calendar(
@@ -92,14 +103,15 @@ def _render_calendar(
     salon = Salon.cached()
     staff: StaffMember = request.staff  # type: ignore[attr-defined]
     schedule = calendar.read(salon, stylists, days[0], days[-1])
+    book_url, appointment_url = _calendar_links()
     grid = calendar.layout(
         salon,
         schedule,
         stylists,
         days,
         now=now,
-        appointment_url=_appointment_url,
-        book_url=_book_url,
+        appointment_url=appointment_url,
+        book_url=book_url,
         may_book=staff.can_book,
     )
     context = {"grid": grid, "staff": staff, "salon": salon, **extra}
