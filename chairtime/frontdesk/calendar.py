@@ -281,12 +281,14 @@ def layout(
         return HEADER_ROWS + 1 + (minute - first) // ROW_MINUTES
 
     def place(kind: str, a: datetime, b: datetime, day: date, **kwargs) -> Block | None:
-        top, bottom = row(wall_minute(a, day)), row(wall_minute(b, day))
-        if bottom <= top:
-            if wall_minute(b, day) <= first or wall_minute(a, day) >= last:
-                return None
-            bottom = top + 1
-        return Block(kind, top, bottom - top, **kwargs)
+        start, end = wall_minute(a, day), wall_minute(b, day)
+        if max(start, end) <= first or start >= last:
+            return None
+        top, bottom = row(start), row(end)
+        if end < start:
+            # The clocks went back inside it (1:30 PDT to 1:00 PST): as long as it lasts.
+            bottom = top + int((b - a).total_seconds()) // 60 // ROW_MINUTES
+        return Block(kind, top, max(1, min(bottom, row(last)) - top), **kwargs)
 
     groups = []
     index = 2

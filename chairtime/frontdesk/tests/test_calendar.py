@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import html
 import re
-import time
-from datetime import datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
+from time import perf_counter
 
 import pytest
 from django.db import connection
@@ -97,9 +97,7 @@ def test_it_shows_the_processing_gap_as_free_and_bookable(desk, demo):
 
 def test_it_shows_time_off_closures_and_special_hours(desk, demo):
     TimeOffFactory(stylist=demo.ben, start=demo.local(DAY, 14), end=demo.local(DAY, 16), reason="Dentist")
-    SpecialHoursFactory(
-        date=DAY, start=datetime.min.time().replace(hour=10), end=datetime.min.time().replace(hour=15)
-    )
+    SpecialHoursFactory(date=DAY, start=time(10), end=time(15))
     ClosureFactory(date=DAY + timedelta(days=1), reason="Staff training")
     response = desk.front.get(f"{DAY_URL}?date={DAY}")
     ben = column(response, "Ben")
@@ -236,9 +234,9 @@ def test_it_renders_a_full_day_of_ten_stylists_quickly(desk, demo):
     busy_salon(demo, 10, 7)
     url = f"{DAY_URL}?date={DAY}"
     assert count_queries(desk.front, url) == 9
-    started = time.perf_counter()
+    started = perf_counter()
     response = desk.front.get(url)
-    elapsed = time.perf_counter() - started
+    elapsed = perf_counter() - started
     assert response.status_code == 200
     assert len(re.findall(r'<section class="cal__col"', response.content.decode())) == 10
     assert response.content.decode().count("blk--appointment") == 70
@@ -257,3 +255,22 @@ def test_the_week_costs_the_same_queries_whatever_the_appointments(desk, demo):
 @pytest.mark.parametrize("path", [gridcss.PATH])
 def test_the_grid_stylesheet_is_what_gridcss_writes(path):
     assert path.read_text() == gridcss.grid_css(), "run python -m chairtime.frontdesk.gridcss"
+
+
+@pytest.mark.parametrize(
+    ("day", "starts"),
+    [
+        # Clocks go forward at 2:00: 1:00-4:00 on the wall is two real hours.
+        (date(2027, 3, 14), ["01:00", "01:30", "03:00", "03:30"]),
+        # Clocks go back at 2:00: 1:00-4:00 on the wall is four real hours, 1:00-2:00 twice.
+        (date(2027, 11, 7), ["01:00", "01:30", "01:00", "01:30", "02:00", "02:30", "03:00", "03:30"]),
+    ],
+)
+def test_it_draws_the_days_the_clocks_change(desk, demo, clock, day, starts):
+    clock.move_to(datetime(2027, 3, 1, 12, tzinfo=UTC))
+    SpecialHoursFactory(stylist=demo.ana, date=day, start=time(1), end=time(4))
+    response = desk.front.get(f"{DAY_URL}?date={day}")
+    assert response.status_code == 200
+    ana = column(response, "Ana")
+    found = re.findall(rf"start={day}T(\d\d:\d\d)", ana)
+    assert found == starts, found
