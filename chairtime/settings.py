@@ -107,6 +107,7 @@ INSTALLED_APPS = [
     "django_ratelimit",
     "chairtime.ops",
     "chairtime.booking",
+    "chairtime.frontdesk",
     "chairtime.announcements",
     "chairtime.messages",
     # Django's tasks API (the backport) and its database backend: the messages' queue.

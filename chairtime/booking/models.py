@@ -635,7 +635,9 @@ class Appointment(models.Model):
         db_persist=True,
     )
     customer_name = models.CharField(max_length=100)
-    customer_email = models.EmailField(max_length=254)
+    # Optional: a walk-in or phone customer booked at the front desk may give none
+    # (the online pages and the API still require one).
+    customer_email = models.EmailField(max_length=254, blank=True)
     # The customer's e-mail address, lower-cased, while the appointment is confirmed
     # (NULL once cancelled, or when there is no address). Unique with the service and
     # the start: one customer cannot hold the same service at the same time twice,

@@ -40,6 +40,7 @@ transaction with BEGIN IMMEDIATE (settings.py), which serialises writers.
 
 from __future__ import annotations
 
+import dataclasses
 import enum
 import hashlib
 import logging
@@ -175,6 +176,7 @@ def visit_book(
     customer_phone: str = "",
     request: RequestKey | None = None,
     now: datetime | None = None,
+    by_staff: bool = False,
 ) -> list[Appointment]:
     """Book a visit: ``items``' services back to back from ``start``, each with its
     named stylist or whichever suitable stylist is free (the least busy that day
@@ -184,6 +186,11 @@ def visit_book(
     BookingRequest.KEPT_FOR) books nothing and returns the appointments it made,
     waiting for them if they are still being made; the same key with another
     request is refused (Problem.REQUEST_KEY_REUSED).
+
+    ``by_staff``: booked at the front desk, so the salon's minimum notice and
+    booking horizon (rules for customers booking online) do not apply. Nothing
+    else is relaxed: a start in the past, outside hours, off the grid, or over a
+    stylist's or a resource's busy time is refused as for anyone.
 
     Raises BookingError when a service or stylist does not exist, when the visit
     does not fit at this moment (taken, outside hours, a resource in use, too
@@ -209,6 +216,7 @@ def visit_book(
             customer_name=customer_name,
             customer_email=customer_email,
             customer_phone=customer_phone,
+            by_staff=by_staff,
         )
         if claim is not None:
             claim.appointment = appointments[0]
@@ -306,6 +314,7 @@ def _book_locked(
     customer_name: str,
     customer_email: str,
     customer_phone: str,
+    by_staff: bool = False,
 ) -> list[Appointment]:
     # Who could take each service, and which resources its phases could need,
     # read without a lock only to know which rows to lock.
@@ -323,13 +332,16 @@ def _book_locked(
     wanted = _candidates(items, locked)
 
     # Before any schedule is read: a start in year 1 or 9999 has no day window.
-    timing = availability.check_timing(selectors.salon_policy(salon), start, now)
+    policy = selectors.salon_policy(salon)
+    if by_staff:
+        policy = staff_policy(policy, start, now)
+    timing = availability.check_timing(policy, start, now)
     if timing is not None:
         raise BookingError(timing)
     if not all(candidates for _, candidates in wanted):
         raise BookingError(Problem.NO_STYLIST)
 
-    search, plan = _plan_locked(salon, wanted, start, now, locked_resources)
+    search, plan = _plan_locked(salon, wanted, start, now, locked_resources, by_staff=by_staff)
     # The customer's own appointments, in one query: a customer who already holds
     # the first service at the start hears so rather than "taken"; one who holds
     # any of the visit's services at its start is refused.
@@ -381,9 +393,11 @@ def _plan_locked(
     *,
     ignoring: Sequence[int] = (),
     keep: Sequence[int] | None = None,
+    by_staff: bool = False,
 ) -> tuple[selectors.VisitSearch, availability.Plan | Refusal]:
     """The visit's search of the start's day and the engine's plan (or refusal),
-    on the locked state; ``ignoring``, ``keep``: see :func:`visit_reschedule`."""
+    on the locked state; ``ignoring``, ``keep``: see :func:`visit_reschedule`;
+    ``by_staff``: :func:`staff_policy`."""
     day = start.astimezone(salon.tz).date()
     search = selectors.visit_search(salon, wanted, day, day, legacy=True, ignoring=ignoring)
     needed = {r for offer in search.offers.values() for r in offer.resource_ids}
@@ -393,9 +407,24 @@ def _plan_locked(
         lock_resources(needed - locked_resources)
         search = selectors.visit_search(salon, wanted, day, day, legacy=True, ignoring=ignoring)
     plan = availability.plan_visit(
-        search.schedules, search.policy, start, _least_busy_first(search, keep), now, search.resources
+        search.schedules,
+        staff_policy(search.policy, start, now) if by_staff else search.policy,
+        start,
+        _least_busy_first(search, keep),
+        now,
+        search.resources,
     )
     return search, plan
+
+
+def staff_policy(policy: availability.Policy, start: datetime, now: datetime) -> availability.Policy:
+    """``policy`` without the two rules for online customers: no minimum notice,
+    and a horizon that reaches ``start``'s day."""
+    tz = policy.time_zone
+    days_ahead = (start.astimezone(tz).date() - now.astimezone(tz).date()).days
+    return dataclasses.replace(
+        policy, min_notice=timedelta(0), horizon_days=max(policy.horizon_days, days_ahead)
+    )
 
 
 def _least_busy_first(
@@ -671,14 +700,24 @@ def _reschedule_locked(
     if start == first_start and all(a.stylist_id == s for a, s in zip(current, asked, strict=True)):
         return current, False  # asked to stay where it is
     wanted = _candidates(items, locked)
-    timing = availability.check_timing(selectors.salon_policy(salon), start, now)
+    policy = selectors.salon_policy(salon)
+    if by_staff:  # staff move appointments as they book them: no notice, no horizon
+        policy = staff_policy(policy, start, now)
+    timing = availability.check_timing(policy, start, now)
     if timing is not None:
         raise BookingError(timing)
     if not all(candidates for _, candidates in wanted):
         raise BookingError(Problem.NO_STYLIST)
     own = [a.pk for a in current]
     search, plan = _plan_locked(
-        salon, wanted, start, now, locked_resources, ignoring=own, keep=[a.stylist_id for a in current]
+        salon,
+        wanted,
+        start,
+        now,
+        locked_resources,
+        ignoring=own,
+        keep=[a.stylist_id for a in current],
+        by_staff=by_staff,
     )
     if isinstance(plan, Refusal):
         raise BookingError(plan)

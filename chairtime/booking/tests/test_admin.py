@@ -11,6 +11,7 @@ import psycopg.errors
 import pytest
 import time_machine
 from django.contrib import admin
+from django.contrib.auth import get_user_model
 from django.contrib.contenttypes.models import ContentType
 from django.db import OperationalError, connection, connections
 from django.http import HttpResponse
@@ -169,6 +170,19 @@ def one_of_each(demo, announcement_store) -> dict[str, str]:
     ServicePhaseFactory(service=demo.colour, position=0, minutes=60, resources=[basin])
     ServicePhaseFactory(service=demo.colour, position=1, minutes=60)
     GroupFactory()
+    # The front desk's (chairtime.frontdesk): an account with a role, an event.
+    from chairtime.frontdesk.models import AppointmentEvent, Role, StaffMember
+
+    member = StaffMember.objects.create(
+        user=get_user_model().objects.create_user(username="desk-one", password="x"), role=Role.FRONT_DESK
+    )
+    AppointmentEvent.objects.create(
+        appointment=appointment,
+        kind=AppointmentEvent.Kind.ARRIVED,
+        at=timezone.now(),
+        by=member.user,
+        by_name="desk-one",
+    )
     AccessAttemptFactory()
     AccessLogFactory()
     AccessFailureLogFactory()

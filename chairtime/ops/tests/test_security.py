@@ -750,7 +750,7 @@ def test_it_refuses_to_create_the_local_admin_with_debug_off(settings, db):
 
 
 def staff_urls() -> list[str]:
-    """Every back-office URL (admin and staff pages), arguments filled in."""
+    """Every back-office URL (admin, staff and front-desk pages), arguments filled in."""
     urls: list[str] = []
 
     def walk(patterns, prefix: str) -> None:
@@ -759,7 +759,7 @@ def staff_urls() -> list[str]:
                 walk(pattern.url_patterns, prefix + str(pattern.pattern))
             elif isinstance(pattern, URLPattern):
                 route = simplify_regex(prefix + str(pattern.pattern))
-                if route.startswith(("/admin/", "/staff/")):
+                if route.startswith(("/admin/", "/staff/", "/desk/")):
                     route = route.replace("<app_label>", "booking").replace("<url>", "anything/")
                     urls.append(re.sub(r"<[^>]+>", "1", route))
 
@@ -774,12 +774,13 @@ def test_it_shows_anonymous_visitors_only_the_login_page_of_the_back_office(demo
     answers = {url: client.get(url) for url in urls}
 
     reachable = sorted(url for url, response in answers.items() if response.status_code == 200)
-    assert reachable == ["/admin/login/"]
+    assert reachable == ["/admin/login/", "/desk/login/"]
     for url, response in answers.items():
-        if url != "/admin/login/":
+        if url not in reachable:
             assert response.status_code in (302, 404, 405), (url, response.status_code)
             if response.status_code == 302:
-                assert response["Location"].startswith("/admin/"), url
+                login = "/desk/login/" if url.startswith("/desk/") else "/admin/"
+                assert response["Location"].startswith(login), url
 
 
 def test_it_refuses_iam_database_auth_without_the_ca_that_verifies_the_server():

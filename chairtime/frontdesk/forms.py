@@ -1,0 +1,47 @@
+"""The desk's forms: booking a walk-in or phone customer, and status changes."""
+
+from __future__ import annotations
+
+import secrets
+
+from django import forms
+
+from chairtime.booking.models import Service, Stylist
+
+
+class DeskBookingForm(forms.Form):
+    services = forms.ModelMultipleChoiceField(
+        queryset=Service.objects.filter(is_active=True),
+        widget=forms.CheckboxSelectMultiple,
+        label="Services",
+        help_text="Several services are booked back to back, in the order listed.",
+        error_messages={"required": "Choose at least one service."},
+    )
+    stylist = forms.ModelChoiceField(
+        queryset=Stylist.objects.filter(is_active=True),
+        label="Stylist",
+        empty_label=None,
+        error_messages={"invalid_choice": "Choose one of the stylists listed."},
+    )
+    date = forms.DateField(
+        label="Date",
+        widget=forms.DateInput(attrs={"type": "date"}),
+        error_messages={"invalid": "Give a date."},
+    )
+    time = forms.TimeField(
+        label="Start time",
+        widget=forms.TimeInput(attrs={"type": "time", "step": 300}, format="%H:%M"),
+        error_messages={"invalid": "Give a time such as 14:30."},
+    )
+    customer_name = forms.CharField(label="Customer's name", max_length=100, strip=True)
+    customer_email = forms.EmailField(label="E-mail address (optional)", required=False, max_length=254)
+    customer_phone = forms.CharField(
+        label="Phone number (optional)", required=False, max_length=32, strip=True
+    )
+    # One per form shown: sending the same form twice books once (services.request_key).
+    nonce = forms.CharField(widget=forms.HiddenInput, max_length=64)
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        if not self.is_bound:
+            self.initial.setdefault("nonce", secrets.token_urlsafe(16))

@@ -1,0 +1,132 @@
+"""Who works at the front desk, and what happened to each appointment there.
+
+``StaffMember`` gives a user a role at the salon: the desk's views ask for it on
+every request (``access.py``). ``Attendance`` is an appointment's state on the
+day (arrived, in progress, completed, no-show); ``AppointmentEvent`` is the
+history of every change, with who and when. Neither touches
+``Appointment.status``: that column (confirmed/cancelled) drives the generated
+columns and constraints that keep bookings apart, and cancelling goes through
+``booking.services.appointment_cancel`` as everywhere else.
+"""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import models
+from django.db.models import Q
+
+from chairtime.booking.models import Appointment, Salon, Stylist
+
+
+class Role(models.TextChoices):
+    MANAGER = "manager", "Owner or manager"
+    FRONT_DESK = "desk", "Front desk"
+    STYLIST = "stylist", "Stylist"
+
+
+class StaffMember(models.Model):
+    """A user's place at the salon. A stylist's account names their Stylist row:
+    that is whose calendar they see."""
+
+    salon = models.ForeignKey(Salon, on_delete=models.CASCADE, related_name="staff", default=1)
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="staff_member"
+    )
+    role = models.CharField(max_length=16, choices=Role.choices)
+    stylist = models.OneToOneField(
+        Stylist,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="staff_member",
+        help_text="For a stylist's account: which stylist they are.",
+    )
+
+    class Meta:
+        ordering = ["role", "user__username"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(role="stylist", stylist__isnull=False)
+                | (~Q(role="stylist") & Q(stylist__isnull=True)),
+                name="staff_member_stylist_iff_role_stylist",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user.get_username()} ({self.get_role_display()})"
+
+    def clean(self) -> None:
+        if self.role == Role.STYLIST and self.stylist_id is None:
+            raise ValidationError({"stylist": "A stylist's account must say which stylist they are."})
+        if self.role != Role.STYLIST and self.stylist_id is not None:
+            raise ValidationError({"stylist": "Only a stylist's account names a stylist."})
+
+    @property
+    def is_manager(self) -> bool:
+        return self.role == Role.MANAGER
+
+    @property
+    def is_stylist(self) -> bool:
+        return self.role == Role.STYLIST
+
+    @property
+    def can_book(self) -> bool:
+        return self.role in (Role.MANAGER, Role.FRONT_DESK)
+
+    def may_see_stylist(self, stylist_id: int | None) -> bool:
+        """Whether this member may see that stylist's calendar and appointments."""
+        return not self.is_stylist or stylist_id == self.stylist_id
+
+
+class Attendance(models.TextChoices):
+    BOOKED = "booked", "Booked"
+    ARRIVED = "arrived", "Arrived"
+    IN_PROGRESS = "in_progress", "In progress"
+    COMPLETED = "completed", "Completed"
+    NO_SHOW = "no_show", "No-show"
+
+
+class AppointmentState(models.Model):
+    """An appointment's attendance: one row once anything was recorded (none: booked)."""
+
+    appointment = models.OneToOneField(
+        Appointment, on_delete=models.CASCADE, primary_key=True, related_name="desk_state"
+    )
+    attendance = models.CharField(max_length=16, choices=Attendance.choices, default=Attendance.BOOKED)
+    changed_at = models.DateTimeField()
+    changed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+
+    def __str__(self) -> str:
+        return f"appointment {self.appointment_id}: {self.get_attendance_display()}"
+
+
+class AppointmentEvent(models.Model):
+    """One change to an appointment made at the desk, with who and when."""
+
+    class Kind(models.TextChoices):
+        BOOKED = "booked", "Booked at the desk"
+        ARRIVED = "arrived", "Arrived"
+        IN_PROGRESS = "in_progress", "In progress"
+        COMPLETED = "completed", "Completed"
+        NO_SHOW = "no_show", "No-show"
+        CANCELLED_BY_CUSTOMER = "cancelled_customer", "Cancelled by the customer"
+        CANCELLED_BY_SALON = "cancelled_salon", "Cancelled by the salon"
+
+    appointment = models.ForeignKey(Appointment, on_delete=models.CASCADE, related_name="desk_events")
+    kind = models.CharField(max_length=24, choices=Kind.choices)
+    at = models.DateTimeField()
+    by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    # Kept when the account is deleted: the history still says who.
+    by_name = models.CharField(max_length=150)
+
+    class Meta:
+        ordering = ["at", "pk"]
+        indexes = [models.Index(fields=["appointment", "at"], name="desk_event_appointment_at")]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} by {self.by_name} at {self.at:%Y-%m-%d %H:%M} UTC"

@@ -1,0 +1,29 @@
+"""The front desk, for the salon's staff (docs/frontdesk.md).
+
+/desk/                              the desk's home: today, links by role
+/desk/login/  /desk/logout/         sign in and out
+/desk/day/?date=YYYY-MM-DD          the day's calendar, one column per stylist
+/desk/week/?date=...&stylist=<id|all>   the week's calendar, one column per day
+/desk/book/?stylist=<id>&start=YYYY-MM-DDTHH:MM   book a walk-in or phone customer
+/desk/appointment/<id>/             an appointment: its phases, history and buttons
+/desk/appointment/<id>/status/      POST: arrived, in progress, completed, no-show, cancel
+"""
+
+from __future__ import annotations
+
+from django.urls import path
+
+from chairtime.frontdesk import views
+
+app_name = "frontdesk"
+
+urlpatterns = [
+    path("", views.home, name="home"),
+    path("login/", views.DeskLoginView.as_view(), name="login"),
+    path("logout/", views.DeskLogoutView.as_view(), name="logout"),
+    path("day/", views.day, name="day"),
+    path("week/", views.week, name="week"),
+    path("book/", views.book, name="book"),
+    path("appointment/<int:appointment_id>/", views.appointment, name="appointment"),
+    path("appointment/<int:appointment_id>/status/", views.status, name="status"),
+]

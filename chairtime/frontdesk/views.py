@@ -1,0 +1,378 @@
+"""The front desk's pages. Thin: access checks in ``access.py``, reads and the
+grid in ``calendar.py``, writes through ``booking.services`` and ``services.py``.
+Every page works without JavaScript; every change is a POST form with CSRF."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta
+
+from django.contrib import messages
+from django.contrib.auth import views as auth_views
+from django.db.models import Prefetch, prefetch_related_objects
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils import timezone
+
+from chairtime.booking import selectors
+from chairtime.booking import services as booking
+from chairtime.booking.errors import BookingError
+from chairtime.booking.models import Appointment, Hold, Salon, Stylist
+from chairtime.booking.views import (
+    PageProblem,
+    format_long_day,
+    format_time_range,
+    friendly_problems,
+    parse_day,
+    parse_start,
+    phase_list,
+    require_http_methods,
+    require_safe,
+)
+from chairtime.frontdesk import calendar
+from chairtime.frontdesk import services as desk
+from chairtime.frontdesk.access import DESK_ROLES, desk_view, refuse
+from chairtime.frontdesk.forms import DeskBookingForm
+from chairtime.frontdesk.models import Attendance, StaffMember
+
+# What each button asks, and who may press it.
+ACTIONS = {
+    "arrived": ("Arrived", Attendance.ARRIVED),
+    "in_progress": ("In progress", Attendance.IN_PROGRESS),
+    "completed": ("Completed", Attendance.COMPLETED),
+    "no_show": ("No-show", Attendance.NO_SHOW),
+    "cancel_customer": ("Cancel: the customer asked", None),
+    "cancel_salon": ("Cancel: the salon cancels", None),
+}
+STYLIST_ACTIONS = {"arrived", "in_progress", "completed", "no_show"}
+
+
+class DeskLoginView(auth_views.LoginView):
+    template_name = "frontdesk/login.html"
+    redirect_authenticated_user = True
+
+    def get_default_redirect_url(self) -> str:
+        return reverse("frontdesk:home")
+
+
+class DeskLogoutView(auth_views.LogoutView):
+    next_page = "frontdesk:login"
+
+
+def _today(salon: Salon, now: datetime) -> date:
+    return now.astimezone(salon.tz).date()
+
+
+def _day_param(request: HttpRequest, today: date, back: str) -> date:
+    raw = request.GET.get("date", "")
+    if not raw:
+        return today
+    day = parse_day(raw)
+    if day is None:
+        raise PageProblem(
+            400,
+            f"That is not a date. Use the form YYYY-MM-DD, for example {today.isoformat()}.",
+            back_url=reverse(back),
+            back_label="Show today",
+        )
+    return day
+
+
+def _appointment_url(appointment: Appointment) -> str:
+    return reverse("frontdesk:appointment", args=[appointment.pk])
+
+
+def _calendar_links() -> tuple:
+    """The calendar's link makers, reversing each URL once: a busy day links
+    hundreds of slots, and reverse() is not free."""
+    book_prefix = reverse("frontdesk:book")
+    appointment_prefix = reverse("frontdesk:appointment", args=[1]).removesuffix("1/")
+
+    def book_url(stylist: Stylist, local: datetime) -> str:
+        return f"{book_prefix}?stylist={stylist.pk}&start={local:%Y-%m-%dT%H:%M}"
+
+    def appointment_url(appointment: Appointment) -> str:
+        return f"{appointment_prefix}{appointment.pk}/"
+
+    return book_url, appointment_url
+
+
+def _render_calendar(
+    request: HttpRequest, *, stylists: list[Stylist], days: list[date], now: datetime, extra: dict
+) -> HttpResponse:
+    salon = Salon.cached()
+    staff: StaffMember = request.staff  # type: ignore[attr-defined]
+    schedule = calendar.read(salon, stylists, days[0], days[-1])
+    book_url, appointment_url = _calendar_links()
+    grid = calendar.layout(
+        salon,
+        schedule,
+        stylists,
+        days,
+        now=now,
+        appointment_url=appointment_url,
+        book_url=book_url,
+        may_book=staff.can_book,
+    )
+    context = {"grid": grid, "staff": staff, "salon": salon, **extra}
+    return render(request, "frontdesk/calendar.html", context)
+
+
+@require_safe
+@desk_view()
+@friendly_problems
+def home(request: HttpRequest) -> HttpResponse:
+    salon = Salon.cached()
+    staff: StaffMember = request.staff  # type: ignore[attr-defined]
+    now = timezone.now()
+    today = _today(salon, now)
+    by_stylist = selectors.appointment_list_for_day(salon=salon, day=today)
+    rows = []
+    for stylist, appointments in by_stylist.items():
+        if not staff.may_see_stylist(stylist.pk):
+            continue
+        for a in appointments:
+            if a.status != Appointment.Status.CONFIRMED:
+                continue
+            rows.append(
+                {
+                    "appointment": a,
+                    "stylist": stylist,
+                    "time": format_time_range(
+                        a.starts_at.astimezone(salon.tz), a.ends_at.astimezone(salon.tz)
+                    ),
+                    "url": _appointment_url(a),
+                }
+            )
+    rows.sort(key=lambda row: (row["appointment"].starts_at, row["stylist"].name))
+    week_url = reverse("frontdesk:week")
+    if staff.is_stylist:
+        week_url += f"?stylist={staff.stylist_id}"
+    context = {
+        "staff": staff,
+        "salon": salon,
+        "today_label": format_long_day(today),
+        "rows": rows,
+        "week_url": week_url,
+    }
+    return render(request, "frontdesk/home.html", context)
+
+
+@require_safe
+@desk_view()
+@friendly_problems
+def day(request: HttpRequest) -> HttpResponse:
+    salon = Salon.cached()
+    staff: StaffMember = request.staff  # type: ignore[attr-defined]
+    now = timezone.now()
+    today = _today(salon, now)
+    shown = _day_param(request, today, "frontdesk:day")
+    stylists = [staff.stylist] if staff.is_stylist else calendar.stylists_for(shown, shown, salon.tz)
+    url = reverse("frontdesk:day")
+    extra = {
+        "view": "day",
+        "title": format_long_day(shown),
+        "is_today": shown == today,
+        "shown": shown,
+        "prev_url": f"{url}?date={shown - timedelta(days=1):%Y-%m-%d}",
+        "next_url": f"{url}?date={shown + timedelta(days=1):%Y-%m-%d}",
+        "today_url": url,
+        "other_url": f"{reverse('frontdesk:week')}?date={shown:%Y-%m-%d}"
+        + (f"&stylist={staff.stylist_id}" if staff.is_stylist else ""),
+        "other_label": "Week",
+    }
+    return _render_calendar(request, stylists=stylists, days=[shown], now=now, extra=extra)
+
+
+@require_safe
+@desk_view()
+@friendly_problems
+def week(request: HttpRequest) -> HttpResponse:
+    salon = Salon.cached()
+    staff: StaffMember = request.staff  # type: ignore[attr-defined]
+    now = timezone.now()
+    today = _today(salon, now)
+    shown = _day_param(request, today, "frontdesk:week")
+    first = shown - timedelta(days=shown.weekday())
+    days = [first + timedelta(days=n) for n in range(7)]
+    raw = request.GET.get("stylist", "")
+    if staff.is_stylist and not raw:
+        raw = str(staff.stylist_id)
+    if raw in ("", "all"):
+        if staff.is_stylist:
+            refuse("A stylist's account shows only their own calendar.")
+        stylists = calendar.stylists_for(days[0], days[-1], salon.tz)
+        who = "all"
+    else:
+        stylist = Stylist.objects.filter(pk=int(raw)).first() if raw.isdigit() and len(raw) <= 9 else None
+        if stylist is None:
+            raise PageProblem(
+                404,
+                "There is no such stylist.",
+                back_url=reverse("frontdesk:week"),
+                back_label="Show everyone",
+            )
+        if not staff.may_see_stylist(stylist.pk):
+            refuse("A stylist's account shows only their own calendar, not another stylist's.")
+        stylists = [stylist]
+        who = str(stylist.pk)
+    url = reverse("frontdesk:week")
+    suffix = f"&stylist={who}"
+    extra = {
+        "view": "week",
+        "title": f"Week of {format_long_day(first)}",
+        "is_today": first <= today <= days[-1],
+        "shown": shown,
+        "prev_url": f"{url}?date={first - timedelta(days=7):%Y-%m-%d}{suffix}",
+        "next_url": f"{url}?date={first + timedelta(days=7):%Y-%m-%d}{suffix}",
+        "today_url": f"{url}?stylist={who}",
+        "other_url": f"{reverse('frontdesk:day')}?date={shown:%Y-%m-%d}",
+        "other_label": "Day",
+        "who": who,
+        "stylist_choices": [] if staff.is_stylist else Stylist.objects.filter(is_active=True),
+    }
+    return _render_calendar(request, stylists=stylists, days=days, now=now, extra=extra)
+
+
+@require_http_methods(["GET", "HEAD", "POST"])
+@desk_view(DESK_ROLES)
+@friendly_problems
+def book(request: HttpRequest) -> HttpResponse:
+    salon = Salon.cached()
+    staff: StaffMember = request.staff  # type: ignore[attr-defined]
+    status = 200
+    if request.method == "POST":
+        form = DeskBookingForm(request.POST)
+        if form.is_valid():
+            data = form.cleaned_data
+            start = parse_start(f"{data['time']:%H:%M}", data["date"], salon.tz)
+            if start is None:
+                form.add_error("time", "That time does not exist on that day (the clocks change).")
+            else:
+                now = timezone.now()
+                services = list(data["services"])
+                items = [booking.ItemRequest(s.pk, data["stylist"].pk) for s in services]
+                try:
+                    appointments = booking.visit_book(
+                        items=items,
+                        start=start,
+                        customer_name=data["customer_name"],
+                        customer_email=data["customer_email"],
+                        customer_phone=data["customer_phone"],
+                        request=booking.request_key(
+                            "desk", data["nonce"], items, start, data["customer_name"]
+                        ),
+                        now=now,
+                        by_staff=True,
+                    )
+                except BookingError as error:
+                    form.add_error(None, error.message)
+                    status = 409 if error.conflict else 422
+                else:
+                    if not appointments[0].desk_events.exists():
+                        desk.record_booked(appointments, user=request.user, now=now)
+                    messages.success(request, f"Booked {data['customer_name']} with {data['stylist'].name}.")
+                    return redirect("frontdesk:appointment", appointment_id=appointments[0].pk)
+        if status == 200:
+            status = 400
+    else:
+        initial = {}
+        stylist_id = request.GET.get("stylist", "")
+        if stylist_id.isdigit() and len(stylist_id) <= 9:
+            initial["stylist"] = int(stylist_id)
+        raw = request.GET.get("start", "")
+        start_day = parse_day(raw[:10])
+        if start_day is not None and len(raw) == 16 and raw[10] == "T":
+            initial["date"] = start_day
+            initial["time"] = raw[11:]
+        else:
+            initial["date"] = _today(salon, timezone.now())
+        form = DeskBookingForm(initial=initial)
+    context = {"form": form, "staff": staff, "salon": salon}
+    return render(request, "frontdesk/book.html", context, status=status)
+
+
+def _visible_appointment(request: HttpRequest, appointment_id: int) -> Appointment:
+    staff: StaffMember = request.staff  # type: ignore[attr-defined]
+    appointment = selectors.appointment_get(appointment_id)
+    if appointment is None:
+        raise PageProblem(404, "There is no such appointment.", back_url=reverse("frontdesk:day"))
+    if not staff.may_see_stylist(appointment.stylist_id):
+        refuse("A stylist's account shows only their own appointments.")
+    return appointment
+
+
+def _actions_for(staff: StaffMember) -> list[tuple[str, str]]:
+    return [
+        (key, label) for key, (label, _) in ACTIONS.items() if not staff.is_stylist or key in STYLIST_ACTIONS
+    ]
+
+
+@require_safe
+@desk_view()
+@friendly_problems
+def appointment(request: HttpRequest, appointment_id: int) -> HttpResponse:
+    return _appointment_page(request, _visible_appointment(request, appointment_id))
+
+
+def _appointment_page(request: HttpRequest, appointment: Appointment, status: int = 200) -> HttpResponse:
+    salon = Salon.cached()
+    staff: StaffMember = request.staff  # type: ignore[attr-defined]
+    prefetch_related_objects(
+        [appointment],
+        Prefetch(
+            "holds",
+            queryset=Hold.objects.select_related("unit__resource").order_by("starts_at", "pk"),
+            to_attr="sheet_holds",
+        ),
+    )
+    state = calendar.status_of(Appointment.objects.select_related("desk_state").get(pk=appointment.pk))
+    local_day = appointment.starts_at.astimezone(salon.tz).date()
+    context = {
+        "staff": staff,
+        "salon": salon,
+        "appointment": appointment,
+        "time": format_time_range(
+            appointment.starts_at.astimezone(salon.tz), appointment.ends_at.astimezone(salon.tz), zone=True
+        ),
+        "day_label": format_long_day(local_day),
+        "day_url": f"{reverse('frontdesk:day')}?date={local_day:%Y-%m-%d}",
+        "state": state,
+        "state_label": calendar.STATUS_LABELS[state],
+        "phases": phase_list(appointment, salon.tz),
+        "visit": selectors.visit_appointment_list(appointment),
+        "events": appointment.desk_events.select_related(None).all(),
+        "actions": _actions_for(staff) if appointment.status == Appointment.Status.CONFIRMED else [],
+    }
+    return render(request, "frontdesk/appointment.html", context, status=status)
+
+
+@require_http_methods(["POST"])
+@desk_view()
+@friendly_problems
+def status(request: HttpRequest, appointment_id: int) -> HttpResponse:
+    staff: StaffMember = request.staff  # type: ignore[attr-defined]
+    appointment = _visible_appointment(request, appointment_id)
+    action = request.POST.get("action", "")
+    if action not in dict(_actions_for(staff)):
+        if action in ACTIONS:
+            refuse("Only the front desk and managers can cancel appointments.")
+        raise PageProblem(
+            400, "That is not a change the desk can make.", back_url=_appointment_url(appointment)
+        )
+    now = timezone.now()
+    try:
+        if action.startswith("cancel_"):
+            desk.appointment_cancel(
+                appointment_id=appointment.pk, by_salon=action == "cancel_salon", user=request.user, now=now
+            )
+            messages.success(request, "Cancelled. The time is free again.")
+        else:
+            desk.appointment_mark(
+                appointment_id=appointment.pk, attendance=ACTIONS[action][1], user=request.user, now=now
+            )
+            messages.success(request, f"Marked {ACTIONS[action][0].lower()}.")
+    except (BookingError, desk.DeskError) as error:
+        messages.error(request, error.message)
+        return _appointment_page(request, selectors.appointment_get(appointment.pk), status=409)
+    return redirect("frontdesk:appointment", appointment_id=appointment.pk)
