@@ -108,6 +108,7 @@ INSTALLED_APPS = [
     "chairtime.ops",
     "chairtime.booking",
     "chairtime.frontdesk",
+    "chairtime.reports",
     "chairtime.announcements",
     "chairtime.messages",
     # Django's tasks API (the backport) and its database backend: the messages' queue.

@@ -6,6 +6,7 @@ from chairtime.booking.api import api
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/v1/", api.urls),
+    path("desk/reports/", include("chairtime.reports.urls")),
     path("desk/", include("chairtime.frontdesk.urls")),
     path("", include("chairtime.booking.urls")),
 ]
