@@ -6,6 +6,7 @@ from chairtime.booking.api import api
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/v1/", api.urls),
+    path("staff/clients/", include("chairtime.clients.urls")),
     path("", include("chairtime.booking.urls")),
 ]
 
