@@ -63,6 +63,7 @@ def _card_page(
     *,
     notes_form: NotesForm | None = None,
     formula_form: FormulaForm | None = None,
+    error: str = "",
     status: int = 200,
 ) -> HttpResponse:
     now = timezone.now()
@@ -73,6 +74,7 @@ def _card_page(
     context = {
         "card": card,
         "client": client,
+        "error": error,
         "upcoming": upcoming,
         "past": past,
         "notes_form": notes_form or NotesForm(initial={"notes": client.notes}),
@@ -81,6 +83,7 @@ def _card_page(
         "can_change": request.user.has_perm("clients.change_client") and not client.is_erased,
         "can_erase": request.user.has_perm("clients.delete_client") and not client.is_erased,
         "zone": now.astimezone(salon.tz).tzname(),
+        "time_zone": salon.tz,
     }
     return render(request, "clients/card.html", context, status=status)
 
@@ -105,8 +108,7 @@ def notes(request: HttpRequest, client_id: int) -> HttpResponse:
     try:
         services.client_update_notes(client=client, notes=form.cleaned_data["notes"])
     except services.ClientError as error:
-        form.add_error(None, str(error))
-        return _card_page(request, client, salon, notes_form=form, status=409)
+        return _card_page(request, client, salon, error=str(error), status=409)
     messages.success(request, "Notes saved.")
     return redirect("clients:card", client_id=client.pk)
 
@@ -135,8 +137,7 @@ def formula_add(request: HttpRequest, client_id: int) -> HttpResponse:
             staff=request.user,
         )
     except services.ClientError as error:
-        form.add_error(None, str(error))
-        return _card_page(request, client, salon, formula_form=form, status=409)
+        return _card_page(request, client, salon, formula_form=form, error=str(error), status=409)
     messages.success(request, "Formula added.")
     return redirect(reverse("clients:card", args=[client.pk]) + "#formulas")
 

@@ -102,3 +102,87 @@ def test_the_second_first_booking_joins_the_card_the_first_started(demo_tx, monk
     assert set(ClientAppointment.objects.values_list("appointment_id", "client_id")) == {
         (r.pk, card.pk) for r in results
     }
+
+
+# --- An erasure while a booking with the card's address is under way -----------------
+
+
+class PausedBooking:
+    """The booking stops right after it found the card, until ``go`` is set."""
+
+    def __init__(self, monkeypatch, *, lock: bool) -> None:
+        self.card_read = threading.Event()
+        self.go = threading.Event()
+        real = client_cards._locked_card
+
+        def unlocked(salon_id, email):
+            return Client.objects.filter(salon_id=salon_id, email=email).first()
+
+        def find_then_pause(salon_id, email):
+            card = (real if lock else unlocked)(salon_id, email)
+            if not self.card_read.is_set():
+                self.card_read.set()
+                assert self.go.wait(timeout=10)
+            return card
+
+        monkeypatch.setattr(client_cards, "_locked_card", find_then_pause)
+
+
+def erase_in_thread(card_id: int, user) -> Client | Exception:
+    try:
+        return client_cards.client_erase(client_id=card_id, by=user, now=NOW)
+    except client_cards.ClientError as e:
+        return e
+    finally:
+        connections.close_all()
+
+
+@pytest.fixture
+def known_card(demo_tx):
+    from django.contrib.auth.models import User
+
+    card = Client.objects.create(
+        salon=demo_tx.salon, name="Alex Doe", email="alex@example.com", created_at=NOW
+    )
+    return card, User.objects.create_user("manager", is_staff=True)
+
+
+@needs_row_locks
+def test_without_the_card_lock_an_erasure_leaves_a_new_booking_with_personal_data_on_the_card(
+    demo_tx, known_card, monkeypatch
+):
+    card, manager = known_card
+    paused = PausedBooking(monkeypatch, lock=False)
+    with ThreadPoolExecutor(1) as pool:
+        booking = pool.submit(book_in_thread, demo_tx, demo_tx.ana, 10)
+        assert paused.card_read.wait(timeout=10)
+        erased = erase_in_thread(card.pk, manager)  # nothing stops it
+        paused.go.set()
+        appointment = booking.result()
+
+    assert isinstance(erased, Client) and erased.is_erased
+    assert isinstance(appointment, Appointment)
+    # The defect: an erased card holding a visit with the customer's name and address.
+    assert ClientAppointment.objects.get(appointment=appointment).client_id == card.pk
+    assert Appointment.objects.get(pk=appointment.pk).customer_email == "alex@example.com"
+
+
+@needs_row_locks
+def test_an_erasure_waits_for_a_booking_holding_the_card_then_refuses(demo_tx, known_card, monkeypatch):
+    card, manager = known_card
+    paused = PausedBooking(monkeypatch, lock=True)
+    with ThreadPoolExecutor(2) as pool:
+        booking = pool.submit(book_in_thread, demo_tx, demo_tx.ana, 10)
+        assert paused.card_read.wait(timeout=10)
+        erasure = pool.submit(erase_in_thread, card.pk, manager)
+        threading.Event().wait(0.5)
+        assert not erasure.done(), "the erasure must wait for the booking's lock on the card"
+        paused.go.set()
+        appointment, refused = booking.result(), erasure.result()
+
+    assert isinstance(appointment, Appointment)
+    assert isinstance(refused, client_cards.ClientError)
+    assert "still to come" in str(refused)
+    card.refresh_from_db()
+    assert not card.is_erased
+    assert ClientAppointment.objects.get(appointment=appointment).client_id == card.pk
