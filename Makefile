@@ -12,10 +12,10 @@ RUFF := $(VENV)/bin/ruff
 TEST_POSTGRES_URL ?= postgres://postgres@127.0.0.1:5432/chairtime
 TEST_MARIADB_URL ?= mysql://root@127.0.0.1:3306/chairtime
 PYTEST_ARGS ?=
-BROWSER_TESTS := chairtime/booking/tests/test_browser.py
+BROWSER_TESTS := chairtime/booking/tests/test_browser.py chairtime/clients/tests/test_browser.py
 # The browser tests run in a pytest process of their own (see test_browser.py).
 define run_suite
-	DATABASE_URL=$(1) $(PYTEST) --ignore=$(BROWSER_TESTS) $(PYTEST_ARGS)
+	DATABASE_URL=$(1) $(PYTEST) $(addprefix --ignore=,$(BROWSER_TESTS)) $(PYTEST_ARGS)
 	DATABASE_URL=$(1) $(PYTEST) $(BROWSER_TESTS) $(PYTEST_ARGS)
 endef
 
@@ -54,7 +54,7 @@ test-mariadb: install  ## the suite on MariaDB (TEST_MARIADB_URL)
 	$(call run_suite,$(TEST_MARIADB_URL))
 
 test-quick: install  ## SQLite only, no browser
-	DATABASE_URL= $(PYTEST) --ignore=$(BROWSER_TESTS) $(PYTEST_ARGS)
+	DATABASE_URL= $(PYTEST) $(addprefix --ignore=,$(BROWSER_TESTS)) $(PYTEST_ARGS)
 
 # The pipeline's test stage (deploy/buildspecs/test.yml): PostgreSQL, as production,
 # with JUnit and Cobertura reports in test-results/ and a coverage floor. The browser
@@ -63,7 +63,7 @@ COVERAGE_FLOOR ?= 85
 test-ci: install  ## the suite on PostgreSQL with JUnit + Cobertura reports in test-results/ and a coverage floor
 	scripts/k8s-tools
 	mkdir -p test-results
-	DATABASE_URL=$(TEST_POSTGRES_URL) $(PYTEST) --ignore=$(BROWSER_TESTS) $(PYTEST_ARGS) \
+	DATABASE_URL=$(TEST_POSTGRES_URL) $(PYTEST) $(addprefix --ignore=,$(BROWSER_TESTS)) $(PYTEST_ARGS) \
 	  --junitxml=test-results/junit-postgres.xml \
 	  --cov=chairtime --cov=chairtimectl --cov-report=xml:test-results/coverage.xml \
 	  --cov-report=term:skip-covered --cov-fail-under=$(COVERAGE_FLOOR)

@@ -6,6 +6,7 @@ import pytest
 from django.contrib.auth.models import Permission, User
 
 from chairtime.booking.models import Appointment
+from chairtime.booking.tests.conftest import browser_type_launch_args  # noqa: F401 (Debian's Chromium)
 from chairtime.booking.tests.factories import AppointmentFactory
 from chairtime.clients.models import Client, ClientAppointment
 
