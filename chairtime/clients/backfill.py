@@ -19,9 +19,10 @@ from chairtime.clients.models import normalise_email, phone_digits
 BATCH_SIZE = 500
 
 
-def backfill(*, models, now: datetime, batch_size: int = BATCH_SIZE) -> int:
+def backfill(*, models, now: datetime, batch_size: int | None = None) -> int:
     """Returns how many appointments were attached. ``models``: an object with
     the attributes Appointment, Client, ClientAppointment and Salon."""
+    batch_size = batch_size or BATCH_SIZE
     default_salon = models.Salon.objects.order_by("pk").values_list("pk", flat=True).first()
     after, attached = 0, 0
     while True:
