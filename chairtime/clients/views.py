@@ -51,7 +51,8 @@ def visit_label(appointment: Appointment, salon: Salon) -> str:
 @permission_required("clients.view_client", raise_exception=True)
 def search(request: HttpRequest) -> HttpResponse:
     salon = Salon.cached()
-    query = request.GET.get("q", "")[:100]
+    # Control characters match no card, and PostgreSQL refuses a NUL in a query.
+    query = "".join(ch for ch in request.GET.get("q", "")[:100] if ch.isprintable())
     page = selectors.client_search_page(salon=salon, query=query, page=request.GET.get("page"))
     return render(request, "clients/search.html", {"query": query.strip(), "page": page})
 

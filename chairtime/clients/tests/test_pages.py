@@ -67,6 +67,24 @@ def test_it_finds_cards_by_part_of_a_name_email_or_phone_in_any_case(client, des
     assert [c.name for c in response.context["page"].object_list] == found
 
 
+@pytest.mark.parametrize(
+    ("query", "found"),
+    [
+        ("Alex\x00", ["Alex Doe"]),  # the NUL is dropped: PostgreSQL would refuse it
+        ("\x00", ["Alex Doe", "Zoë Álvarez", "علی‌رضا"]),  # nothing left: every card
+        ("A" * 10_000, []),
+        ("%", []),  # LIKE's wildcards are matched as themselves
+        ("_", []),
+        ("\\", []),
+    ],
+)
+def test_it_answers_hostile_searches_without_an_error(client, desk, three, query, found):
+    client.force_login(desk)
+    response = client.get("/staff/clients/", {"q": query, "page": "99999999999999999999"})
+    assert response.status_code == 200
+    assert [c.name for c in response.context["page"].object_list] == found
+
+
 def test_it_lists_no_erased_card_and_pages_through_many(client, demo, desk):
     Client.objects.bulk_create(
         Client(salon=demo.salon, name=f"Client {n:02d}", email=f"c{n}@example.com", created_at=CREATED)
