@@ -12,7 +12,8 @@ RUFF := $(VENV)/bin/ruff
 TEST_POSTGRES_URL ?= postgres://postgres@127.0.0.1:5432/chairtime
 TEST_MARIADB_URL ?= mysql://root@127.0.0.1:3306/chairtime
 PYTEST_ARGS ?=
-BROWSER_TESTS := chairtime/booking/tests/test_browser.py chairtime/frontdesk/tests/test_browser.py
+BROWSER_TESTS := chairtime/booking/tests/test_browser.py chairtime/frontdesk/tests/test_browser.py \
+  chairtime/clients/tests/test_browser.py
 IGNORE_BROWSER_TESTS := $(foreach t,$(BROWSER_TESTS),--ignore=$(t))
 # The browser tests run in a pytest process of their own (see test_browser.py).
 define run_suite

@@ -111,6 +111,7 @@ INSTALLED_APPS = [
     "chairtime.reports",
     "chairtime.announcements",
     "chairtime.messages",
+    "chairtime.clients",
     # Django's tasks API (the backport) and its database backend: the messages' queue.
     "django_tasks",
     "django_tasks_db",

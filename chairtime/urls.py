@@ -8,6 +8,7 @@ urlpatterns = [
     path("api/v1/", api.urls),
     path("desk/reports/", include("chairtime.reports.urls")),
     path("desk/", include("chairtime.frontdesk.urls")),
+    path("staff/clients/", include("chairtime.clients.urls")),
     path("", include("chairtime.booking.urls")),
 ]
 

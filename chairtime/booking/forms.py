@@ -7,6 +7,8 @@ import re
 from django import forms
 from django.core.exceptions import ValidationError
 
+from chairtime.booking.names import name_problem
+
 # What people actually type into a phone field: digits, spaces, a leading +,
 # brackets, dashes, dots and slashes ("+1 (415) 555-0100", "0171/555 01 00").
 _PHONE_CHARACTERS = re.compile(r"^\+?[0-9 ()./-]+$")
@@ -23,9 +25,12 @@ def validate_phone(value: str) -> None:
 
 
 def validate_printable(value: str) -> None:
-    # Names end up on the staff day sheet and in calendar files, where control
-    # characters (tabs, line breaks, escape codes) would only do harm.
-    if any(not ch.isprintable() for ch in value):
+    # Names in any script, emoji included; no control characters (names.py says
+    # which and why: the staff day sheet, calendar files).
+    problem = name_problem(value)
+    if problem == "invisible":
+        raise ValidationError("Please tell us your name.", code="invisible")
+    if problem is not None:
         raise ValidationError("Please use letters, spaces and punctuation only.", code="not_printable")
 
 

@@ -18,6 +18,7 @@ from ninja import Field, Schema
 from pydantic import AfterValidator, BeforeValidator, ConfigDict, model_validator
 from pydantic_core import PydanticCustomError
 
+from chairtime.booking import names
 from chairtime.booking.services import KEEP, MAX_VISIT_ITEMS, Keep
 
 # Ids are 64-bit database keys; a larger number could only fail inside the driver.
@@ -28,10 +29,11 @@ NAME_MAX_LENGTH = 100  # Appointment.customer_name
 EMAIL_MAX_LENGTH = 254  # Appointment.customer_email
 PHONE_MAX_LENGTH = 32  # Appointment.customer_phone
 
-# No control characters (PostgreSQL refuses NUL in text; the others have no place
-# in a name), and at least one visible character, so that the name the booking
-# service stores after stripping the spaces is never empty.
-NAME_PATTERN = r"^[^\x00-\x1f\x7f-\x9f]*[^\s\x00-\x1f\x7f-\x9f][^\x00-\x1f\x7f-\x9f]*$"
+# Names in any script; no control characters (PostgreSQL refuses NUL in text; the
+# others have no place in a name) and at least one visible character, so that the
+# name the booking service stores after stripping the spaces is never empty. The
+# pattern is what the OpenAPI document publishes; names.name_problem decides.
+NAME_PATTERN = names.NAME_PATTERN
 # Digits and the punctuation people write phone numbers with; empty means none.
 PHONE_PATTERN = r"^(\+?[0-9 ()./-]*[0-9][0-9 ()./-]*)?$"
 
@@ -50,6 +52,12 @@ def _matching(pattern: str, error_type: str, message: str) -> AfterValidator:
         return value
 
     return AfterValidator(check)
+
+
+def _name(value: str) -> str:
+    if names.name_problem(value) is not None:
+        raise PydanticCustomError("name", "Enter a name with at least one letter and no control characters.")
+    return value
 
 
 def _email(value: str) -> str:
@@ -99,7 +107,7 @@ CustomerName = Annotated[
         description="The customer's name, as the salon will greet them.",
         examples=["Alex Doe"],
     ),
-    _matching(NAME_PATTERN, "name", "Enter a name with at least one letter and no control characters."),
+    AfterValidator(_name),
 ]
 CustomerEmail = Annotated[
     str,

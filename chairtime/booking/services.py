@@ -66,6 +66,7 @@ from chairtime.booking.models import (
     Visit,
 )
 from chairtime.booking.transactions import run_durable
+from chairtime.clients import services as client_cards
 from chairtime.messages import outbox as messages
 
 logger = logging.getLogger("chairtime.booking")
@@ -222,6 +223,7 @@ def visit_book(
             claim.appointment = appointments[0]
             claim.save(update_fields=["appointment"])
         messages.visit_booked(appointments, now=now)
+        client_cards.attach_booked(appointments, now=now)  # the attach rule: docs/clients.md
         return appointments, True
 
     try:

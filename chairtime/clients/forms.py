@@ -1,0 +1,56 @@
+"""The staff forms of the client card."""
+
+from __future__ import annotations
+
+from django import forms
+
+from chairtime.booking.models import FIRST_DATE, LAST_DATE
+
+NOTES_MAX_LENGTH = 5000
+FORMULA_MAX_LENGTH = 2000
+
+
+class StaffForm(forms.Form):
+    def __init__(self, *args, **kwargs) -> None:
+        kwargs.setdefault("label_suffix", "")
+        super().__init__(*args, **kwargs)
+
+
+class NotesForm(StaffForm):
+    notes = forms.CharField(
+        label="Notes",
+        required=False,
+        max_length=NOTES_MAX_LENGTH,
+        strip=True,
+        help_text="For staff only. The client can ask to see them.",
+        widget=forms.Textarea(attrs={"rows": 5}),
+    )
+
+
+class FormulaForm(StaffForm):
+    date = forms.DateField(
+        label="Date",
+        input_formats=["%Y-%m-%d"],  # 02/03 is February or March depending on who reads it
+        error_messages={"required": "Give the date of the formula.", "invalid": "Give a date as YYYY-MM-DD."},
+        widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
+    )
+    appointment = forms.TypedChoiceField(
+        label="Visit (optional)", required=False, coerce=int, empty_value=None
+    )
+    text = forms.CharField(
+        label="Formula",
+        max_length=FORMULA_MAX_LENGTH,
+        error_messages={"required": "Write the formula."},
+        help_text="For example: 6.1 + 7.1 (1:1), 20 vol, 35 min.",
+        widget=forms.Textarea(attrs={"rows": 3}),
+    )
+
+    def __init__(self, *args, visits: list[tuple[int, str]], **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["appointment"].choices = [("", "None"), *visits]
+
+    def clean_date(self):
+        day = self.cleaned_data["date"]
+        if not FIRST_DATE <= day <= LAST_DATE:
+            raise forms.ValidationError(f"The date must be between {FIRST_DATE} and {LAST_DATE}.")
+        return day
