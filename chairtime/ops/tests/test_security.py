@@ -749,6 +749,20 @@ def test_it_refuses_to_create_the_local_admin_with_debug_off(settings, db):
     assert not get_user_model().objects.exists()
 
 
+def test_the_local_admin_opens_the_front_desk_as_its_manager(settings, demo, capsys):
+    settings.DEBUG = True
+    call_command("ensure_local_admin")
+    password = re.search(r"password '([^']+)'", capsys.readouterr().out).group(1)
+    admin = get_user_model().objects.get(username="admin")
+    assert admin.check_password(password)
+
+    client = Client()
+    client.force_login(admin)
+    assert client.get("/desk/").status_code == 200
+    assert client.get("/desk/reports/").status_code == 200
+    assert client.get("/admin/").status_code == 200
+
+
 def staff_urls() -> list[str]:
     """Every back-office URL (admin, staff and front-desk pages), arguments filled in."""
     urls: list[str] = []
