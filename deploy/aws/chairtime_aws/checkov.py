@@ -101,6 +101,12 @@ ACCEPTED: tuple[Accepted, ...] = (
         "the pipeline's artifact bucket: CloudTrail records who reads it; a log bucket would need its own",
     ),
     Accepted(
+        "CKV_AWS_18",
+        "AWS::S3::Bucket",
+        r"/AlbAccessLogs/",
+        "the ALB's access-log bucket: logging a log bucket's own access would need yet another bucket",
+    ),
+    Accepted(
         "CKV_AWS_157",
         "AWS::RDS::DBInstance",
         r"/Database/",
