@@ -390,7 +390,8 @@ class ClusterStack(cdk.Stack):
     def _add_deployers_network(self, settings: Settings, vpc: ec2.IVpc, cluster_sg: str) -> None:
         """Where the pipeline's deploy project for this environment runs: this VPC's
         private subnets, in a security group of its own that the cluster's private API
-        endpoint admits on 443. Exported for the shared pipeline stack."""
+        endpoint admits on 443. Exported for the shared pipeline stack (the network
+        stack exports the VPC, its private subnets and their route tables)."""
         env = settings.env
         deployers = ec2.SecurityGroup(
             self,
@@ -409,19 +410,13 @@ class ClusterStack(cdk.Stack):
             to_port=443,
             description="the pipeline's deploy project to the private API endpoint",
         )
-        private = vpc.select_subnets(subnet_type=ec2.SubnetType.PRIVATE_WITH_EGRESS).subnets
-        for what, value in (
-            ("vpc-id", vpc.vpc_id),
-            ("private-subnets", cdk.Fn.join(",", [s.subnet_id for s in private])),
-            ("private-route-tables", cdk.Fn.join(",", [s.route_table.route_table_id for s in private])),
-            ("deployers-sg", deployers.security_group_id),
-        ):
-            cdk.CfnOutput(
-                self,
-                "Export" + "".join(p.title() for p in what.split("-")),
-                value=value,
-                export_name=export_name(env.name, what),
-            )
+        # The VPC, subnets and route tables are exported by the network stack.
+        cdk.CfnOutput(
+            self,
+            "ExportDeployersSg",
+            value=deployers.security_group_id,
+            export_name=export_name(env.name, "deployers-sg"),
+        )
 
     def _add_email_identity(self, settings: Settings, role: iam.Role) -> ses.EmailIdentity:
         """The SES identity customers' e-mail comes from, and the pods' right to send

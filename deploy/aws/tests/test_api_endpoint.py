@@ -56,7 +56,11 @@ def test_the_private_endpoint_admits_the_deployers_security_group_on_443(each_en
     assert "ClusterSecurityGroupId" in flatten(props["GroupId"])
     assert flatten(props["SourceSecurityGroupId"]).startswith("{Fn::GetAtt:DeployersSecurityGroup")
     env = each_env.stacks.settings.env.name
-    exports = {o.get("Export", {}).get("Name") for o in template.to_json()["Outputs"].values()}
+    exports = {
+        o.get("Export", {}).get("Name")
+        for stack in (template, each_env.network)
+        for o in stack.to_json()["Outputs"].values()
+    }
     assert {
         f"chairtime-{env}-vpc-id",
         f"chairtime-{env}-private-subnets",
