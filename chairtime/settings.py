@@ -400,8 +400,10 @@ MANAGE_LINK_MAX_AGE_DAYS = envint("MANAGE_LINK_MAX_AGE_DAYS", "180", minimum=1)
 # The site's address as customers reach it, for the links in e-mails (no trailing slash).
 SITE_URL = env("SITE_URL", f"http://127.0.0.1:{env('PORT', '8080')}").rstrip("/")
 
-# Where e-mail goes: the SMTP server EMAIL_HOST, or without one (local, dev) files
-# in EMAIL_FILE_PATH, one per message, that anyone can read (README).
+# Where e-mail goes (EMAIL_BACKEND_KIND): "ses", Amazon SES's API with the process's
+# AWS credentials (in EKS the pod's role; no SMTP password); "smtp", the server
+# EMAIL_HOST; "file", files in EMAIL_FILE_PATH, one per message, that anyone can read
+# (README). Unset: smtp with EMAIL_HOST, else file.
 EMAIL_HOST = env("EMAIL_HOST")
 EMAIL_PORT = envint("EMAIL_PORT", "25", minimum=1)
 EMAIL_HOST_USER = env("EMAIL_HOST_USER")
@@ -415,11 +417,47 @@ EMAIL_TIMEOUT = envint("EMAIL_TIMEOUT", "20", minimum=1)
 DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", "Chairtime <bookings@localhost>")
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
 EMAIL_FILE_PATH = env("EMAIL_FILE_PATH", str(BASE_DIR / "var" / "mail"))
-EMAIL_BACKEND = (
-    "django.core.mail.backends.smtp.EmailBackend"
-    if EMAIL_HOST
-    else "django.core.mail.backends.filebased.EmailBackend"
-)
+EMAIL_BACKENDS = {
+    "ses": "django_ses.SESBackend",
+    "smtp": "django.core.mail.backends.smtp.EmailBackend",
+    "file": "django.core.mail.backends.filebased.EmailBackend",
+}
+EMAIL_BACKEND_KIND = env("EMAIL_BACKEND_KIND", "smtp" if EMAIL_HOST else "file")
+if EMAIL_BACKEND_KIND not in EMAIL_BACKENDS:
+    raise ImproperlyConfigured(
+        f"EMAIL_BACKEND_KIND={EMAIL_BACKEND_KIND!r}: use one of {', '.join(EMAIL_BACKENDS)}"
+    )
+if EMAIL_BACKEND_KIND == "smtp" and not EMAIL_HOST:
+    raise ImproperlyConfigured("EMAIL_BACKEND_KIND=smtp needs EMAIL_HOST")
+EMAIL_BACKEND = EMAIL_BACKENDS[EMAIL_BACKEND_KIND]
+# django-ses (ses): SES API v1's SendRawEmail (the .ics attachment needs a raw
+# message), in the app's region, with boto3's default credentials (Pod Identity in
+# EKS) since no AWS_SES_ACCESS_KEY_ID is set. The pod's role may send from the
+# verified identity and nothing else (docs/aws.md, "E-mail"), so no automatic
+# throttling: it would call GetSendQuota, and SES's own throttling error is a failed
+# attempt that the messages' back-off retries. botocore's timeouts follow
+# EMAIL_TIMEOUT, so an attempt ends within the worker's grace period.
+if EMAIL_BACKEND_KIND == "ses":
+    from botocore.config import Config as _BotocoreConfig
+
+    if not DEBUG and DEFAULT_FROM_EMAIL.rstrip(">").endswith("@localhost"):
+        raise ImproperlyConfigured(
+            "EMAIL_BACKEND_KIND=ses needs DEFAULT_FROM_EMAIL at the SES identity the stack verified"
+        )
+    AWS_SES_REGION_NAME = env(
+        "AWS_SES_REGION_NAME", env("AWS_REGION", env("AWS_DEFAULT_REGION", "us-east-1"))
+    )
+    # AWS_ENDPOINT_URL_SES is boto3's own name for an SES endpoint (tests: moto).
+    AWS_SES_REGION_ENDPOINT_URL = env(
+        "AWS_ENDPOINT_URL_SES", f"https://email.{AWS_SES_REGION_NAME}.amazonaws.com"
+    )
+    AWS_SES_AUTO_THROTTLE = None
+    USE_SES_V2 = False
+    AWS_SES_CONFIG = _BotocoreConfig(
+        connect_timeout=EMAIL_TIMEOUT,
+        read_timeout=EMAIL_TIMEOUT,
+        retries={"mode": "standard", "max_attempts": 2},
+    )
 
 # The queue: django-tasks' database backend, so a message's task is a row
 # written in the booking's own transaction.

@@ -12,6 +12,11 @@ and on an operator's machine; it only drives kubectl with the current kubeconfig
 (`aws eks update-kubeconfig` on EKS), so each step can be repeated by hand.
 docs/runbook.md says when to use which, and how to remedy what `diagnose` shows.
 
+A release is two Deployments of one image: chairtime-web and the message worker
+chairtime-worker. deploy rolls out both and waits for both; when either fails, both are
+rolled back; rollback takes both back to the same image; status, history and diagnose
+show both.
+
 Exit status: 0 done; 1 the release failed (and was rolled back when it could be);
 2 bad usage or a cluster that cannot be reached.
 """
@@ -27,10 +32,21 @@ from collections.abc import Callable
 from chairtimectl import report, teardown
 from chairtimectl.deadline import rollout_deadline
 from chairtimectl.kube import Kube, KubeError
-from chairtimectl.release import DEPLOYMENT, ImageRef, ReleaseError, namespace_of, placeholders, render, split
+from chairtimectl.release import (
+    DEPLOYMENT,
+    WEB,
+    ImageRef,
+    ReleaseError,
+    Workload,
+    namespace_of,
+    placeholders,
+    render,
+    split,
+    workloads_of,
+)
 from chairtimectl.smoke import INGRESS_PLACEHOLDER, SmokeFailed, smoke, target
 
-SELECTOR = "app.kubernetes.io/name=chairtime,app.kubernetes.io/component=web"
+SELECTOR = WEB.selector
 MIGRATIONS = "app.kubernetes.io/name=chairtime,app.kubernetes.io/component=migrations"
 POLL_SECONDS = 2.0
 
@@ -72,16 +88,22 @@ def deploy(args: argparse.Namespace, console: Console) -> int:
     objects = render(kube, args.overlay, image)
     kube.namespace = args.namespace or namespace_of(objects)
     prerequisites, jobs, rest = split(objects)
+    workloads = workloads_of(objects)
+    names = {w.name for w in workloads}
     for obj in rest:
-        if obj["kind"] == "Deployment" and obj["metadata"]["name"] == DEPLOYMENT:
+        if obj["kind"] == "Deployment" and obj["metadata"]["name"] in names:
             annotations = obj["metadata"].setdefault("annotations", {})
             annotations[report.CHANGE_CAUSE] = f"chairtimectl deploy {image.repository}:{image.tag}"
 
-    before = kube.get("deployment", DEPLOYMENT)
-    previous = report.revision(before) if before else 0
+    before = {w: kube.get("deployment", w.name) for w in workloads}
+    previous = {w: report.revision(before[w]) if before[w] else 0 for w in workloads}
     console.say(
         f"namespace {kube.namespace}: "
-        + (f"revision {previous} runs {report.image_of(before)}" if before else "first release")
+        + (
+            f"revision {previous[WEB]} runs {report.image_of(before[WEB])}"
+            if before.get(WEB)
+            else "first release"
+        )
     )
 
     console.say(f"applying settings and identity ({len(prerequisites)} objects)")
@@ -91,29 +113,57 @@ def deploy(args: argparse.Namespace, console: Console) -> int:
 
     console.say(f"applying the release ({len(rest)} objects)")
     _print_applied(console, kube.apply(rest))
-    after = kube.get("deployment", DEPLOYMENT)
-    timeout = _timeout(args, after, objects, console)
+    after = {w: kube.get("deployment", w.name) for w in workloads}
+    timeouts = {w: _timeout(args, after[w], objects, console, w) for w in workloads}
     try:
-        wait_for_rollout(kube, console, timeout, args.stuck_after)
+        # Both roll at once (applied together); the web pods are waited for first.
+        for workload in workloads:
+            wait_for_rollout(kube, console, timeouts[workload], args.stuck_after, workload)
         if args.smoke_url:
             run_smoke(kube, args, objects, console)
     except Failed as failure:
         console.say(f"RELEASE FAILED: {failure}")
-        current = report.revision(kube.get("deployment", DEPLOYMENT))
-        if previous and current != previous:
-            console.say(f"rolling back to revision {previous} ({report.image_of(before)})")
-            kube.run(["rollout", "undo", f"deployment/{DEPLOYMENT}", f"--to-revision={previous}"])
-            try:
-                wait_for_rollout(kube, console, timeout, args.stuck_after)
-                console.say(f"rolled back: revision {previous}'s image serves again")
-            except Failed as second:
-                console.say(f"THE ROLLBACK FAILED TOO: {second}; run `chairtimectl diagnose`")
-        elif not previous:
-            console.say("nothing to roll back to (first release); run `chairtimectl diagnose`")
+        roll_back_release(kube, console, workloads, before, previous, timeouts, args.stuck_after)
         console.say(f"deploy of {image} failed: {failure}")
         return 1
-    console.say(f"released {image} as revision {report.revision(after)}")
+    console.say(
+        f"released {image} as revision {report.revision(after[WEB])}"
+        + "".join(f"; {w.name} revision {report.revision(after[w])}" for w in workloads if w != WEB)
+    )
     return 0
+
+
+def roll_back_release(
+    kube: Kube,
+    console: Console,
+    workloads: list[Workload],
+    before: dict[Workload, dict | None],
+    previous: dict[Workload, int],
+    timeouts: dict[Workload, float],
+    stuck_after: float,
+) -> None:
+    """Every Deployment of the failed release back to the revision it ran before, so
+    the web pods and the worker run one image again. A Deployment this release created
+    (the worker's first release) has nothing to go back to and is left as it is."""
+    undone = []
+    for workload in workloads:
+        current = report.revision(kube.get("deployment", workload.name) or {"metadata": {}})
+        if previous[workload] and current != previous[workload]:
+            image = report.image_of(before[workload], workload.container)
+            console.say(f"rolling back {workload.name} to revision {previous[workload]} ({image})")
+            to = f"--to-revision={previous[workload]}"
+            kube.run(["rollout", "undo", f"deployment/{workload.name}", to])
+            undone.append(workload)
+        elif not previous[workload]:
+            console.say(
+                f"{workload.name}: nothing to roll back to (its first release); run `chairtimectl diagnose`"
+            )
+    for workload in undone:
+        try:
+            wait_for_rollout(kube, console, timeouts[workload], stuck_after, workload)
+            console.say(f"rolled back: {workload.name} revision {previous[workload]}'s image runs again")
+        except Failed as second:
+            console.say(f"THE ROLLBACK OF {workload.name} FAILED TOO: {second}; run `chairtimectl diagnose`")
 
 
 def check_configured(args: argparse.Namespace, console: Console) -> bool:
@@ -170,13 +220,19 @@ def run_smoke(kube: Kube, args: argparse.Namespace, objects: list[dict], console
         raise Failed(str(error)) from None
 
 
-def _timeout(args: argparse.Namespace, deployment: dict, objects: list[dict], console: Console) -> float:
+def _timeout(
+    args: argparse.Namespace,
+    deployment: dict,
+    objects: list[dict],
+    console: Console,
+    workload: Workload = WEB,
+) -> float:
     """--timeout when given, else the deadline derived from the Deployment (replicas,
     surge, probes) and the load balancer's health checks (chairtimectl/deadline.py)."""
     if args.timeout is not None:
         return args.timeout
-    deadline = rollout_deadline(deployment, objects)
-    console.say(f"rollout deadline {deadline.explain()}")
+    deadline = rollout_deadline(deployment, objects, load_balanced=workload.load_balanced)
+    console.say(f"{workload.name} rollout deadline {deadline.explain()}")
     return float(deadline.seconds)
 
 
@@ -234,20 +290,23 @@ def _job_state(job: dict) -> str:
     return "running"
 
 
-def wait_for_rollout(kube: Kube, console: Console, timeout: float, stuck_after: float) -> None:
+def wait_for_rollout(
+    kube: Kube, console: Console, timeout: float, stuck_after: float, workload: Workload = WEB
+) -> None:
     """Until the Deployment's current revision is fully available; Failed, with the
     pods' reasons, at the deadline, when the progress deadline passes, or when a new
     pod shows a reason that does not fix itself (image pull, crash loop) for
     ``stuck_after`` seconds."""
     deadline = time.monotonic() + timeout
     stuck_since: dict[str, float] = {}
+    prefix = "" if workload == WEB else f"{workload.name} "
     while True:
-        deployment = kube.get("deployment", DEPLOYMENT)
+        deployment = kube.get("deployment", workload.name)
         state = report.rollout_state(deployment)
-        console.progress(f"rollout revision {report.revision(deployment)}: {state.message}")
+        console.progress(f"{prefix}rollout revision {report.revision(deployment)}: {state.message}")
         if state.done:
             return
-        new_pods = _new_pod_reports(kube, deployment)
+        new_pods = _new_pod_reports(kube, deployment, workload)
         now = time.monotonic()
         for pod in new_pods:
             if pod.stuck:
@@ -257,7 +316,8 @@ def wait_for_rollout(kube: Kube, console: Console, timeout: float, stuck_after: 
         stuck = [p for p in new_pods if p.stuck and now - stuck_since[p.name] >= stuck_after]
         timed_out = now > deadline
         if state.failed or stuck or timed_out:
-            console.block(["  pods of the new revision:", *report.format_pods(new_pods, "    ")])
+            heading = f"  pods of {workload.name}'s new revision:"
+            console.block([heading, *report.format_pods(new_pods, "    ")])
             failing = [p for p in new_pods if p.failing] or new_pods
             reasons = "; ".join(f"{p.name}: {_first_reason(p)}" for p in failing) or "no pods were created"
             why = (
@@ -267,18 +327,19 @@ def wait_for_rollout(kube: Kube, console: Console, timeout: float, stuck_after: 
                 if stuck
                 else f"not available within {timeout:.0f} s"
             )
-            raise Failed(f"{why}. {reasons}")
+            raise Failed(f"{prefix}{why}. {reasons}")
         time.sleep(POLL_SECONDS)
 
 
-def _new_pod_reports(kube: Kube, deployment: dict) -> list[report.PodReport]:
-    replicasets = kube.items("replicasets", selector=SELECTOR)
+def _new_pod_reports(kube: Kube, deployment: dict, workload: Workload = WEB) -> list[report.PodReport]:
+    replicasets = kube.items("replicasets", selector=workload.selector)
     current = report.current_replicaset(deployment, replicasets)
     if current is None:
         return []
     events = kube.items("events")
     return [
-        report.pod_report(p, events) for p in report.pods_of(current, kube.items("pods", selector=SELECTOR))
+        report.pod_report(p, events)
+        for p in report.pods_of(current, kube.items("pods", selector=workload.selector))
     ]
 
 
@@ -335,41 +396,83 @@ def rollback(args: argparse.Namespace, console: Console) -> int:
         f"to revision {report.revision(target)} ({report.image_of(target)})"
     )
     kube.run(["rollout", "undo", f"deployment/{DEPLOYMENT}", f"--to-revision={report.revision(target)}"])
+    others = [w for w in workloads_of(objects) if w != WEB]
+    moved = [w for w in others if _follow(kube, console, w, report.image_of(target))]
     wait_for_rollout(kube, console, _timeout(args, deployment, objects, console), args.stuck_after)
+    for workload in moved:
+        live = kube.get("deployment", workload.name)
+        wait_for_rollout(
+            kube, console, _timeout(args, live, objects, console, workload), args.stuck_after, workload
+        )
     console.say(f"now at revision {report.revision(_deployment(kube))}: {report.image_of(target)}")
     return 0
 
 
+def _follow(kube: Kube, console: Console, workload: Workload, image: str) -> bool:
+    """Roll ``workload`` back to its newest revision that ran ``image`` (the web pods'
+    target), so both run one image again; True when it was rolled. Revision numbers
+    differ between the Deployments, images do not."""
+    deployment = kube.get("deployment", workload.name)
+    if deployment is None:
+        return False
+    if report.image_of(deployment, workload.container) == image:
+        console.say(f"{workload.name}: already runs {image}")
+        return False
+    replicasets = report.replicasets_of(deployment, kube.items("replicasets", selector=workload.selector))
+    match = next((rs for rs in replicasets if report.image_of(rs, workload.container) == image), None)
+    if match is None:
+        console.say(
+            f"{workload.name}: no revision of it ran {image} (it did not exist then); "
+            f"left at revision {report.revision(deployment)}"
+        )
+        return False
+    console.say(f"rolling back {workload.name} to revision {report.revision(match)} ({image})")
+    kube.run(["rollout", "undo", f"deployment/{workload.name}", f"--to-revision={report.revision(match)}"])
+    return True
+
+
 def history(args: argparse.Namespace, console: Console) -> int:
-    kube = _kube_for(args)
+    kube, objects = _kube_and_objects(args)
     deployment = _deployment(kube)
     console.block(report.history_lines(deployment, kube.items("replicasets", selector=SELECTOR)))
+    for workload in workloads_of(objects):
+        live = kube.get("deployment", workload.name) if workload != WEB else None
+        if live is not None:
+            replicasets = kube.items("replicasets", selector=workload.selector)
+            console.block([f"{workload.name}:", *report.history_lines(live, replicasets, workload.container)])
     return 0
 
 
 def status(args: argparse.Namespace, console: Console) -> int:
-    kube = _kube_for(args)
-    deployment = _deployment(kube)
-    state = report.rollout_state(deployment)
+    kube, objects = _kube_and_objects(args)
+    _deployment(kube)
     events = kube.items("events")
-    pods = [report.pod_report(p, events) for p in kube.items("pods", selector=SELECTOR)]
-    console.block(
-        [
-            f"namespace {kube.namespace}, deployment {DEPLOYMENT}",
-            f"  revision {report.revision(deployment)}: {report.image_of(deployment)}",
+    lines = [f"namespace {kube.namespace}"]
+    healthy = True
+    for workload in workloads_of(objects):
+        deployment = kube.get("deployment", workload.name)
+        if deployment is None:
+            lines.append(f"deployment {workload.name}: NOT DEPLOYED")
+            healthy = False
+            continue
+        state = report.rollout_state(deployment)
+        pods = [report.pod_report(p, events) for p in kube.items("pods", selector=workload.selector)]
+        healthy = healthy and state.done and not any(p.failing for p in pods)
+        lines += [
+            f"deployment {workload.name}",
+            f"  revision {report.revision(deployment)}: {report.image_of(deployment, workload.container)}",
             f"  {'rolled out' if state.done else 'ROLLING OUT'}: {state.message}",
-            "pods:",
-            *report.format_pods(pods, "  "),
-            "ingress:",
-            *report.ingress_lines(kube.items("ingress"), events),
+            "  pods:",
+            *report.format_pods(pods, "    "),
         ]
-    )
-    return 0 if state.done and not any(p.failing for p in pods) else 1
+    lines += ["ingress:", *report.ingress_lines(kube.items("ingress"), events)]
+    console.block(lines)
+    return 0 if healthy else 1
 
 
 def diagnose(args: argparse.Namespace, console: Console) -> int:
     """Everything an operator reads first when something is wrong, in one report."""
-    kube = _kube_for(args)
+    kube, objects = _kube_and_objects(args)
     deployment = kube.get("deployment", DEPLOYMENT)
     events = kube.items("events")
     lines = [f"=== chairtime in namespace {kube.namespace}"]
@@ -390,6 +493,17 @@ def diagnose(args: argparse.Namespace, console: Console) -> int:
         lines.append("revisions:")
         replicasets = kube.items("replicasets", selector=SELECTOR)
         lines += ["  " + x for x in report.history_lines(deployment, replicasets)[:-1]]
+    for workload in [w for w in workloads_of(objects) if w != WEB]:
+        live = kube.get("deployment", workload.name)
+        if live is None:
+            lines.append(f"no Deployment {workload.name}: the message worker is not deployed")
+            continue
+        state = report.rollout_state(live)
+        lines += [
+            f"deployment {workload.name}: revision {report.revision(live)} "
+            f"{report.image_of(live, workload.container)}",
+            f"  {'rolled out' if state.done else 'NOT ROLLED OUT'}: {state.message}",
+        ]
     failing = [r for r in reports.values() if r.failing]
     lines.append(f"pods ({len(reports)}, {len(failing)} failing):")
     lines += report.format_pods(reports.values(), "  ")

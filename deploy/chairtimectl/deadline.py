@@ -100,7 +100,9 @@ def readiness_gated(objects: Iterable[dict], namespace: str) -> bool:
     return False
 
 
-def rollout_deadline(deployment: dict, objects: Iterable[dict], *, replicas: int | None = None) -> Deadline:
+def rollout_deadline(
+    deployment: dict, objects: Iterable[dict], *, replicas: int | None = None, load_balanced: bool = True
+) -> Deadline:
     """The deadline of a rollout of ``deployment`` (the live or rendered object), the
     Ingresses and the Namespace being among ``objects`` (the rendered overlay).
 
@@ -108,6 +110,8 @@ def rollout_deadline(deployment: dict, objects: Iterable[dict], *, replicas: int
     spec.replicas (after `kubectl apply` the live one holds the autoscaler's count),
     and at least the autoscaler's minReplicas (a first release starts at 1 pod, which
     the autoscaler raises while the rollout runs).
+    ``load_balanced``: whether the ALB sends to these pods (the web pods); the message
+    worker's pods have no Service, so no readiness gate is injected into them.
     """
     objects = list(objects)
     spec = deployment.get("spec", {})
@@ -137,7 +141,7 @@ def rollout_deadline(deployment: dict, objects: Iterable[dict], *, replicas: int
         default=0,
     )
     namespace = deployment.get("metadata", {}).get("namespace", "")
-    gated = readiness_gated(objects, namespace)
+    gated = load_balanced and readiness_gated(objects, namespace)
     load_balancer = 0
     if gated:
         ingresses = [o for o in objects if o.get("kind") == "Ingress"]

@@ -22,6 +22,33 @@ IMAGE_NAME = "chairtime"  # the name the base uses, which `images:` rewrites
 DEPLOYMENT = "chairtime-web"
 CONTAINER = "web"
 
+
+@dataclass(frozen=True)
+class Workload:
+    """A Deployment of the release: the web pods, or the message worker."""
+
+    name: str
+    container: str
+    component: str
+    load_balanced: bool
+
+    @property
+    def selector(self) -> str:
+        return f"app.kubernetes.io/name=chairtime,app.kubernetes.io/component={self.component}"
+
+
+WEB = Workload(DEPLOYMENT, CONTAINER, "web", load_balanced=True)
+WORKER = Workload("chairtime-worker", "worker", "worker", load_balanced=False)
+# In this order: the web pods first (they decide the release), then the worker.
+WORKLOADS = (WEB, WORKER)
+
+
+def workloads_of(objects: list[dict]) -> list[Workload]:
+    """The release's Deployments that the overlay renders, web first."""
+    names = {o["metadata"]["name"] for o in objects if o.get("kind") == "Deployment"}
+    return [w for w in WORKLOADS if w.name in names]
+
+
 _REF = re.compile(
     r"^(?P<repository>[a-z0-9]+(?:[._/:-][a-z0-9]+)*?)"  # may hold a registry host:port
     r":(?P<tag>[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})"

@@ -218,7 +218,7 @@ def format_pods(reports: Iterable[PodReport], indent: str = "  ") -> list[str]:
     return lines
 
 
-def history_lines(deployment: dict, replicasets: Iterable[dict]) -> list[str]:
+def history_lines(deployment: dict, replicasets: Iterable[dict], container: str = "web") -> list[str]:
     current = revision(deployment)
     lines = [f"{'REVISION':>8}  {'PODS':>5}  {'CREATED':20}  IMAGE / CHANGE"]
     for rs in replicasets_of(deployment, replicasets):
@@ -229,10 +229,11 @@ def history_lines(deployment: dict, replicasets: Iterable[dict]) -> list[str]:
         # when the change came from elsewhere (`kubectl set image`): shown only when
         # it names this revision's image.
         cause = meta.get("annotations", {}).get(CHANGE_CAUSE, "")
-        if image_of(rs).split("@")[0] not in cause:
+        if image_of(rs, container).split("@")[0] not in cause:
             cause = ""
+        created = meta.get("creationTimestamp", "")
         lines.append(
-            f"{mark}{revision(rs):>7}  {pods:>5}  {meta.get('creationTimestamp', ''):20}  {image_of(rs)}"
+            f"{mark}{revision(rs):>7}  {pods:>5}  {created:20}  {image_of(rs, container)}"
             + (f"  ({cause})" if cause else "")
         )
     lines.append("* = the revision the Deployment runs now")

@@ -934,7 +934,14 @@ def run_two(
     replay.check(
         "RELEASE FAILED" in log and "Readiness probe failed" in log, "chairtimectl named the failing probe"
     )
-    replay.check("rolled back: revision" in log, "chairtimectl rolled the Deployment back by itself")
+    replay.check(
+        "rolled back: chairtime-web revision" in log, "chairtimectl rolled the Deployment back by itself"
+    )
+    # The message worker rolled out the same release (its pods were fine: only gunicorn's
+    # workers refuse) and is rolled back with the web pods, so both run one image.
+    replay.check(
+        "rolled back: chairtime-worker revision" in log, "and the message worker's Deployment with it"
+    )
     check_serving(replay, good[1], alb)
 
     if stage_rollback:

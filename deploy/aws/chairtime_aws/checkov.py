@@ -101,6 +101,20 @@ ACCEPTED: tuple[Accepted, ...] = (
         "the pipeline's artifact bucket: CloudTrail records who reads it; a log bucket would need its own",
     ),
     Accepted(
+        "CKV_AWS_111",
+        "AWS::IAM::Policy",
+        r"/Deploy(Staging|Prod)Project/PolicyDocument/",
+        "CodeBuild in a VPC: ec2:CreateNetworkInterface, DeleteNetworkInterface and the Describe "
+        "calls take no resource-level constraint (AWS CodeBuild documentation); "
+        "CreateNetworkInterfacePermission is limited to CodeBuild and the environment's subnets",
+    ),
+    Accepted(
+        "CKV_AWS_18",
+        "AWS::S3::Bucket",
+        r"/AlbAccessLogs/",
+        "the ALB's access-log bucket: logging a log bucket's own access would need yet another bucket",
+    ),
+    Accepted(
         "CKV_AWS_157",
         "AWS::RDS::DBInstance",
         r"/Database/",

@@ -10,10 +10,11 @@ from aws_cdk import aws_eks as eks
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_logs as logs
+from aws_cdk import aws_ses as ses
 from aws_cdk.lambda_layer_kubectl_v36 import KubectlV36Layer
 from constructs import Construct
 
-from .config import DATABASE_APP_USER, DEPLOYERS_GROUP, REDIS_PORT, SERVICE_ACCOUNT, Settings
+from .config import DATABASE_APP_USER, DEPLOYERS_GROUP, REDIS_PORT, SERVICE_ACCOUNT, Settings, export_name
 from .data import DataStack
 from .observability import Observability
 
@@ -49,7 +50,8 @@ class ClusterStack(cdk.Stack):
     ConfigMap): the operators' admin role from ``-c admin_role_arn``, the pipeline's
     deploy role (made by the pipeline stack, mapped to ``chairtime-deployers``, whose
     RBAC is here). The app's pods get their AWS role through EKS Pod Identity, allowed
-    exactly: its table, ``rds-db:connect`` as ``chairtime_app``, its own secret.
+    exactly: its table, ``rds-db:connect`` as ``chairtime_app``, its own secret, and
+    sending e-mail from the SES identity made here.
     """
 
     def __init__(
@@ -85,9 +87,13 @@ class ClusterStack(cdk.Stack):
             enable_key_rotation=True,
             removal_policy=removal,
         )
-        endpoint = eks.EndpointAccess.PUBLIC_AND_PRIVATE
+        # The API endpoint is private: the deploy projects run in this VPC (below), and
+        # CDK's kubectl handler too (it places it in the private subnets whenever the
+        # public endpoint is off or restricted). -c api_allowed_cidrs adds a public
+        # endpoint for those CIDRs only (the operators' kubectl), never for anywhere.
+        endpoint = eks.EndpointAccess.PRIVATE
         if settings.api_allowed_cidrs:
-            endpoint = endpoint.only_from(*settings.api_allowed_cidrs)
+            endpoint = eks.EndpointAccess.PUBLIC_AND_PRIVATE.only_from(*settings.api_allowed_cidrs)
 
         self.cluster = eks.Cluster(
             self,
@@ -165,7 +171,9 @@ class ClusterStack(cdk.Stack):
                 description=f"{env.cluster_name} nodes and pods",
             )
 
+        self._add_deployers_network(settings, vpc, cluster_sg)
         self.app_role = self._add_app_identity(settings, data, addons["eks-pod-identity-agent"])
+        self.ses_identity = self._add_email_identity(settings, self.app_role)
         self.observability = Observability(
             self,
             "Observability",
@@ -378,6 +386,77 @@ class ClusterStack(cdk.Stack):
                 ],
             },
         )
+
+    def _add_deployers_network(self, settings: Settings, vpc: ec2.IVpc, cluster_sg: str) -> None:
+        """Where the pipeline's deploy project for this environment runs: this VPC's
+        private subnets, in a security group of its own that the cluster's private API
+        endpoint admits on 443. Exported for the shared pipeline stack (the network
+        stack exports the VPC, its private subnets and their route tables)."""
+        env = settings.env
+        deployers = ec2.SecurityGroup(
+            self,
+            "DeployersSecurityGroup",
+            vpc=vpc,
+            description=f"{env.cluster_name}: the pipeline deploy project (kubectl to the private API)",
+            allow_all_outbound=True,  # the API endpoint, ECR, STS, the Git host through NAT
+        )
+        ec2.CfnSecurityGroupIngress(
+            self,
+            "ApiFromDeployers",
+            group_id=cluster_sg,
+            source_security_group_id=deployers.security_group_id,
+            ip_protocol="tcp",
+            from_port=443,
+            to_port=443,
+            description="the pipeline's deploy project to the private API endpoint",
+        )
+        # The VPC, subnets and route tables are exported by the network stack.
+        cdk.CfnOutput(
+            self,
+            "ExportDeployersSg",
+            value=deployers.security_group_id,
+            export_name=export_name(env.name, "deployers-sg"),
+        )
+
+    def _add_email_identity(self, settings: Settings, role: iam.Role) -> ses.EmailIdentity:
+        """The SES identity customers' e-mail comes from, and the pods' right to send
+        from it and from nothing else (the message worker, django-ses's SendRawEmail).
+        A domain is verified by the three DKIM CNAME records in the outputs (Easy DKIM,
+        which also signs every message); an address by the link SES mails to it."""
+        name = settings.ses_identity
+        identity = ses.EmailIdentity(
+            self,
+            "EmailIdentity",
+            identity=ses.Identity.domain(name)
+            if settings.ses_identity_is_domain
+            else ses.Identity.email(name),
+        )
+        identity.apply_removal_policy(
+            cdk.RemovalPolicy.RETAIN if settings.env.protect else cdk.RemovalPolicy.DESTROY
+        )
+        identity_arn = self.format_arn(service="ses", resource="identity", resource_name=name)
+        role.add_to_policy(
+            iam.PolicyStatement(
+                sid="SendEmailFromTheVerifiedIdentity",
+                actions=["ses:SendEmail", "ses:SendRawEmail"],
+                resources=[identity_arn],
+            )
+        )
+        cdk.CfnOutput(
+            self, "SesIdentity", value=name, description="DEFAULT_FROM_EMAIL must be an address of it"
+        )
+        cdk.CfnOutput(self, "SesIdentityArn", value=identity_arn)
+        if settings.ses_identity_is_domain:
+            for n, (record, value) in enumerate(
+                (
+                    (identity.dkim_dns_token_name1, identity.dkim_dns_token_value1),
+                    (identity.dkim_dns_token_name2, identity.dkim_dns_token_value2),
+                    (identity.dkim_dns_token_name3, identity.dkim_dns_token_value3),
+                ),
+                1,
+            ):
+                cdk.CfnOutput(self, f"SesDkimRecord{n}", value=cdk.Fn.join(" CNAME ", [record, value]))
+        return identity
 
     def _add_app_identity(self, settings: Settings, data: DataStack, agent: eks.CfnAddon) -> iam.Role:
         """The pods' role (Pod Identity): their table, their database user, their secret."""

@@ -10,6 +10,7 @@ the SecretProviderClass, docs/kubernetes.md) are derived here and nowhere else.
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass
 
 from aws_cdk import aws_logs as logs
@@ -134,6 +135,28 @@ ENVIRONMENTS: dict[str, EnvironmentConfig] = {
 }
 
 
+_DOMAIN = re.compile(r"^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$")
+_ADDRESS = re.compile(r"^[^@\s]+@(?P<domain>[^@\s]+)$")
+
+
+def ses_identity_from(value: object, name: str) -> str:
+    """A domain or one e-mail address, lower-cased; refused otherwise."""
+    text = str(value).strip().lower()
+    match = _ADDRESS.match(text)
+    domain = match["domain"] if match else text
+    if not _DOMAIN.match(domain):
+        raise ConfigError(
+            f"-c {name}={value!r}: a domain (salon.example.com) or an address (bookings@salon.example.com)"
+        )
+    return text
+
+
+def export_name(env_name: str, what: str) -> str:
+    """The CloudFormation export an environment's stack gives the shared pipeline stack
+    (which cannot reference both environments' constructs: it is synthesized with one)."""
+    return f"{PROJECT}-{env_name}-{what}"
+
+
 class ConfigError(ValueError):
     """A context value is missing or wrong; the message says which and how to fix it."""
 
@@ -148,10 +171,21 @@ class Settings:
     engine: str
     # IAM role given cluster-admin through an EKS access entry (the operators' role).
     admin_role_arn: str | None
-    # Public CIDRs allowed to the EKS API endpoint (empty: anywhere, IAM still required).
+    # Public CIDRs allowed to the EKS API endpoint besides its private one (empty: no
+    # public endpoint; kubectl from inside the VPC only, as the deploy projects run).
     api_allowed_cidrs: tuple[str, ...]
     # A manual approval between the staging and prod deploy stages.
     prod_approval: bool
+    # The Amazon SES identity the pods send customers' e-mail from: a domain
+    # (salon.example.com, verified by DKIM records) or one address (verified by a link
+    # SES mails to it). Context ``<env>_ses_identity``: one per environment, as an
+    # identity exists once per account and region; the overlay's DEFAULT_FROM_EMAIL
+    # must be an address of it. Default: the overlay's placeholder host.
+    ses_identity: str = ""
+
+    @property
+    def ses_identity_is_domain(self) -> bool:
+        return "@" not in self.ses_identity
 
     @property
     def db_port(self) -> int:
@@ -211,4 +245,8 @@ def settings_from_context(node: Node, environ: dict[str, str] | None = None) -> 
         admin_role_arn=admin_role_arn,
         api_allowed_cidrs=tuple(cidrs),
         prod_approval=True if approval is None else _flag(approval, "prod_approval"),
+        ses_identity=ses_identity_from(
+            node.try_get_context(f"{env_name}_ses_identity") or ENVIRONMENTS[env_name].default_host,
+            f"{env_name}_ses_identity",
+        ),
     )

@@ -9,7 +9,7 @@ from aws_cdk import aws_kms as kms
 from aws_cdk import aws_logs as logs
 from constructs import Construct
 
-from .config import Settings
+from .config import Settings, export_name
 
 # Subnet group names (also the names of the CloudFormation outputs' subnets).
 PUBLIC = "public"
@@ -128,6 +128,20 @@ class NetworkStack(cdk.Stack):
             )
 
         cdk.CfnOutput(self, "VpcId", value=self.vpc.vpc_id)
+        # For the shared pipeline stack's deploy project, which runs in this VPC's private
+        # subnets (its cluster's API endpoint is private; cluster.py).
+        private = self.vpc.select_subnets(subnet_type=ec2.SubnetType.PRIVATE_WITH_EGRESS).subnets
+        for what, value in (
+            ("vpc-id", self.vpc.vpc_id),
+            ("private-subnets", cdk.Fn.join(",", [s.subnet_id for s in private])),
+            ("private-route-tables", cdk.Fn.join(",", [s.route_table.route_table_id for s in private])),
+        ):
+            cdk.CfnOutput(
+                self,
+                "Export" + "".join(p.title() for p in what.split("-")),
+                value=value,
+                export_name=export_name(env.name, what),
+            )
         cdk.CfnOutput(
             self,
             "VpcCidr",

@@ -20,10 +20,12 @@ from aws_cdk import aws_eks as eks
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_logs as logs
+from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_sns as sns
+from aws_cdk.region_info import RegionInfo
 from constructs import Construct
 
-from .config import Settings
+from .config import PROJECT, Settings
 from .data import DataStack
 
 OBSERVABILITY_ADDON = "amazon-cloudwatch-observability"
@@ -41,6 +43,7 @@ DB_CLASS_MEMORY_GIB = {"t4g.medium": 4, "m7g.large": 8}
 # Alarm thresholds.
 DB_CPU_PERCENT = 80
 DB_CONNECTIONS_FRACTION = 0.8
+ALB_LOG_DAYS = 90
 DB_FREE_STORAGE_FRACTION = 0.10  # of the allocated storage (autoscaling grows it near there)
 POD_RESTARTS = 3  # restarts of any one app pod's containers
 RESTARTS_QUERY = " ".join(
@@ -213,3 +216,60 @@ class Observability(Construct):
             missing=cloudwatch.TreatMissingData.NOT_BREACHING,
         )
         cdk.CfnOutput(cdk.Stack.of(self), "AlarmsTopicArn", value=self.topic.topic_arn)
+        self.alb_logs = self._add_alb_access_logs(settings)
+
+    def _add_alb_access_logs(self, settings: Settings) -> s3.Bucket:
+        """The bucket the ALB writes its access logs to. The ALB is the AWS Load Balancer
+        Controller's (from the Ingress), so the overlay turns the logs on with the
+        Ingress's load-balancer-attributes (access_logs.s3.bucket=<this name>): the
+        name is derived, not generated, for the overlay to know it. SSE-S3 because ALB
+        access logs support no other encryption; kept ALB_LOG_DAYS days."""
+        env = settings.env
+        stack = cdk.Stack.of(self)
+        bucket = s3.Bucket(
+            self,
+            "AlbAccessLogs",
+            bucket_name=alb_logs_bucket_name(env.name, stack.account, stack.region),
+            encryption=s3.BucketEncryption.S3_MANAGED,
+            enforce_ssl=True,
+            block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
+            object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
+            versioned=True,
+            lifecycle_rules=[
+                s3.LifecycleRule(
+                    expiration=cdk.Duration.days(ALB_LOG_DAYS),
+                    noncurrent_version_expiration=cdk.Duration.days(1),
+                    abort_incomplete_multipart_upload_after=cdk.Duration.days(1),
+                )
+            ],
+            # Logs are evidence: kept when the stack goes (docs/aws.md, "Tearing down").
+            removal_policy=cdk.RemovalPolicy.RETAIN,
+        )
+        # Who writes: in regions from before August 2022 the region's Elastic Load
+        # Balancing account, in newer ones the log delivery service (AWS documentation,
+        # "Enable access logs for your Application Load Balancer").
+        elb_account = RegionInfo.get(stack.region).elbv2_account
+        writer: iam.IPrincipal = (
+            iam.AccountPrincipal(elb_account)
+            if elb_account
+            else iam.ServicePrincipal("logdelivery.elasticloadbalancing.amazonaws.com")
+        )
+        bucket.add_to_resource_policy(
+            iam.PolicyStatement(
+                sid="AlbAccessLogDelivery",
+                principals=[writer],
+                actions=["s3:PutObject"],
+                resources=[bucket.arn_for_objects(f"{env.namespace}/AWSLogs/{stack.account}/*")],
+            )
+        )
+        cdk.CfnOutput(
+            stack,
+            "AlbAccessLogsBucket",
+            value=bucket.bucket_name,
+            description=f"the Ingress's access_logs.s3.bucket (deploy/k8s/overlays/{env.overlay})",
+        )
+        return bucket
+
+
+def alb_logs_bucket_name(env_name: str, account: str, region: str) -> str:
+    return f"{PROJECT}-{env_name}-alb-logs-{account}-{region}"

@@ -8,6 +8,7 @@ import aws_cdk as cdk
 from aws_cdk import aws_codebuild as codebuild
 from aws_cdk import aws_codepipeline as codepipeline
 from aws_cdk import aws_codepipeline_actions as actions
+from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_ecr as ecr
 from aws_cdk import aws_eks as eks
 from aws_cdk import aws_iam as iam
@@ -16,7 +17,7 @@ from aws_cdk import aws_logs as logs
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
-from .config import DEPLOYERS_GROUP, ENVIRONMENTS, PROJECT, EnvironmentConfig
+from .config import DEPLOYERS_GROUP, ENVIRONMENTS, PROJECT, EnvironmentConfig, export_name
 from .registry import PROD_TAG_PREFIX
 
 # The buildspecs, read from the source at build time (deploy/buildspecs/).
@@ -125,6 +126,9 @@ class PipelineStack(cdk.Stack):
             environment_variables: dict[str, str] | None = None,
             timeout_minutes: int = 30,
             concurrent_build_limit: int | None = None,
+            vpc: ec2.IVpc | None = None,
+            subnets: ec2.SubnetSelection | None = None,
+            security_groups: list[ec2.ISecurityGroup] | None = None,
         ) -> codebuild.PipelineProject:
             return codebuild.PipelineProject(
                 self,
@@ -147,6 +151,9 @@ class PipelineStack(cdk.Stack):
                 concurrent_build_limit=concurrent_build_limit,
                 # Report permissions are granted below, on the two report groups only.
                 grant_report_group_permissions=False,
+                vpc=vpc,
+                subnet_selection=subnets,
+                security_groups=security_groups,
             )
 
         # --- Test: the README's test command; JUnit and Cobertura reports ---------------
@@ -301,6 +308,29 @@ class PipelineStack(cdk.Stack):
         repository: ecr.IRepository,
     ) -> codebuild.PipelineProject:
         promote_prefix = PROMOTING_ENVIRONMENTS.get(env.name)
+        # In the environment's VPC: its cluster's API endpoint is private
+        # (cluster.py, _add_deployers_network exports where to run).
+        title = env.name.title()
+        subnet_ids = cdk.Fn.split(
+            ",", cdk.Fn.import_value(export_name(env.name, "private-subnets")), env.max_azs
+        )
+        route_tables = cdk.Fn.split(
+            ",", cdk.Fn.import_value(export_name(env.name, "private-route-tables")), env.max_azs
+        )
+        vpc = ec2.Vpc.from_vpc_attributes(
+            self,
+            f"{title}Vpc",
+            vpc_id=cdk.Fn.import_value(export_name(env.name, "vpc-id")),
+            availability_zones=[cdk.Fn.select(i, cdk.Fn.get_azs()) for i in range(env.max_azs)],
+            private_subnet_ids=[cdk.Fn.select(i, subnet_ids) for i in range(env.max_azs)],
+            private_subnet_route_table_ids=[cdk.Fn.select(i, route_tables) for i in range(env.max_azs)],
+        )
+        deployers = ec2.SecurityGroup.from_security_group_id(
+            self,
+            f"{title}DeployersSecurityGroup",
+            cdk.Fn.import_value(export_name(env.name, "deployers-sg")),
+            mutable=False,
+        )
         deploy = project(
             f"Deploy{env.name.title()}Project",
             project_name=f"{PROJECT}-deploy-{env.name}",
@@ -319,6 +349,9 @@ class PipelineStack(cdk.Stack):
             },
             # One release at a time per environment.
             concurrent_build_limit=1,
+            vpc=vpc,
+            subnets=ec2.SubnetSelection(subnet_type=ec2.SubnetType.PRIVATE_WITH_EGRESS),
+            security_groups=[deployers],
         )
         # `aws eks update-kubeconfig` needs DescribeCluster; the token itself needs no
         # IAM permission. What the role may do inside is the access entry's business.

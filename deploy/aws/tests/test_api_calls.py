@@ -53,6 +53,10 @@ APP_OUTSIDE_OUR_CALLS = {
     # The Secrets Store CSI driver's AWS provider reads the app secret with this role.
     "secretsmanager:GetSecretValue",
     "secretsmanager:DescribeSecret",
+    # SES's SendEmail (API v1 and v2's name) beside SendRawEmail: the grant names both
+    # so that a switch to USE_SES_V2 (whose SendEmail also carries raw messages) needs
+    # no IAM change; both are limited to the verified identity.
+    "ses:SendEmail",
     # The data key, used by DynamoDB and Secrets Manager on the pods' behalf (kms:ViaService).
     "kms:Decrypt",
     "kms:Encrypt",
@@ -292,6 +296,46 @@ def test_each_deploy_project_may_call_exactly_what_its_scripts_do(staging, env):
     assert given == needed - NEEDS_NO_PERMISSION, f"chairtime-deploy-{env}"
 
 
+def email_backend_calls() -> set[str]:
+    """What the pods' e-mail backend (django-ses, EMAIL_BACKEND_KIND=ses in deploy/k8s/base)
+    calls, read from its source as installed from requirements/base.txt and from our
+    settings: its client is made from a conditional service name ("sesv2" if USE_SES_V2
+    else "ses") that the reader cannot follow, so its calls on ``self.connection`` are
+    mapped here, for the settings chairtime/settings.py gives it."""
+    source = _django_ses_source()
+    settings = (REPO / "chairtime/settings.py").read_text()
+    # Our settings: API v1 (SendRawEmail, the .ics needs a raw message), no auto-throttle.
+    assert "USE_SES_V2 = False" in settings
+    assert "AWS_SES_AUTO_THROTTLE = None" in settings
+    tree = ast.parse(source)
+    [send] = [f for f in _functions(tree) if f.name == "send_messages"]
+    methods = {
+        node.func.attr
+        for node in ast.walk(send)
+        if isinstance(node, ast.Call)
+        and isinstance(node.func, ast.Attribute)
+        and isinstance(node.func.value, ast.Attribute)
+        and node.func.value.attr == "connection"
+    }
+    # v2's send_email and v1's send_raw_email, chosen by USE_SES_V2; the throttle's quota
+    # calls live in _update_throttling, which AWS_SES_AUTO_THROTTLE = None never calls.
+    assert methods == {"send_email", "send_raw_email"}, methods
+    assert "self._update_throttling()" in ast.unparse(send)
+    return {iam_action("ses", "send_raw_email")}
+
+
+def _django_ses_source() -> str:
+    """django-ses's backend as pinned in requirements/base.txt (the app's .venv)."""
+    pins = (REPO / "requirements/base.txt").read_text()
+    assert re.search(r"^django-ses==4\.8\.2$", pins, re.M), (
+        "re-check email_backend_calls for the new django-ses"
+    )
+    found = sorted((REPO / ".venv").glob("lib/python3*/site-packages/django_ses/__init__.py"))
+    if not found:
+        pytest.skip("django-ses is not installed in .venv (make install)")
+    return found[0].read_text()
+
+
 def test_the_pods_may_call_exactly_what_the_app_does(each_env):
     needed = calls_of("chairtime/announcements/store.py").actions(leave_out=STORE_SETUP_ONLY)
     assert needed == {
@@ -308,6 +352,9 @@ def test_the_pods_may_call_exactly_what_the_app_does(each_env):
         if "tests" not in p.parts and p.name != "store.py" and re.search(r"\.client\(\s*[\"']", p.read_text())
     ]
     assert others == []
+    # The message worker's e-mail through SES's API: SendRawEmail (docs/aws.md, "E-mail").
+    email = email_backend_calls()
+    assert email == {"ses:SendRawEmail"}
     template = each_env.cluster
     statements = statements_of_role(template, logical_id(template, "AWS::IAM::Role", "AppRole"))
-    assert_exactly("AppRole", needed | APP_OUTSIDE_OUR_CALLS, statements)
+    assert_exactly("AppRole", needed | email | APP_OUTSIDE_OUR_CALLS, statements)

@@ -72,8 +72,9 @@ def test_names_match_what_the_overlays_expect(env):
     assert re.findall(r"^namespace: (\S+)", overlay, re.MULTILINE) == [config.namespace]
     assert re.findall(r"ANNOUNCEMENTS_TABLE=([\w.-]+)", overlay) == [config.table_name]
     assert re.findall(r'objectName: "([^"]+)"', overlay) == [config.app_secret_name]
-    # The NetworkPolicy's CIDR, in and out, is this environment's VPC.
-    assert re.findall(r"ipBlock/cidr\s+value: ([\d./]+)", overlay) == [config.vpc_cidr] * 2
+    # The NetworkPolicies' CIDRs (the web pods' in and out, the worker's out) are this
+    # environment's VPC.
+    assert re.findall(r"ipBlock/cidr\s+value: ([\d./]+)", overlay) == [config.vpc_cidr] * 3
     # The Ingress host (a placeholder until step 7 of docs/aws.md).
     assert re.findall(r"rules/0/host\s+value: (\S+)", overlay) == [config.default_host]
 

@@ -10,10 +10,14 @@ proves with `bin/chairtimectl` and the e2e overlay (deploy/k8s/e2e/overlay):
 
 1. a good release deploys: migrations Job, rollout, every pod Ready from its own
    readiness probe; the app then answers /readyz and the availability API from a pod;
+   the message worker's two pods are Ready (their heartbeat probe), and a booking made
+   through a web pod has its confirmation delivered by the worker to an SMTP sink on
+   the machine (aiosmtpd, forwarded into the cluster like the other services);
 2. a second good release deploys (a new revision);
 3. a release whose pods never become ready (the same image, but its web server asks
    PostgreSQL for TLS, which this server refuses: /readyz 503, /healthz 200) fails,
-   is rolled back automatically, the command exits 1 naming the pods and the failing
+   is rolled back automatically (the web pods and the worker, whose own rollout had
+   succeeded), the command exits 1 naming the pods and the failing
    probe, and the previous ReplicaSet keeps the very same pods, Ready, throughout;
 4. `rollback --to-revision 1` brings back the first image;
 5. with a bad release applied behind the command's back (`kubectl set image`),
@@ -54,7 +58,9 @@ KUBECTL = str(ROOT / "var/tools/bin/kubectl")
 NAMESPACE = "chairtime-e2e"
 DATABASE = "chairtime_e2e"  # the overlay's DATABASE_URL
 MOTO_PORT = 4566  # the cluster's host gateway forwards 10.89.0.1:4566 here
+SMTP_PORT = 2525  # the overlay's EMAIL_PORT; forwarded from 10.89.0.1 by `up --forward`
 WEB = "app.kubernetes.io/name=chairtime,app.kubernetes.io/component=web"
+WORKER = "app.kubernetes.io/name=chairtime,app.kubernetes.io/component=worker"
 RESULT = ROOT / "var/e2e/result.json"
 
 
@@ -101,6 +107,71 @@ def web_pods() -> list[dict]:
         for p in kubectl_json("get", "pods", "-l", WEB)["items"]
         if not p["metadata"].get("deletionTimestamp")
     ]
+
+
+def worker_pods() -> list[dict]:
+    return [
+        p
+        for p in kubectl_json("get", "pods", "-l", WORKER)["items"]
+        if not p["metadata"].get("deletionTimestamp")
+    ]
+
+
+class SmtpSink:
+    """A real SMTP server on loopback (aiosmtpd) that keeps what it receives."""
+
+    def __init__(self, port: int) -> None:
+        from aiosmtpd.controller import Controller
+
+        self.received: list[tuple[list[str], str]] = []
+        sink = self
+
+        class Handler:
+            async def handle_DATA(self, server, session, envelope):
+                sink.received.append((list(envelope.rcpt_tos), envelope.content.decode("utf-8", "replace")))
+                return "250 OK"
+
+        self.controller = Controller(Handler(), hostname="127.0.0.1", port=port)
+
+    def start(self) -> None:
+        self.controller.start()
+
+    def stop(self) -> None:
+        self.controller.stop()
+
+    def wait_for(self, recipient: str, seconds: float) -> str | None:
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline:
+            for recipients, content in self.received:
+                if recipient in recipients:
+                    return content
+            time.sleep(1)
+        return None
+
+
+def book_one(base: str, email: str) -> dict:
+    """A booking through the API of one web pod: the first free time of the first service."""
+    import datetime as dt
+
+    import requests
+
+    service = requests.get(f"{base}/api/v1/services", timeout=10).json()[0]["id"]
+    today = dt.datetime.now(dt.UTC).date()
+    for days in range(2, 16):
+        params = {"service": service, "date": (today + dt.timedelta(days=days)).isoformat()}
+        slots = requests.get(f"{base}/api/v1/availability", params=params, timeout=10).json()["slots"]
+        if slots:
+            booking = {
+                "service": service,
+                "stylist": None,
+                "start": slots[0],
+                "customer": {"name": "E2E Worker", "email": email},
+            }
+            r = requests.post(f"{base}/api/v1/appointments", json=booking, timeout=10)
+            if r.status_code != 201:
+                raise Failed(f"POST /api/v1/appointments -> {r.status_code} {r.text[:300]}")
+            return r.json()
+    raise Failed("no free time in the next two weeks")
 
 
 def deployment() -> dict:
@@ -187,7 +258,7 @@ def load_demo_salon() -> None:
 # --- the scenario ------------------------------------------------------------------------------
 
 
-def scenario(images: dict[str, str], steps: dict[str, float]) -> None:
+def scenario(images: dict[str, str], steps: dict[str, float], sink: SmtpSink) -> None:
     def step(name: str):
         print(f"\n=== {name}", flush=True)
         return name, time.monotonic()
@@ -206,6 +277,23 @@ def scenario(images: dict[str, str], steps: dict[str, float]) -> None:
     load_demo_salon()
     seen = checks(f"http://{pods[0]['status']['podIP']}:8000")
     check(seen[2].endswith("slots)"), f"a pod answers /readyz and the availability API ({seen[2]})")
+    workers = worker_pods()
+    check(
+        len(workers) == 2 and all(is_ready(p) for p in workers),
+        "2 message worker pods, each Ready from its heartbeat probe",
+    )
+    check(
+        all(image_of({"spec": {"template": p}}, "worker") == images["first"] for p in workers),
+        "the workers run the release's image",
+    )
+    booked_at = time.monotonic()
+    appointment = book_one(f"http://{pods[0]['status']['podIP']}:8000", "worker-e2e@example.org")
+    mail = sink.wait_for("worker-e2e@example.org", 120)
+    check(
+        mail is not None and "Subject:" in mail,
+        f"the booking's confirmation (appointment {appointment.get('id')}) reached the SMTP sink through "
+        f"the worker in {time.monotonic() - booked_at:.1f} s",
+    )
     done(s)
 
     s = step("2. a second good release deploys")
@@ -223,7 +311,15 @@ def scenario(images: dict[str, str], steps: dict[str, float]) -> None:
     check(result.returncode == 1, "chairtimectl deploy exits 1")
     check("Readiness probe failed" in output, "the reason names the failing readiness probe")
     check("chairtime-web-" in output.split("RELEASE FAILED:")[-1], "the reason names the failing pods")
-    check("rolled back: revision" in output, "it rolled back by itself")
+    check("rolled back: chairtime-web revision" in output, "it rolled back by itself")
+    check(
+        "rolling back chairtime-worker" in output and "rolled back: chairtime-worker revision" in output,
+        "the worker, whose pods were fine, was rolled back with it",
+    )
+    check(
+        all(image_of({"spec": {"template": p}}, "worker") == images["second"] for p in worker_pods()),
+        "the workers run the second image again",
+    )
     check(image_of(deployment()) == images["second"], "the Deployment runs the second image again")
     after = web_pods()
     check(
@@ -288,6 +384,7 @@ def main() -> int:
     started = time.monotonic()
     steps: dict[str, float] = {}
     moto = None
+    sink = None
     ok = False
     try:
         t = time.monotonic()
@@ -295,7 +392,7 @@ def main() -> int:
         run([*CLUSTER, "build"], timeout=3600)
         steps["build (cached after the first run)"] = round(time.monotonic() - t, 1)
         t = time.monotonic()
-        run([*CLUSTER, "up"], timeout=600)
+        run([*CLUSTER, "up", "--forward", str(SMTP_PORT)], timeout=600)
         steps["cluster up"] = round(time.monotonic() - t, 1)
         t = time.monotonic()
         images = release_images(image)
@@ -303,8 +400,10 @@ def main() -> int:
         steps["release images made and loaded"] = round(time.monotonic() - t, 1)
         fresh_database()
         moto = start_moto()
+        sink = SmtpSink(SMTP_PORT)
+        sink.start()
         run([KUBECTL, "delete", "namespace", NAMESPACE, "--ignore-not-found", "--wait=true"], timeout=300)
-        scenario(images, steps)
+        scenario(images, steps, sink)
         ok = True
     except Failed as failure:
         print(f"\nFAILED: {failure}", file=sys.stderr)
@@ -312,6 +411,8 @@ def main() -> int:
     finally:
         if moto is not None:
             moto.stop()
+        if sink is not None:
+            sink.stop()
         if not args.keep:
             run([*CLUSTER, "down"], check_rc=False, timeout=300)
     total = round(time.monotonic() - started, 1)

@@ -12,6 +12,12 @@ Run by scripts/k8s-check with the tools' venv (PyYAML, jsonschema):
    (never `latest`), the migrations Job is named chairtime-migrate-<tag>, and it runs
    with the web pods' image, service account, settings and secrets.
 3. No Kubernetes Secret objects and nothing that looks like an AWS access key.
+4. The message worker (Deployment chairtime-worker) runs the release's image with the
+   web pods' identity, settings, secrets and securityContext; it has startup,
+   readiness and liveness probes, a grace period, a PodDisruptionBudget wherever the
+   web pods have one, and its own NetworkPolicy: no ingress, egress only to DNS, the
+   Pod Identity agent, HTTPS (SES, STS), the database and SMTP submission; the web
+   pods' policy does not select it.
 Prints one line per problem and exits 1 if there is any.
 """
 
@@ -164,6 +170,91 @@ def check_file(path: Path) -> list[str]:
     web_csi = [v for v in web["volumes"] if "csi" in v]
     if job_csi != web_csi:
         problems.append(f"{where}: the migrations Job's secrets volume differs from the web pods'")
+    problems += check_worker(where, by_kind, deployments[0])
+    return problems
+
+
+WORKER = "chairtime-worker"
+# DNS, the Pod Identity agent, HTTPS (SES's API), PostgreSQL, MySQL, SMTP submission;
+# the e2e overlay's SMTP sink listens on 2525.
+WORKER_EGRESS_PORTS = {53, 80, 443, 5432, 3306, 587, 2525}
+
+
+def _selects(policy: dict, labels: dict) -> bool:
+    selector = policy["spec"].get("podSelector", {})
+    if any(labels.get(k) != v for k, v in selector.get("matchLabels", {}).items()):
+        return False
+    for expression in selector.get("matchExpressions", []):
+        value, op = labels.get(expression["key"]), expression["operator"]
+        values = expression.get("values", [])
+        if (
+            (op == "In" and value not in values)
+            or (op == "NotIn" and value in values)
+            or (op == "Exists" and value is None)
+            or (op == "DoesNotExist" and value is not None)
+        ):
+            return False
+    return True
+
+
+def check_worker(where: str, by_kind: dict[str, list[dict]], web_doc: dict) -> list[str]:
+    problems: list[str] = []
+    workers = [d for d in by_kind.get("Deployment", []) if d["metadata"]["name"] == WORKER]
+    if len(workers) != 1:
+        return [f"{where}: expected one Deployment {WORKER} (the message worker), got {len(workers)}"]
+    worker_doc = workers[0]
+    worker, web = pod_spec(worker_doc), pod_spec(web_doc)
+    [container] = worker["containers"]
+    web_container = web["containers"][0]
+    w = f"{where}: {WORKER}"
+    if container["image"] != web_container["image"]:
+        problems.append(f"{w}: image {container['image']!r} is not the web pods' {web_container['image']!r}")
+    if worker.get("serviceAccountName") != web.get("serviceAccountName"):
+        problems.append(f"{w}: serviceAccountName differs from the web pods'")
+    if container.get("envFrom") != web_container.get("envFrom"):
+        problems.append(f"{w}: settings (envFrom) differ from the web pods'")
+    if [v for v in worker["volumes"] if "csi" in v] != [v for v in web["volumes"] if "csi" in v]:
+        problems.append(f"{w}: the secrets volume differs from the web pods'")
+    if worker.get("securityContext") != web.get("securityContext"):
+        problems.append(f"{w}: the pod securityContext differs from the web pods'")
+    if container.get("securityContext") != web_container.get("securityContext"):
+        problems.append(f"{w}: the container securityContext differs from the web pods'")
+    for probe in ("startupProbe", "readinessProbe", "livenessProbe"):
+        if probe not in container:
+            problems.append(f"{w}: no {probe}")
+    if not worker.get("terminationGracePeriodSeconds"):
+        problems.append(f"{w}: no terminationGracePeriodSeconds")
+    if "messages_worker" not in " ".join(container.get("command", []) + container.get("args", [])):
+        problems.append(f"{w}: does not run the messages worker")
+    if not container.get("resources", {}).get("limits"):
+        problems.append(f"{w}: no resource limits")
+
+    labels = worker_doc["spec"]["template"]["metadata"]["labels"]
+    budgets = by_kind.get("PodDisruptionBudget", [])
+    if budgets and not any(
+        all(labels.get(k) == v for k, v in b["spec"]["selector"].get("matchLabels", {}).items())
+        for b in budgets
+    ):
+        problems.append(f"{w}: the web pods have a PodDisruptionBudget, the worker none")
+
+    policies = [p for p in by_kind.get("NetworkPolicy", []) if _selects(p, labels)]
+    if len(policies) != 1 or policies[0]["metadata"]["name"] != WORKER:
+        names = [p["metadata"]["name"] for p in policies]
+        problems.append(f"{w}: selected by NetworkPolicies {names}, expected only {WORKER}")
+    for policy in policies:
+        spec, name = policy["spec"], policy["metadata"]["name"]
+        if set(spec.get("policyTypes", [])) != {"Ingress", "Egress"}:
+            problems.append(f"{w}: NetworkPolicy {name} must restrict Ingress and Egress")
+        if spec.get("ingress"):
+            problems.append(f"{w}: NetworkPolicy {name} lets something connect in")
+        ports = {p.get("port") for rule in spec.get("egress", []) for p in rule.get("ports", [])}
+        if not ports <= WORKER_EGRESS_PORTS:
+            problems.append(
+                f"{w}: egress to ports {sorted(ports - WORKER_EGRESS_PORTS, key=str)} beyond "
+                f"{sorted(WORKER_EGRESS_PORTS)}"
+            )
+        if any(not rule.get("ports") for rule in spec.get("egress", [])):
+            problems.append(f"{w}: an egress rule without ports (any port)")
     return problems
 
 
@@ -172,7 +263,8 @@ def main(paths: list[str]) -> int:
     for problem in problems:
         print(f"ERROR {problem}")
     if not problems:
-        print(f"OK {len(paths)} overlay(s): SecretProviderClass, image pins, migrations Job, no secrets")
+        checked = "SecretProviderClass, image pins, migrations Job, message worker, no secrets"
+        print(f"OK {len(paths)} overlay(s): {checked}")
     return 1 if problems else 0
 
 
