@@ -1,4 +1,4 @@
-"""The desk's forms: booking a walk-in or phone customer, and status changes."""
+"""The desk's forms: booking a walk-in or phone customer, moving a visit, and status changes."""
 
 from __future__ import annotations
 
@@ -39,6 +39,36 @@ class DeskBookingForm(forms.Form):
         label="Phone number (optional)", required=False, max_length=32, strip=True
     )
     # One per form shown: sending the same form twice books once (services.request_key).
+    nonce = forms.CharField(widget=forms.HiddenInput, max_length=64)
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        if not self.is_bound:
+            self.initial.setdefault("nonce", secrets.token_urlsafe(16))
+
+
+class DeskMoveForm(forms.Form):
+    """Move a visit: a new day and start, and the same stylist or another one for
+    every service of it."""
+
+    date = forms.DateField(
+        label="New date",
+        widget=forms.DateInput(attrs={"type": "date"}),
+        error_messages={"required": "Give a date.", "invalid": "Give a date."},
+    )
+    time = forms.TimeField(
+        label="New start time",
+        widget=forms.TimeInput(attrs={"type": "time", "step": 300}, format="%H:%M"),
+        error_messages={"required": "Give a time such as 14:30.", "invalid": "Give a time such as 14:30."},
+    )
+    stylist = forms.ModelChoiceField(
+        queryset=Stylist.objects.filter(is_active=True),
+        label="Stylist",
+        required=False,
+        empty_label="Keep each service's stylist",
+        error_messages={"invalid_choice": "Choose one of the stylists listed."},
+    )
+    # One per form shown: sending the same form twice moves once.
     nonce = forms.CharField(widget=forms.HiddenInput, max_length=64)
 
     def __init__(self, *args, **kwargs) -> None:

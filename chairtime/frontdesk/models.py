@@ -108,6 +108,7 @@ class AppointmentEvent(models.Model):
 
     class Kind(models.TextChoices):
         BOOKED = "booked", "Booked at the desk"
+        MOVED = "moved", "Moved at the desk"
         ARRIVED = "arrived", "Arrived"
         IN_PROGRESS = "in_progress", "In progress"
         COMPLETED = "completed", "Completed"

@@ -49,6 +49,10 @@ def record_booked(appointments: Sequence[Appointment], *, user: AbstractBaseUser
     _record(appointments, Kind.BOOKED, user, now)
 
 
+def record_moved(appointments: Sequence[Appointment], *, user: AbstractBaseUser, now: datetime) -> None:
+    _record(appointments, Kind.MOVED, user, now)
+
+
 def lock_appointment(appointment_id: int) -> Appointment | None:
     """The appointment, its row locked until the transaction ends: two changes of
     one appointment (two people at the desk, a double click) queue here, and the

@@ -7,6 +7,7 @@
 /desk/book/?stylist=<id>&start=YYYY-MM-DDTHH:MM   book a walk-in or phone customer
 /desk/appointment/<id>/             an appointment: its phases, history and buttons
 /desk/appointment/<id>/status/      POST: arrived, in progress, completed, no-show, cancel
+/desk/appointment/<id>/move/        move the visit to another time or stylist
 """
 
 from __future__ import annotations
@@ -26,4 +27,5 @@ urlpatterns = [
     path("book/", views.book, name="book"),
     path("appointment/<int:appointment_id>/", views.appointment, name="appointment"),
     path("appointment/<int:appointment_id>/status/", views.status, name="status"),
+    path("appointment/<int:appointment_id>/move/", views.move, name="move"),
 ]

@@ -32,7 +32,7 @@ from chairtime.booking.views import (
 from chairtime.frontdesk import calendar
 from chairtime.frontdesk import services as desk
 from chairtime.frontdesk.access import DESK_ROLES, desk_view, refuse
-from chairtime.frontdesk.forms import DeskBookingForm
+from chairtime.frontdesk.forms import DeskBookingForm, DeskMoveForm
 from chairtime.frontdesk.models import Attendance, StaffMember
 
 # What each button asks, and who may press it.
@@ -376,3 +376,71 @@ def status(request: HttpRequest, appointment_id: int) -> HttpResponse:
         messages.error(request, error.message)
         return _appointment_page(request, selectors.appointment_get(appointment.pk), status=409)
     return redirect("frontdesk:appointment", appointment_id=appointment.pk)
+
+
+@require_http_methods(["GET", "HEAD", "POST"])
+@desk_view(DESK_ROLES)
+@friendly_problems
+def move(request: HttpRequest, appointment_id: int) -> HttpResponse:
+    """Move a visit (every service of it) to another start, with the same
+    stylists or another one: services.visit_reschedule as staff (no change
+    notice, no minimum notice, no horizon; hours, time off, other bookings and
+    resources as for anyone). The customer is sent the change e-mail."""
+    salon = Salon.cached()
+    appointment = _visible_appointment(request, appointment_id)
+    if appointment.status != Appointment.Status.CONFIRMED:
+        raise PageProblem(
+            409, "A cancelled appointment cannot be moved.", back_url=_appointment_url(appointment)
+        )
+    visit = selectors.visit_appointment_list(appointment)
+    status = 200
+    if request.method == "POST":
+        form = DeskMoveForm(request.POST)
+        if form.is_valid():
+            data = form.cleaned_data
+            start = parse_start(f"{data['time']:%H:%M}", data["date"], salon.tz)
+            if start is None:
+                form.add_error("time", "That time does not exist on that day (the clocks change).")
+            else:
+                now = timezone.now()
+                stylist = data["stylist"]
+                try:
+                    moved = booking.visit_reschedule(
+                        appointment_id=appointment.pk,
+                        start=start,
+                        stylists=None if stylist is None else [stylist.pk] * len(visit),
+                        by_staff=True,
+                        request=booking.request_key(
+                            "desk-move", data["nonce"], [appointment.pk], start, str(stylist and stylist.pk)
+                        ),
+                        now=now,
+                    )
+                except BookingError as error:
+                    form.add_error(None, error.message)
+                    status = 409 if error.conflict else 422
+                else:
+                    desk.record_moved(moved, user=request.user, now=now)
+                    when = format_time_range(
+                        moved[0].starts_at.astimezone(salon.tz),
+                        moved[-1].ends_at.astimezone(salon.tz),
+                        zone=True,
+                    )
+                    messages.success(request, f"Moved to {format_long_day(data['date'])}, {when}.")
+                    return redirect("frontdesk:appointment", appointment_id=appointment.pk)
+        if status == 200:
+            status = 400
+    else:
+        local = visit[0].starts_at.astimezone(salon.tz)
+        form = DeskMoveForm(initial={"date": local.date(), "time": local.strftime("%H:%M")})
+    context = {
+        "form": form,
+        "staff": request.staff,  # type: ignore[attr-defined]
+        "salon": salon,
+        "appointment": appointment,
+        "visit": visit,
+        "time": format_time_range(
+            visit[0].starts_at.astimezone(salon.tz), visit[-1].ends_at.astimezone(salon.tz), zone=True
+        ),
+        "day_label": format_long_day(visit[0].starts_at.astimezone(salon.tz).date()),
+    }
+    return render(request, "frontdesk/move.html", context, status=status)

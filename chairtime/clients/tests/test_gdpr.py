@@ -24,7 +24,10 @@ AFTER = datetime(2027, 3, 20, tzinfo=UTC)  # the visits are over
 @pytest.fixture
 def booked(demo):
     """Alex's two visits (booked online: card, links and messages as in real life)
-    and a formula; and Sam, another client, who must not be touched."""
+    and a formula; and Sam, another client, who must not be touched. No reminders
+    (the salon sends none here), so the messages are the visits' own."""
+    demo.salon.reminder_minutes = ""
+    demo.salon.save()
     visits = [
         services.appointment_book(
             service_id=demo.haircut.pk,
