@@ -272,6 +272,21 @@ def _service_and_stylists(
 # --- Appointments -----------------------------------------------------------------
 
 
+def _idempotency_key_header(description: str) -> dict:
+    """The OpenAPI entry of the optional Idempotency-Key header."""
+    return {
+        "parameters": [
+            {
+                "in": "header",
+                "name": "Idempotency-Key",
+                "required": False,
+                "schema": {"type": "string", "minLength": 16, "maxLength": 255},
+                "description": description,
+            }
+        ]
+    }
+
+
 @api.post(
     "/appointments",
     response={
@@ -285,17 +300,7 @@ def _service_and_stylists(
     },
     tags=["booking"],
     summary="Book an appointment, or a visit of several services",
-    openapi_extra={
-        "parameters": [
-            {
-                "in": "header",
-                "name": "Idempotency-Key",
-                "required": False,
-                "schema": {"type": "string", "minLength": 16, "maxLength": 255},
-                "description": IDEMPOTENCY_KEY_DOC,
-            }
-        ]
-    },
+    openapi_extra=_idempotency_key_header(IDEMPOTENCY_KEY_DOC),
     description="Books `start` if it is free at this moment (whatever /availability said a moment "
     "ago): one service (`service`, `stylist`) or a visit (`items`: its services back to back, "
     "booked or refused as a whole). 409 with a `code` when it is not: taken, resource_busy, "
@@ -388,17 +393,7 @@ RESCHEDULE_IDEMPOTENCY_KEY_DOC = (
     },
     tags=["booking"],
     summary="Move an appointment, or its whole visit, to another start",
-    openapi_extra={
-        "parameters": [
-            {
-                "in": "header",
-                "name": "Idempotency-Key",
-                "required": False,
-                "schema": {"type": "string", "minLength": 16, "maxLength": 255},
-                "description": RESCHEDULE_IDEMPOTENCY_KEY_DOC,
-            }
-        ]
-    },
+    openapi_extra=_idempotency_key_header(RESCHEDULE_IDEMPOTENCY_KEY_DOC),
     description="Needs the appointment's `token` (404 otherwise). Moves the appointment's visit, all "
     "its services back to back as booked, to `start` if that is free at this moment, with the visit's "
     "own current time counted as free: the new time is booked and the old one freed together, or "

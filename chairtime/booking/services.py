@@ -318,28 +318,14 @@ def _book_locked(
     customer_phone: str,
     by_staff: bool = False,
 ) -> list[Appointment]:
-    # Who could take each service, and which resources its phases could need,
-    # read without a lock only to know which rows to lock.
-    maybe: list[int] = []
-    for item in items:
-        if item.stylist_id is not None:
-            maybe.append(item.stylist_id)
-        else:
-            maybe.extend(selectors.stylist_list_for_service(item.service_id).values_list("pk", flat=True))
-    locked = lock_stylists(maybe)
-    locked_resources = set(lock_resources(selectors.resource_ids_for_services(i.service_id for i in items)))
+    locked, locked_resources = _lock_for(items)
 
     # From here on everything is read on the locked state.
     salon = Salon.load()
     wanted = _candidates(items, locked)
 
     # Before any schedule is read: a start in year 1 or 9999 has no day window.
-    policy = selectors.salon_policy(salon)
-    if by_staff:
-        policy = staff_policy(policy, start, now)
-    timing = availability.check_timing(policy, start, now)
-    if timing is not None:
-        raise BookingError(timing)
+    _check_timing(salon, start, now, by_staff=by_staff)
     if not all(candidates for _, candidates in wanted):
         raise BookingError(Problem.NO_STYLIST)
 
@@ -357,6 +343,33 @@ def _book_locked(
     if _customer_holds(asked, customer_email):
         raise BookingError(Problem.ALREADY_BOOKED)
     return _write_visit(wanted, plan, search, now, customer_name, customer_email, customer_phone)
+
+
+def _lock_for(items: Sequence[ItemRequest], also: Iterable[int] = ()) -> tuple[list[int], set[int]]:
+    """Lock every stylist who could take each item (and ``also``), then every
+    resource the items' phases could need, in the one global order; returns the
+    locked stylist and resource ids. Who and which are read without a lock, only
+    to know which rows to lock."""
+    maybe = list(also)
+    for item in items:
+        if item.stylist_id is not None:
+            maybe.append(item.stylist_id)
+        else:
+            maybe.extend(selectors.stylist_list_for_service(item.service_id).values_list("pk", flat=True))
+    locked = lock_stylists(maybe)
+    return locked, set(lock_resources(selectors.resource_ids_for_services(i.service_id for i in items)))
+
+
+def _check_timing(salon: Salon, start: datetime, now: datetime, *, by_staff: bool) -> None:
+    """Refuse a start in the past, too soon or beyond the horizon (the last two
+    not for staff). Before any schedule is read: a start in year 1 or 9999 has no
+    day window."""
+    policy = selectors.salon_policy(salon)
+    if by_staff:
+        policy = staff_policy(policy, start, now)
+    timing = availability.check_timing(policy, start, now)
+    if timing is not None:
+        raise BookingError(timing)
 
 
 def _candidates(items: Sequence[ItemRequest], locked: Sequence[int]) -> list[tuple[Service, list[Stylist]]]:
@@ -686,14 +699,7 @@ def _reschedule_locked(
     items = [ItemRequest(a.service_id, stylist_id) for a, stylist_id in zip(current, asked, strict=True)]
 
     # Every stylist the move involves: those it frees and those it may take.
-    maybe = [a.stylist_id for a in current]
-    for item in items:
-        if item.stylist_id is not None:
-            maybe.append(item.stylist_id)
-        else:
-            maybe.extend(selectors.stylist_list_for_service(item.service_id).values_list("pk", flat=True))
-    locked = lock_stylists(maybe)
-    locked_resources = set(lock_resources(selectors.resource_ids_for_services(i.service_id for i in items)))
+    locked, locked_resources = _lock_for(items, also=[a.stylist_id for a in current])
 
     # From here on everything is read on the locked state.
     salon = Salon.load()
@@ -702,12 +708,8 @@ def _reschedule_locked(
     if start == first_start and all(a.stylist_id == s for a, s in zip(current, asked, strict=True)):
         return current, False  # asked to stay where it is
     wanted = _candidates(items, locked)
-    policy = selectors.salon_policy(salon)
-    if by_staff:  # staff move appointments as they book them: no notice, no horizon
-        policy = staff_policy(policy, start, now)
-    timing = availability.check_timing(policy, start, now)
-    if timing is not None:
-        raise BookingError(timing)
+    # Staff move appointments as they book them: no notice, no horizon.
+    _check_timing(salon, start, now, by_staff=by_staff)
     if not all(candidates for _, candidates in wanted):
         raise BookingError(Problem.NO_STYLIST)
     own = [a.pk for a in current]
