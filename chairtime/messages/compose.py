@@ -104,7 +104,13 @@ def still_true(message: Message, appointments: list[Appointment], *, now: dateti
     message tells the new time). A reminder also needs the visit not yet begun,
     and no later reminder of it due already: a worker back from a long outage
     sends the 2-hour reminder, not the 24-hour one as well (``plan_reminders``
-    writes them largest offset first, so a later one has a higher id)."""
+    writes them largest offset first, so a later one has a higher id).
+
+    None is true without a recipient: an erased client's messages lose theirs
+    (chairtime/clients), and one in flight then must not be retried until it
+    gives up."""
+    if not message.recipient:
+        return False
     if message.kind == Message.Kind.VISIT_CANCELLED:
         return True
     if not all(a.is_confirmed for a in appointments):

@@ -233,6 +233,18 @@ def test_it_does_not_confirm_a_visit_cancelled_before_its_turn(demo_tx, smtp):
     assert states == {"visit_booked": "skipped", "visit_cancelled": "sent"}
 
 
+def test_a_message_whose_recipient_was_erased_is_skipped_not_retried(demo_tx, smtp):
+    # The state an erasure leaves a message in that a worker had claimed and failed:
+    # waiting again, without an address (chairtime/clients' erasure blanks it).
+    (appointment,) = book(demo_tx)
+    Message.objects.filter(appointment=appointment).update(recipient="", attempts=1)
+
+    run_worker()
+
+    assert smtp.received == []
+    assert set(Message.objects.values_list("state", flat=True)) == {"skipped"}
+
+
 def test_two_workers_never_send_one_message_twice(demo_tx, smtp):
     day = demo_tx.next_working_day()
     for hour in (9, 10, 11, 14, 15, 16):
