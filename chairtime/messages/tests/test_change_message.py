@@ -33,6 +33,8 @@ def test_it_delivers_the_new_time_and_moves_the_calendar_event(client, demo_tx, 
         assert "10:00 AM" not in body
         assert "America/Los_Angeles" in body
         assert "https://salon.example/booking/" in body
+        assert "has a new time" in body and "is booked for" not in body
+        assert "moves it in your calendar" in body
     booked_event, moved_event = event_of(calendar_of(confirmation)), event_of(calendar_of(change))
     assert str(calendar_of(change)["METHOD"]) == "REQUEST"
     assert moved_event["UID"] == booked_event["UID"]  # the same event, updated
