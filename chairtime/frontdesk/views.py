@@ -292,6 +292,13 @@ def book(request: HttpRequest) -> HttpResponse:
     return render(request, "frontdesk/book.html", context, status=status)
 
 
+def _local_span(salon: Salon, first: Appointment, last: Appointment) -> str:
+    """From ``first``'s start to ``last``'s end, in the salon's time, with its zone."""
+    return format_time_range(
+        first.starts_at.astimezone(salon.tz), last.ends_at.astimezone(salon.tz), zone=True
+    )
+
+
 def _visible_appointment(request: HttpRequest, appointment_id: int) -> Appointment:
     staff: StaffMember = request.staff  # type: ignore[attr-defined]
     appointment = selectors.appointment_get(appointment_id)
@@ -332,9 +339,7 @@ def _appointment_page(request: HttpRequest, appointment: Appointment, status: in
         "staff": staff,
         "salon": salon,
         "appointment": appointment,
-        "time": format_time_range(
-            appointment.starts_at.astimezone(salon.tz), appointment.ends_at.astimezone(salon.tz), zone=True
-        ),
+        "time": _local_span(salon, appointment, appointment),
         "day_label": format_long_day(local_day),
         "day_url": f"{reverse('frontdesk:day')}?date={local_day:%Y-%m-%d}",
         "state": state,
@@ -420,11 +425,7 @@ def move(request: HttpRequest, appointment_id: int) -> HttpResponse:
                     status = 409 if error.conflict else 422
                 else:
                     desk.record_moved(moved, user=request.user, now=now)
-                    when = format_time_range(
-                        moved[0].starts_at.astimezone(salon.tz),
-                        moved[-1].ends_at.astimezone(salon.tz),
-                        zone=True,
-                    )
+                    when = _local_span(salon, moved[0], moved[-1])
                     messages.success(request, f"Moved to {format_long_day(data['date'])}, {when}.")
                     return redirect("frontdesk:appointment", appointment_id=appointment.pk)
         if status == 200:
@@ -438,9 +439,7 @@ def move(request: HttpRequest, appointment_id: int) -> HttpResponse:
         "salon": salon,
         "appointment": appointment,
         "visit": visit,
-        "time": format_time_range(
-            visit[0].starts_at.astimezone(salon.tz), visit[-1].ends_at.astimezone(salon.tz), zone=True
-        ),
+        "time": _local_span(salon, visit[0], visit[-1]),
         "day_label": format_long_day(visit[0].starts_at.astimezone(salon.tz).date()),
     }
     return render(request, "frontdesk/move.html", context, status=status)
