@@ -12,12 +12,16 @@ RUFF := $(VENV)/bin/ruff
 TEST_POSTGRES_URL ?= postgres://postgres@127.0.0.1:5432/chairtime
 TEST_MARIADB_URL ?= mysql://root@127.0.0.1:3306/chairtime
 PYTEST_ARGS ?=
+# pytest-xdist workers for the suites without a browser (auto: one per core).
+PYTEST_WORKERS ?= auto
 BROWSER_TESTS := chairtime/booking/tests/test_browser.py chairtime/frontdesk/tests/test_browser.py \
   chairtime/clients/tests/test_browser.py
 IGNORE_BROWSER_TESTS := $(foreach t,$(BROWSER_TESTS),--ignore=$(t))
 # The browser tests run in a pytest process of their own (see test_browser.py).
+# $(2): --database-tests-only on PostgreSQL and MariaDB, where a test that uses no
+# database would only repeat its SQLite run (conftest.py).
 define run_suite
-	DATABASE_URL=$(1) $(PYTEST) $(IGNORE_BROWSER_TESTS) $(PYTEST_ARGS)
+	DATABASE_URL=$(1) $(PYTEST) -n $(PYTEST_WORKERS) $(2) $(IGNORE_BROWSER_TESTS) $(PYTEST_ARGS)
 	DATABASE_URL=$(1) $(PYTEST) $(BROWSER_TESTS) $(PYTEST_ARGS)
 endef
 
@@ -49,14 +53,14 @@ test: install  ## the whole suite: lint, then SQLite, PostgreSQL and MariaDB (wi
 test-sqlite: install  ## the suite on SQLite
 	$(call run_suite,)
 
-test-postgres: install  ## the suite on PostgreSQL (TEST_POSTGRES_URL)
-	$(call run_suite,$(TEST_POSTGRES_URL))
+test-postgres: install  ## the tests that use the database, on PostgreSQL (TEST_POSTGRES_URL)
+	$(call run_suite,$(TEST_POSTGRES_URL),--database-tests-only)
 
-test-mariadb: install  ## the suite on MariaDB (TEST_MARIADB_URL)
-	$(call run_suite,$(TEST_MARIADB_URL))
+test-mariadb: install  ## the tests that use the database, on MariaDB (TEST_MARIADB_URL)
+	$(call run_suite,$(TEST_MARIADB_URL),--database-tests-only)
 
 test-quick: install  ## SQLite only, no browser
-	DATABASE_URL= $(PYTEST) $(IGNORE_BROWSER_TESTS) $(PYTEST_ARGS)
+	DATABASE_URL= $(PYTEST) -n $(PYTEST_WORKERS) $(IGNORE_BROWSER_TESTS) $(PYTEST_ARGS)
 
 # The pipeline's test stage (deploy/buildspecs/test.yml): PostgreSQL, as production,
 # with JUnit and Cobertura reports in test-results/ and a coverage floor. The browser
@@ -65,7 +69,7 @@ COVERAGE_FLOOR ?= 85
 test-ci: install  ## the suite on PostgreSQL with JUnit + Cobertura reports in test-results/ and a coverage floor
 	scripts/k8s-tools
 	mkdir -p test-results
-	DATABASE_URL=$(TEST_POSTGRES_URL) $(PYTEST) $(IGNORE_BROWSER_TESTS) $(PYTEST_ARGS) \
+	DATABASE_URL=$(TEST_POSTGRES_URL) $(PYTEST) -n $(PYTEST_WORKERS) $(IGNORE_BROWSER_TESTS) $(PYTEST_ARGS) \
 	  --junitxml=test-results/junit-postgres.xml \
 	  --cov=chairtime --cov=chairtimectl --cov-report=xml:test-results/coverage.xml \
 	  --cov-report=term:skip-covered --cov-fail-under=$(COVERAGE_FLOOR)
