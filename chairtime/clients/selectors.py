@@ -9,18 +9,23 @@ from django.core.paginator import Page, Paginator
 from django.db.models import Q, QuerySet
 
 from chairtime.booking.models import Appointment, Salon
-from chairtime.clients.models import Client, ColourFormula, phone_digits
+from chairtime.clients.models import Client, ClientAppointment, ColourFormula, phone_digits
 from chairtime.messages.models import Message
 
 PAGE_SIZE = 25
 MIN_PHONE_DIGITS = 3  # fewer digits would match most numbers
 
 
-def client_search(*, salon: Salon, query: str) -> QuerySet[Client]:
+def client_search(*, salon: Salon, query: str, stylist_id: int | None = None) -> QuerySet[Client]:
     """Cards whose name or e-mail contains ``query`` (any case), or whose phone
     contains its digits; every card when ``query`` is empty. Erased cards are
-    not listed: nothing is left on them to find."""
+    not listed: nothing is left on them to find. With ``stylist_id``, only that
+    stylist's clients (``is_client_of``)."""
     cards = Client.objects.filter(salon=salon, erased_at=None).order_by("name", "pk")
+    if stylist_id is not None:
+        cards = cards.filter(
+            pk__in=ClientAppointment.objects.filter(appointment__stylist_id=stylist_id).values("client_id")
+        )
     query = query.strip()
     if not query:
         return cards
@@ -34,9 +39,18 @@ def client_search(*, salon: Salon, query: str) -> QuerySet[Client]:
     return cards.filter(wanted)
 
 
-def client_search_page(*, salon: Salon, query: str, page: str | int | None) -> Page:
+def client_search_page(
+    *, salon: Salon, query: str, page: str | int | None, stylist_id: int | None = None
+) -> Page:
     """One page of the search: out-of-range or non-numeric pages give the nearest."""
-    return Paginator(client_search(salon=salon, query=query), PAGE_SIZE).get_page(page)
+    cards = client_search(salon=salon, query=query, stylist_id=stylist_id)
+    return Paginator(cards, PAGE_SIZE).get_page(page)
+
+
+def is_client_of(client: Client, stylist_id: int | None) -> bool:
+    """Whether the card has a visit (any appointment, past or to come, kept or
+    cancelled) with that stylist: what makes someone a stylist's client."""
+    return ClientAppointment.objects.filter(client=client, appointment__stylist_id=stylist_id).exists()
 
 
 @dataclass

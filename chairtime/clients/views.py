@@ -1,10 +1,10 @@
 """The staff's client pages: search, the card (notes, colour formulas), the data
 export and erasure (GDPR).
 
-Until the front desk's roles exist, every page needs a staff account
-(``staff_member_required``) and a model permission: view_client to search, read
-and export; change_client to write notes and formulas; delete_client to erase.
-The roles will be granted these permissions (docs/clients.md).
+Who may do what is the front desk's role (docs/clients.md), checked here for
+every view: a manager everything; the front desk searches, reads, writes notes and
+formulas and exports, but does not erase; a stylist finds and reads only their own
+clients' cards (a card with a visit with them) and writes notes and formulas there.
 """
 
 from __future__ import annotations
@@ -13,8 +13,6 @@ import json
 import logging
 
 from django.contrib import messages
-from django.contrib.admin.views.decorators import staff_member_required
-from django.contrib.auth.decorators import permission_required
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -25,18 +23,31 @@ from chairtime.booking.views import format_long_day, format_time_range, require_
 from chairtime.clients import selectors, services
 from chairtime.clients.forms import FormulaForm, NotesForm
 from chairtime.clients.models import Client
+from chairtime.frontdesk.access import ALL_ROLES, DESK_ROLES, desk_view, refuse
+from chairtime.frontdesk.models import Role, StaffMember
 
 logger = logging.getLogger("chairtime.clients")
 
 MAX_ID = 2**63 - 1  # a larger id could only fail inside the database driver
 
 
-def _client_or_404(client_id: int, salon: Salon) -> Client:
+MANAGERS = frozenset({Role.MANAGER})
+
+
+def _member(request: HttpRequest) -> StaffMember:
+    return request.staff  # type: ignore[attr-defined]  (set by desk_view)
+
+
+def _client_or_404(client_id: int, salon: Salon, staff: StaffMember) -> Client:
+    """The card, if it exists and this member may open it (else 404, or a 403 that
+    says why to a stylist asking for someone else's client)."""
     client = None
     if 1 <= client_id <= MAX_ID:
         client = Client.objects.filter(pk=client_id, salon=salon).select_related("erased_by").first()
     if client is None:
         raise Http404("There is no such client.")
+    if staff.is_stylist and not selectors.is_client_of(client, staff.stylist_id):
+        refuse("This client has no visit with you: a stylist sees only their own clients' cards.")
     return client
 
 
@@ -47,14 +58,20 @@ def visit_label(appointment: Appointment, salon: Salon) -> str:
 
 
 @require_safe
-@staff_member_required
-@permission_required("clients.view_client", raise_exception=True)
+@desk_view(ALL_ROLES)
 def search(request: HttpRequest) -> HttpResponse:
     salon = Salon.cached()
+    staff = _member(request)
     # Control characters match no card, and PostgreSQL refuses a NUL in a query.
     query = "".join(ch for ch in request.GET.get("q", "")[:100] if ch.isprintable())
-    page = selectors.client_search_page(salon=salon, query=query, page=request.GET.get("page"))
-    return render(request, "clients/search.html", {"query": query.strip(), "page": page})
+    page = selectors.client_search_page(
+        salon=salon,
+        query=query,
+        page=request.GET.get("page"),
+        stylist_id=staff.stylist_id if staff.is_stylist else None,
+    )
+    context = {"query": query.strip(), "page": page, "staff": staff, "salon": salon}
+    return render(request, "clients/search.html", context)
 
 
 def _card_page(
@@ -68,6 +85,7 @@ def _card_page(
     status: int = 200,
 ) -> HttpResponse:
     now = timezone.now()
+    staff = _member(request)
     card = selectors.client_card(client=client, salon=salon, now=now)
     upcoming = [(a, visit_label(a, salon)) for a in card.upcoming]
     past = [(a, visit_label(a, salon)) for a in card.past]
@@ -81,8 +99,12 @@ def _card_page(
         "notes_form": notes_form or NotesForm(initial={"notes": client.notes}),
         "formula_form": formula_form
         or FormulaForm(initial={"date": now.astimezone(salon.tz).date()}, visits=visits),
-        "can_change": request.user.has_perm("clients.change_client") and not client.is_erased,
-        "can_erase": request.user.has_perm("clients.delete_client") and not client.is_erased,
+        # Who reached the card may write it (a stylist only reaches their clients').
+        "can_change": not client.is_erased,
+        "can_export": not staff.is_stylist,
+        "can_erase": staff.is_manager and not client.is_erased,
+        "staff": staff,
+        "salon": salon,
         "zone": now.astimezone(salon.tz).tzname(),
         "time_zone": salon.tz,
     }
@@ -90,19 +112,17 @@ def _card_page(
 
 
 @require_safe
-@staff_member_required
-@permission_required("clients.view_client", raise_exception=True)
+@desk_view(ALL_ROLES)
 def card(request: HttpRequest, client_id: int) -> HttpResponse:
     salon = Salon.cached()
-    return _card_page(request, _client_or_404(client_id, salon), salon)
+    return _card_page(request, _client_or_404(client_id, salon, _member(request)), salon)
 
 
 @require_http_methods(["POST"])
-@staff_member_required
-@permission_required("clients.change_client", raise_exception=True)
+@desk_view(ALL_ROLES)
 def notes(request: HttpRequest, client_id: int) -> HttpResponse:
     salon = Salon.cached()
-    client = _client_or_404(client_id, salon)
+    client = _client_or_404(client_id, salon, _member(request))
     form = NotesForm(request.POST)
     if not form.is_valid():
         return _card_page(request, client, salon, notes_form=form, status=400)
@@ -115,11 +135,10 @@ def notes(request: HttpRequest, client_id: int) -> HttpResponse:
 
 
 @require_http_methods(["POST"])
-@staff_member_required
-@permission_required("clients.change_client", raise_exception=True)
+@desk_view(ALL_ROLES)
 def formula_add(request: HttpRequest, client_id: int) -> HttpResponse:
     salon = Salon.cached()
-    client = _client_or_404(client_id, salon)
+    client = _client_or_404(client_id, salon, _member(request))
     visits = [
         (a.pk, visit_label(a, salon))
         for a in Appointment.objects.filter(client_link__client=client, status=Appointment.Status.CONFIRMED)
@@ -144,11 +163,10 @@ def formula_add(request: HttpRequest, client_id: int) -> HttpResponse:
 
 
 @require_safe
-@staff_member_required
-@permission_required("clients.view_client", raise_exception=True)
+@desk_view(DESK_ROLES)
 def export(request: HttpRequest, client_id: int) -> HttpResponse:
     salon = Salon.cached()
-    client = _client_or_404(client_id, salon)
+    client = _client_or_404(client_id, salon, _member(request))
     data = selectors.client_export(client=client, salon=salon)
     logger.info("client data exported", extra={"client_id": client.pk, "exported_by": request.user.pk})
     response = HttpResponse(
@@ -160,11 +178,10 @@ def export(request: HttpRequest, client_id: int) -> HttpResponse:
 
 
 @require_http_methods(["GET", "HEAD", "POST"])
-@staff_member_required
-@permission_required("clients.delete_client", raise_exception=True)
+@desk_view(MANAGERS)
 def erase(request: HttpRequest, client_id: int) -> HttpResponse:
     salon = Salon.cached()
-    client = _client_or_404(client_id, salon)
+    client = _client_or_404(client_id, salon, _member(request))
     error = ""
     if request.method == "POST":
         try:
@@ -180,5 +197,7 @@ def erase(request: HttpRequest, client_id: int) -> HttpResponse:
         "card": card,
         "error": error,
         "visit_count": len(card.upcoming) + len(card.past),
+        "staff": _member(request),
+        "salon": salon,
     }
     return render(request, "clients/erase.html", context, status=409 if error else 200)

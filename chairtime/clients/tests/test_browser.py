@@ -11,13 +11,13 @@ import os
 from datetime import UTC, datetime
 
 import pytest
-from django.contrib.auth.models import Permission, User
 from django.test import Client as DjangoClient
 from playwright.sync_api import Browser, expect
 
 from chairtime.booking.tests.test_browser import assert_accessible
 from chairtime.clients.models import Client, ColourFormula
-from chairtime.clients.tests.conftest import visit_of
+from chairtime.clients.tests.conftest import staff_user, visit_of
+from chairtime.frontdesk.models import Role
 
 pytestmark = pytest.mark.browser
 
@@ -36,8 +36,7 @@ def test_staff_find_a_client_record_a_formula_and_reach_erasure(browser: Browser
         salon=demo_tx.salon, name="Ana 💇‍♀️", email="ana@example.com", created_at=card.created_at
     )
     visit_of(card, demo_tx, datetime(2026, 2, 2, 18, tzinfo=UTC))
-    manager = User.objects.create_user("manager", password="x", is_staff=True)
-    manager.user_permissions.set(Permission.objects.filter(content_type__app_label="clients"))
+    manager = staff_user("manager", Role.MANAGER)
     session = DjangoClient()
     session.force_login(manager)
     context = browser.new_context(viewport={"width": 1280, "height": 800})

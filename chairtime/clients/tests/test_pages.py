@@ -5,11 +5,14 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
+from django.contrib.auth.models import User
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
+from chairtime.clients import services as client_cards
 from chairtime.clients.models import Client, ColourFormula
 from chairtime.clients.tests.conftest import CREATED, make_card, staff_user, visit_of
+from chairtime.frontdesk.models import Role
 
 FUTURE = datetime(2027, 3, 15, 17, tzinfo=UTC)  # 10:00 in Los Angeles
 PAST = datetime(2026, 2, 2, 18, tzinfo=UTC)
@@ -19,15 +22,56 @@ def test_it_sends_someone_not_signed_in_to_the_sign_in_page(client, demo):
     card = make_card(demo)
     response = client.get(f"/staff/clients/{card.pk}/")
     assert response.status_code == 302
-    assert "/admin/login/" in response["Location"]
+    assert response["Location"].startswith("/desk/login/")
 
 
-def test_it_refuses_staff_without_the_permission(client, demo):
+def test_it_refuses_an_account_without_a_role_at_the_desk(client, demo):
     card = make_card(demo)
-    client.force_login(staff_user("stylist"))
-    assert client.get(f"/staff/clients/{card.pk}/").status_code == 403
-    assert client.get("/staff/clients/").status_code == 403
+    client.force_login(User.objects.create_user("staff", is_staff=True, is_superuser=True))
+    for url in (f"/staff/clients/{card.pk}/", "/staff/clients/", f"/staff/clients/{card.pk}/export/"):
+        response = client.get(url)
+        assert response.status_code == 403
+        assert "no role at the front desk" in response.content.decode()
+
+
+def test_a_stylist_finds_and_opens_only_their_own_clients(client, demo):
+    mine = make_card(demo, name="Alex Mine", email="mine@example.com")
+    visit_of(mine, demo, PAST)  # with Ana
+    theirs = make_card(demo, name="Alex Theirs", email="theirs@example.com")
+    visit_of(theirs, demo, PAST + timedelta(days=1), stylist=demo.ben)
+    client.force_login(staff_user("ana", Role.STYLIST, stylist=demo.ana))
+
+    listed = client.get("/staff/clients/?q=alex").content.decode()
+    assert "Alex Mine" in listed
+    assert "Alex Theirs" not in listed
+
+    assert client.get(f"/staff/clients/{mine.pk}/").status_code == 200
+    refused = client.get(f"/staff/clients/{theirs.pk}/")
+    assert refused.status_code == 403
+    assert "sees only their own clients" in refused.content.decode()
+    # By URL, writing is refused the same way, and nothing is written.
+    assert client.post(f"/staff/clients/{theirs.pk}/notes/", {"notes": "x"}).status_code == 403
+    theirs.refresh_from_db()
+    assert theirs.notes == ""
+
+
+def test_a_stylist_writes_formulas_on_their_clients_but_neither_exports_nor_erases(client, demo):
+    card = make_card(demo)
+    appointment = visit_of(card, demo, PAST)
+    client.force_login(staff_user("ana", Role.STYLIST, stylist=demo.ana))
+
+    page = client.get(f"/staff/clients/{card.pk}/").content.decode()
+    assert "Add formula" in page
+    assert "Download their data" not in page
+    assert "Erase this client" not in page
+    response = client.post(
+        f"/staff/clients/{card.pk}/formulas/",
+        {"date": "2026-02-02", "appointment": str(appointment.pk), "text": "7.1, 20 vol"},
+    )
+    assert response.status_code == 302
+    assert card.formulas.get().text == "7.1, 20 vol"
     assert client.get(f"/staff/clients/{card.pk}/export/").status_code == 403
+    assert client.get(f"/staff/clients/{card.pk}/erase/").status_code == 403
 
 
 def test_it_answers_an_unknown_or_enormous_id_with_not_found(client, demo, desk):
@@ -147,7 +191,7 @@ def test_the_card_reads_a_long_history_in_as_many_queries_as_a_short_one(client,
         response = client.get(f"/staff/clients/{card.pk}/")
 
     assert len(response.context["past"]) == 15
-    # The session, the user, their two permission sets, the card, its visits, its formulas.
+    # The session, the user, their staff role, the card, its visits, its formulas.
     assert len(long) == len(short) <= 7
 
 
@@ -162,16 +206,13 @@ def test_staff_save_notes(client, demo, desk):
     assert card.notes == "Prefers Ana. Sensitive scalp."
 
 
-def test_notes_need_the_change_permission(client, demo):
+def test_an_erased_card_offers_no_writing(client, demo, manager):
     card = make_card(demo)
-    client.force_login(staff_user("reader", "view_client"))
+    client_cards.client_erase(client_id=card.pk, by=manager, now=PAST)
+    client.force_login(manager)
 
-    response = client.post(f"/staff/clients/{card.pk}/notes/", {"notes": "x"})
-
-    assert response.status_code == 403
-    card.refresh_from_db()
-    assert card.notes == ""
     assert b"Save notes" not in client.get(f"/staff/clients/{card.pk}/").content
+    assert client.post(f"/staff/clients/{card.pk}/notes/", {"notes": "x"}).status_code == 409
 
 
 def test_staff_add_a_dated_formula_for_a_visit(client, demo, desk):
