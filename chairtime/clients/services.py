@@ -102,6 +102,14 @@ def attach(*, client: Client, appointment_ids: Sequence[int], now: datetime | No
     return len(ids)
 
 
+def client_start(*, salon_id: int, name: str, phone: str, now: datetime | None = None) -> Client:
+    """A card staff start for a customer who has no e-mail address (a phone or
+    walk-in customer); one with an address gets theirs by the attach rule."""
+    return Client.objects.create(
+        salon_id=salon_id, name=name, phone=phone, email=None, created_at=now or timezone.now()
+    )
+
+
 def client_update_notes(*, client: Client, notes: str) -> None:
     if client.is_erased:
         raise ClientError("This client was erased: the card cannot be written to.")

@@ -7,6 +7,7 @@ import secrets
 from django import forms
 
 from chairtime.booking.models import Service, Stylist
+from chairtime.clients.models import Client
 
 
 class DeskBookingForm(forms.Form):
@@ -38,11 +39,25 @@ class DeskBookingForm(forms.Form):
     customer_phone = forms.CharField(
         label="Phone number (optional)", required=False, max_length=32, strip=True
     )
+    # The card picked from the client list ("Find a client"): the visit joins it.
+    client = forms.ModelChoiceField(
+        queryset=Client.objects.none(),
+        required=False,
+        widget=forms.HiddenInput,
+        error_messages={"invalid_choice": "That client card is no longer there: find the client again."},
+    )
+    start_card = forms.BooleanField(
+        label="Start a client card for this customer",
+        required=False,
+        help_text="For a customer without a card. With an e-mail address, the card of that address is "
+        "found or started anyway.",
+    )
     # One per form shown: sending the same form twice books once (services.request_key).
     nonce = forms.CharField(widget=forms.HiddenInput, max_length=64)
 
-    def __init__(self, *args, **kwargs) -> None:
+    def __init__(self, *args, salon_id: int, **kwargs) -> None:
         super().__init__(*args, **kwargs)
+        self.fields["client"].queryset = Client.objects.filter(salon_id=salon_id, erased_at=None)
         if not self.is_bound:
             self.initial.setdefault("nonce", secrets.token_urlsafe(16))
 

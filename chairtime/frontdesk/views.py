@@ -5,6 +5,7 @@ Every page works without JavaScript; every change is a POST form with CSRF."""
 from __future__ import annotations
 
 from datetime import date, datetime, timedelta
+from urllib.parse import urlencode
 
 from django.contrib import messages
 from django.contrib.auth import views as auth_views
@@ -29,6 +30,9 @@ from chairtime.booking.views import (
     require_http_methods,
     require_safe,
 )
+from chairtime.clients import selectors as client_list
+from chairtime.clients import services as client_cards
+from chairtime.clients.models import Client
 from chairtime.frontdesk import calendar
 from chairtime.frontdesk import services as desk
 from chairtime.frontdesk.access import DESK_ROLES, desk_view, refuse
@@ -242,7 +246,7 @@ def book(request: HttpRequest) -> HttpResponse:
     staff: StaffMember = request.staff  # type: ignore[attr-defined]
     status = 200
     if request.method == "POST":
-        form = DeskBookingForm(request.POST)
+        form = DeskBookingForm(request.POST, salon_id=salon.pk)
         if form.is_valid():
             data = form.cleaned_data
             start = parse_start(f"{data['time']:%H:%M}", data["date"], salon.tz)
@@ -272,6 +276,7 @@ def book(request: HttpRequest) -> HttpResponse:
                     if not appointments[0].desk_events.exists():
                         desk.record_booked(appointments, user=request.user, now=now)
                     messages.success(request, f"Booked {data['customer_name']} with {data['stylist'].name}.")
+                    _join_card(request, salon, data, appointments, now)
                     return redirect("frontdesk:appointment", appointment_id=appointments[0].pk)
         if status == 200:
             status = 400
@@ -287,9 +292,64 @@ def book(request: HttpRequest) -> HttpResponse:
             initial["time"] = raw[11:]
         else:
             initial["date"] = _today(salon, timezone.now())
-        form = DeskBookingForm(initial=initial)
-    context = {"form": form, "staff": staff, "salon": salon}
+        picked = _picked_client(salon, request.GET.get("client", ""))
+        if picked is not None:
+            initial.update(
+                client=picked.pk,
+                customer_name=picked.name,
+                customer_email=picked.email or "",
+                customer_phone=picked.phone,
+            )
+        form = DeskBookingForm(initial=initial, salon_id=salon.pk)
+    context = {"form": form, "staff": staff, "salon": salon, **_client_finder(request, salon, form)}
     return render(request, "frontdesk/book.html", context, status=status)
+
+
+FOUND_CLIENTS = 8  # the finder lists this many; more is a sign to type more
+
+
+def _picked_client(salon: Salon, raw: str) -> Client | None:
+    if not raw.isdigit() or len(raw) > 18:
+        return None
+    return Client.objects.filter(pk=int(raw), salon=salon, erased_at=None).first()
+
+
+def _client_finder(request: HttpRequest, salon: Salon, form: DeskBookingForm) -> dict:
+    """The booking page's "Find a client": its query, the cards it found, and the
+    slot (stylist, start) its links and form carry on."""
+    keep = {k: request.GET[k] for k in ("stylist", "start") if k in request.GET}
+    query = "".join(ch for ch in request.GET.get("client_q", "")[:100] if ch.isprintable()).strip()
+    found = list(client_list.client_search(salon=salon, query=query)[: FOUND_CLIENTS + 1]) if query else []
+    picked = form["client"].value()
+    picked_client = _picked_client(salon, str(picked)) if picked else None
+    book_url = reverse("frontdesk:book")
+    slot = urlencode(keep, safe=":")
+    return {
+        "client_q": query,
+        "found": found[:FOUND_CLIENTS],
+        "found_more": len(found) > FOUND_CLIENTS,
+        "keep": keep,
+        "picked": picked_client,
+        "pick_url": f"{book_url}?{slot}{'&' if slot else ''}client=",
+        "unpick_url": f"{book_url}?{slot}",
+    }
+
+
+def _join_card(request: HttpRequest, salon: Salon, data: dict, appointments: list[Appointment], now) -> None:
+    """The visit just booked joins the card picked from the client list, or a card
+    started for a customer without an e-mail address when staff asked for one (with
+    an address, the attach rule found or started its card inside the booking)."""
+    card = data["client"]
+    if card is None and data["start_card"] and not data["customer_email"]:
+        card = client_cards.client_start(
+            salon_id=salon.pk, name=data["customer_name"], phone=data["customer_phone"], now=now
+        )
+    if card is None:
+        return
+    try:
+        client_cards.attach(client=card, appointment_ids=[a.pk for a in appointments], now=now)
+    except client_cards.ClientError as error:
+        messages.warning(request, f"The visit is booked but not on the client's card: {error}")
 
 
 def _local_span(salon: Salon, first: Appointment, last: Appointment) -> str:

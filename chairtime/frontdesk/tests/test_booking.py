@@ -14,6 +14,7 @@ from chairtime.booking.errors import BookingError
 from chairtime.booking.models import Appointment
 from chairtime.booking.tests.factories import AppointmentFactory, TimeOffFactory
 from chairtime.booking.tests.fixtures import make_colour_salon
+from chairtime.clients.models import Client, ClientAppointment
 from chairtime.frontdesk.models import AppointmentEvent
 from chairtime.frontdesk.tests.conftest import DAY, NOW
 
@@ -170,3 +171,71 @@ def test_a_time_the_clocks_skip_is_refused_in_words(desk, demo):
     response = desk.front.post(BOOK, form_data(demo, date=spring.isoformat(), time="02:30"))
     assert response.status_code == 400
     assert "does not exist on that day" in text(response)
+
+
+# --- picking the customer from the client list -------------------------------------
+
+
+def a_card(demo, name="Alex Doe", email=None, phone="+1 415 555 0142"):
+    return Client.objects.create(salon=demo.salon, name=name, email=email, phone=phone, created_at=NOW)
+
+
+def test_the_finder_lists_matching_cards_with_links_that_keep_the_slot(desk, demo):
+    alex = a_card(demo)
+    a_card(demo, name="Sam Roe", phone="+1 415 555 0999")
+    erased = a_card(demo, name="Alex Gone")
+    erased.name, erased.phone, erased.erased_at = "", "", NOW
+    erased.save()
+
+    response = desk.front.get(f"{BOOK}?stylist={demo.ben.pk}&start={DAY}T14:30&client_q=alex")
+
+    assert response.status_code == 200
+    body = html.unescape(response.content.decode())
+    assert f"{BOOK}?stylist={demo.ben.pk}&start={DAY}T14:30&client={alex.pk}" in body
+    assert "Book for Alex Doe" in text(response)
+    assert "Sam Roe" not in body
+    assert "Alex Gone" not in body
+    by_phone = desk.front.get(f"{BOOK}?client_q=555 0999")
+    assert "Book for Sam Roe" in text(by_phone)
+    nobody = desk.front.get(f"{BOOK}?client_q=zzz")
+    assert "No client matches “zzz”" in text(nobody)
+
+
+def test_a_picked_card_fills_the_customer_and_the_visit_joins_it(desk, demo):
+    alex = a_card(demo)  # a phone customer: no e-mail, so no rule could find the card
+    page = desk.front.get(f"{BOOK}?client={alex.pk}")
+    body = page.content.decode()
+    assert "Booking for" in text(page)
+    assert 'value="Alex Doe"' in body
+    assert f'name="client" value="{alex.pk}"' in body
+
+    response = desk.front.post(BOOK, form_data(demo, client=alex.pk, customer_name="Alex Doe"))
+
+    assert response.status_code == 302
+    link = ClientAppointment.objects.get()
+    assert (link.client, link.appointment, link.how) == (alex, Appointment.objects.get(), "staff")
+
+
+def test_a_card_is_started_for_a_customer_without_an_email_only_when_asked(desk, demo):
+    desk.front.post(BOOK, form_data(demo))
+    assert not Client.objects.exists()
+
+    asked = form_data(demo, time="14:00", nonce="n-2", customer_name="Pat Lee", start_card="on")
+    desk.front.post(BOOK, asked)
+
+    card = Client.objects.get()
+    assert (card.name, card.phone, card.email) == ("Pat Lee", "+1 415 555 0100", None)
+    assert ClientAppointment.objects.get().appointment.starts_at == demo.local(DAY, 14)
+
+
+def test_a_card_gone_since_it_was_picked_books_nothing_and_says_why(desk, demo):
+    alex = a_card(demo)
+    alex.name, alex.phone, alex.erased_at = "", "", NOW
+    alex.save()
+
+    response = desk.front.post(BOOK, form_data(demo, client=alex.pk))
+
+    assert response.status_code == 400
+    assert "That client card is no longer there: find the client again." in text(response)
+    assert not Appointment.objects.exists()
+    assert desk.front.post(BOOK, form_data(demo, client="x")).status_code == 400

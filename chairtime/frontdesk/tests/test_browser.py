@@ -12,11 +12,13 @@ from pathlib import Path
 
 import pytest
 from axe_playwright_python.sync_playwright import Axe
+from django.utils import timezone
 from playwright.sync_api import Browser, expect
 
 from chairtime.booking import services
 from chairtime.booking.models import Appointment
 from chairtime.booking.tests.fixtures import make_colour_salon
+from chairtime.clients.models import Client
 from chairtime.frontdesk.models import AppointmentEvent, Role, StaffMember
 
 pytestmark = pytest.mark.browser
@@ -66,6 +68,9 @@ def test_the_front_desk_books_a_walk_in_from_the_calendar(
         page.screenshot(path=shots / f"calendar-{name}.png", full_page=False)
         context.close()
 
+    card = Client.objects.create(
+        salon=demo_tx.salon, name="Walk In", phone="+1 415 555 0142", created_at=timezone.now()
+    )
     context = browser.new_context(viewport={"width": 1440, "height": 900})
     page = context.new_page()
     page.goto(f"{live_server.url}/desk/login/")
@@ -76,15 +81,22 @@ def test_the_front_desk_books_a_walk_in_from_the_calendar(
     # A cut in Ana's processing gap: she is free while the colour develops.
     page.get_by_role("link", name="Book Ana at 11:00 AM").click()
     expect(page.get_by_role("heading", name="Book a walk-in or phone customer")).to_be_visible()
+    # A phone customer with a card and no e-mail: found by part of their number.
+    page.get_by_label("Find a client (name, e-mail or phone)").fill("555 0142")
+    page.get_by_role("button", name="Find").click()
+    found = AXE.run(page, options={"runOnly": {"type": "tag", "values": WCAG}, "resultTypes": ["violations"]})
+    assert found.violations_count == 0, found.generate_report()
+    page.get_by_role("link", name="Book for Walk In").click()
+    expect(page.get_by_label("Customer's name")).to_have_value("Walk In")
     page.get_by_label("Cut", exact=True).check()
-    page.get_by_label("Customer's name").fill("Walk In")
-    page.get_by_role("button", name="Book").click()
+    page.get_by_role("button", name="Book", exact=True).click()
 
     expect(page.get_by_role("status")).to_contain_text("Booked Walk In with Ana.")
     page.get_by_role("button", name="Arrived").click()
     expect(page.get_by_role("status")).to_contain_text("Marked arrived.")
     walk_in = Appointment.objects.get(customer_name="Walk In")
     assert walk_in.starts_at == demo_tx.local(day, 11)
+    assert walk_in.client_link.client == card  # it joined the card picked at the desk
     assert list(AppointmentEvent.objects.filter(appointment=walk_in).values_list("kind", flat=True)) == [
         "booked",
         "arrived",
