@@ -127,9 +127,14 @@ _METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"
 
 def metric_route(request: HttpRequest) -> str:
     """The name of the URL pattern that served ``request`` (``booking:manage``), never
-    its path, which can hold a manage token; ``unmatched`` when none did."""
+    its path, which can hold a manage token; ``unmatched`` when none did, ``static``
+    for a static file, ``admin`` for any admin page."""
     match = getattr(request, "resolver_match", None)
-    return match.view_name if match is not None else metrics.UNMATCHED
+    if match is None:
+        return metrics.STATIC if request.path.startswith(settings.STATIC_URL) else metrics.UNMATCHED
+    if match.namespaces and match.namespaces[0] == "admin":
+        return metrics.ADMIN
+    return match.view_name
 
 
 def metric_method(request: HttpRequest) -> str:

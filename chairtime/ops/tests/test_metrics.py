@@ -15,6 +15,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 
 from chairtime.announcements import store as announcements_store
@@ -31,7 +32,7 @@ UNITS = {
     "Count/Second", "None",
 }  # fmt: skip
 # The dimension values a route may take: URL pattern names, never paths.
-ROUTE_SHAPE = r"^[a-z_]+:[a-z_]+$|^unmatched$"
+ROUTE_SHAPE = r"^[a-z_]+:[a-z_]+$|^unmatched$|^static$|^admin$"
 
 
 class Agent:
@@ -153,6 +154,8 @@ def test_it_sends_one_event_per_request_with_route_method_status_class_and_laten
     assert directive["Namespace"] == "Chairtime/test"
     assert ["Service"] in directive["Dimensions"], "an overall series for the alarms"
     assert ["Service", "StatusClass"] in directive["Dimensions"], "5xx counts for the error-rate alarm"
+    assert ["Service", "Route"] in directive["Dimensions"]
+    assert not any("Method" in names for names in directive["Dimensions"]), "a property, not a metric"
     assert {m["Name"]: m["Unit"] for m in directive["Metrics"]} == {
         "Requests": "Count",
         "Latency": "Milliseconds",
@@ -178,6 +181,16 @@ def test_the_route_is_the_url_patterns_name_and_never_holds_a_manage_token(clien
         assert token not in json.dumps(event)
         assert token[:20] not in json.dumps(event)
         assert re.fullmatch(ROUTE_SHAPE, event["Route"]), event["Route"]
+
+
+@pytest.mark.django_db
+def test_admin_pages_are_one_route_and_static_files_another(client, agent, admin_client):
+    admin_client.get("/admin/")
+    admin_client.get("/admin/booking/appointment/")
+    client.get(f"{settings.STATIC_URL}no-such-file.css")
+
+    routes = [e["Route"] for e in agent.metric("Requests")]
+    assert routes == ["admin", "admin", "static"]
 
 
 @pytest.mark.django_db
