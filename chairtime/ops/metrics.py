@@ -40,8 +40,11 @@ from django.dispatch import receiver
 logger = logging.getLogger("chairtime.ops.metrics")
 
 # How often the agent's address is looked up again (a Service's ClusterIP is stable,
-# but a re-created Service gets a new one) and how often a failing send is logged.
+# but a re-created Service gets a new one); how long after a failed lookup events are
+# dropped unsent, so that requests do not each wait for a resolver that has no
+# answer; how often a failing send is logged.
 RESOLVE_EVERY_SECONDS = 60.0
+RETRY_LOOKUP_SECONDS = 10.0
 WARN_EVERY_SECONDS = 60.0
 # The route of a request no URL pattern matched (a 404, a scanner's guess), of a
 # static file (WhiteNoise answers before URL resolution), and of every admin page
@@ -87,18 +90,25 @@ class UdpSink:
         self._socket: socket.socket | None = None
         self._address: tuple | None = None
         self._resolved_at = 0.0
+        self._lookup_failed_at = -RETRY_LOOKUP_SECONDS
         self._warned_at = -WARN_EVERY_SECONDS
 
-    def _target(self) -> tuple[socket.socket, tuple]:
+    def _target(self) -> tuple[socket.socket, tuple] | None:
         now = time.monotonic()
         with self._lock:
             if self._pid != os.getpid() or self._socket is None:
                 # A socket made before gunicorn forked is shared by every worker.
                 self._socket, self._address, self._pid = None, None, os.getpid()
             if self._address is None or now - self._resolved_at > RESOLVE_EVERY_SECONDS:
-                family, kind, proto, _, address = socket.getaddrinfo(
-                    self.endpoint.host, self.endpoint.port, type=socket.SOCK_DGRAM
-                )[0]
+                if now - self._lookup_failed_at < RETRY_LOOKUP_SECONDS:
+                    return None
+                try:
+                    family, kind, proto, _, address = socket.getaddrinfo(
+                        self.endpoint.host, self.endpoint.port, type=socket.SOCK_DGRAM
+                    )[0]
+                except OSError:
+                    self._address, self._lookup_failed_at = None, now
+                    raise
                 if self._socket is None or self._socket.family != family:
                     if self._socket is not None:
                         self._socket.close()
@@ -109,11 +119,13 @@ class UdpSink:
 
     def send(self, data: bytes) -> bool:
         try:
-            sock, address = self._target()
+            target = self._target()
+            if target is None:
+                return False
+            sock, address = target
             sock.sendto(data, address)
         except OSError as e:  # no such host, no route, a full buffer: the event is lost
             with self._lock:
-                self._address = None
                 now = time.monotonic()
                 if now - self._warned_at < WARN_EVERY_SECONDS:
                     return False

@@ -340,3 +340,20 @@ def test_an_agent_that_cannot_be_found_loses_events_but_never_a_request(client, 
     warnings = [r for r in caplog.records if r.name == "chairtime.ops.metrics"]
     assert len(warnings) == 1, "one warning a minute, not one per request"
     assert warnings[0].getMessage() == "metrics not sent"
+
+
+@pytest.mark.django_db
+def test_after_a_failed_lookup_requests_do_not_wait_for_the_resolver_again(client, settings, monkeypatch):
+    settings.METRICS_EMF_ENDPOINT = "udp://no-such-agent.invalid:25888"
+    client.get("/")  # the failed lookup
+    lookups = []
+    real_getaddrinfo = socket.getaddrinfo
+
+    def counting_getaddrinfo(*args, **kwargs):  # the real resolver, counted
+        lookups.append(args[0])
+        return real_getaddrinfo(*args, **kwargs)
+
+    monkeypatch.setattr(socket, "getaddrinfo", counting_getaddrinfo)
+    for _ in range(3):
+        assert client.get("/").status_code == 200
+    assert "no-such-agent.invalid" not in lookups
