@@ -492,6 +492,19 @@ AWS_REGION = env("AWS_REGION", env("AWS_DEFAULT_REGION", "us-east-1"))
 # /readyz can say where it looks.
 AWS_ENDPOINT_URL_DYNAMODB = env("AWS_ENDPOINT_URL_DYNAMODB")
 
+# --- Metrics (CloudWatch embedded metric format; chairtime/ops/metrics.py) -------------
+
+# udp://host:port of the CloudWatch agent's EMF input; empty: no metrics are sent.
+# On EKS: udp://cloudwatch-agent.amazon-cloudwatch:25888 (the observability add-on's agent).
+METRICS_EMF_ENDPOINT = env("METRICS_EMF_ENDPOINT", "")
+METRICS_EMF_NAMESPACE = env("METRICS_EMF_NAMESPACE", "Chairtime")
+# The log group the agent writes the events to; empty: the agent's default.
+METRICS_EMF_LOG_GROUP = env("METRICS_EMF_LOG_GROUP", "")
+if METRICS_EMF_ENDPOINT:
+    from chairtime.ops.metrics import parse_endpoint
+
+    parse_endpoint(METRICS_EMF_ENDPOINT)  # a bad value fails at start, not on the first request
+
 # --- Logging --------------------------------------------------------------------------
 
 LOG_LEVEL = env("LOG_LEVEL", "INFO").upper()

@@ -50,6 +50,8 @@ from django.core.cache import cache
 from django.core.signals import setting_changed
 from django.utils import timezone
 
+from chairtime.ops import metrics
+
 logger = logging.getLogger("chairtime.announcements")
 
 PARTITION = "ANNOUNCEMENT"
@@ -366,10 +368,19 @@ class AnnouncementStore:
         try:
             return getattr(client, operation)(**params)
         except ClientError as e:
+            self._count_error(operation, profile, e)
             error = e.response.get("Error", {})
             raise AnnouncementStoreError(_error_code(e), error.get("Message", str(e))) from e
         except BotoCoreError as e:
+            self._count_error(operation, profile, e)
             raise AnnouncementStoreError(_error_code(e), str(e)) from e
+
+    @staticmethod
+    def _count_error(operation: str, profile: str, error: Exception) -> None:
+        # The table setup's calls expect errors (a table not there yet) and are not
+        # the app's traffic; the pages', the back office's and the probe's are.
+        if profile != "setup":
+            metrics.dynamodb_error(operation=operation, code=_error_code(error))
 
     # --- items -----------------------------------------------------------------------
 

@@ -17,7 +17,7 @@ from django.http import HttpRequest, HttpResponse
 from django.http.response import HttpResponseBase
 from django_guid.context import guid
 
-from chairtime.ops import health
+from chairtime.ops import booking_metrics, health, metrics
 from chairtime.ops.logging import redact_path
 
 access_logger = logging.getLogger("chairtime.access")
@@ -97,16 +97,48 @@ class AccessLogMiddleware:
     def __call__(self, request: HttpRequest) -> HttpResponse:
         started = time.monotonic()
         response = self.get_response(request)
+        duration_ms = round((time.monotonic() - started) * 1000, 1)
         access_logger.info(
             "request",
             extra={
                 "method": request.method,
                 "path": loggable_path(request),
                 "status": response.status_code,
-                "duration_ms": round((time.monotonic() - started) * 1000, 1),
+                "duration_ms": duration_ms,
             },
         )
+        if metrics.enabled():
+            route = metric_route(request)
+            metrics.request_done(
+                route=route,
+                method=metric_method(request),
+                status=response.status_code,
+                latency_ms=duration_ms,
+            )
+            code = booking_metrics.refusal_code(route, response)
+            if code is not None:
+                metrics.booking_refused(code=code, route=route)
         return response
+
+
+# Methods a metric dimension names; anything else a client sends is "other".
+_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+
+
+def metric_route(request: HttpRequest) -> str:
+    """The name of the URL pattern that served ``request`` (``booking:manage``), never
+    its path, which can hold a manage token; ``unmatched`` when none did, ``static``
+    for a static file, ``admin`` for any admin page."""
+    match = getattr(request, "resolver_match", None)
+    if match is None:
+        return metrics.STATIC if request.path.startswith(settings.STATIC_URL) else metrics.UNMATCHED
+    if match.namespaces and match.namespaces[0] == "admin":
+        return metrics.ADMIN
+    return match.view_name
+
+
+def metric_method(request: HttpRequest) -> str:
+    return request.method if request.method in _METHODS else "other"
 
 
 # --- Content-Security-Policy ---------------------------------------------------------

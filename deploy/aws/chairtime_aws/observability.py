@@ -6,12 +6,17 @@
   add-on's agent runs on its own Pod Identity role (``CloudWatchAgentServerPolicy``).
 - Its log groups made here first, with the environment's retention and logs key (Fluent
   Bit would otherwise create them unencrypted and kept for ever).
+- The app's own metrics (chairtime/ops/metrics.py: CloudWatch's embedded metric format,
+  sent over UDP to the add-on's agent, whose ``emf`` input this stack turns on), written
+  to ``/aws/containerinsights/<cluster>/metrics`` in the namespace ``Chairtime/<env>``.
 - Alarms to one SNS topic (``chairtime-<env>-alarms``, KMS-encrypted; subscribe people or
-  a pager to it): RDS CPU, free storage and connections, DynamoDB throttling, and app
-  pods restarting.
+  a pager to it): RDS CPU, free storage and connections, DynamoDB throttling, app pods
+  restarting, and the app's 5xx rate and p99 latency.
 """
 
 from __future__ import annotations
+
+import json
 
 import aws_cdk as cdk
 from aws_cdk import aws_cloudwatch as cloudwatch
@@ -34,6 +39,23 @@ OBSERVABILITY_NAMESPACE = "amazon-cloudwatch"
 OBSERVABILITY_SERVICE_ACCOUNT = "cloudwatch-agent"
 # The log groups the add-on writes (Container Insights' names).
 CONTAINER_INSIGHTS_LOG_GROUPS = ("application", "dataplane", "host", "performance")
+# The add-on's agent configuration: its default (Container Insights with enhanced
+# observability, Application Signals) plus the ``emf`` input (TCP and UDP port 25888)
+# the app sends its metrics to. The add-on replaces its whole default with this.
+AGENT_CONFIG = {
+    "logs": {
+        "metrics_collected": {
+            "kubernetes": {"enhanced_container_insights": True},
+            "application_signals": {},
+            "emf": {},
+        }
+    },
+    "traces": {"traces_collected": {"application_signals": {}}},
+}
+# Where the agent writes the app's metric events (the overlays' METRICS_EMF_LOG_GROUP)
+# and their namespace (METRICS_EMF_NAMESPACE).
+APP_METRICS_LOG_GROUP = "/aws/containerinsights/{cluster}/metrics"
+APP_METRICS_NAMESPACE = "Chairtime/{env}"
 
 # RDS's default max_connections is LEAST(DBInstanceClassMemory / divisor, 5000): the
 # divisor is 9531392 for PostgreSQL and 12582880 for MySQL (RDS's documented defaults of
@@ -46,6 +68,9 @@ DB_CONNECTIONS_FRACTION = 0.8
 ALB_LOG_DAYS = 90
 DB_FREE_STORAGE_FRACTION = 0.10  # of the allocated storage (autoscaling grows it near there)
 POD_RESTARTS = 3  # restarts of any one app pod's containers
+ERROR_RATE_PERCENT = 5  # of the app's requests answered 5xx in 5 minutes...
+ERROR_RATE_MIN_REQUESTS = 50  # ...when there were at least this many (a quiet night's 1 of 3 is no page)
+P99_LATENCY_MS = 1500  # the app's p99 latency, for three 5-minute periods in a row
 RESTARTS_QUERY = " ".join(
     [
         "SELECT MAX(pod_number_of_container_restarts)",
@@ -87,6 +112,16 @@ class Observability(Construct):
             )
             for name in CONTAINER_INSIGHTS_LOG_GROUPS
         ]
+        groups.append(
+            logs.LogGroup(
+                self,
+                "AppMetrics",
+                log_group_name=APP_METRICS_LOG_GROUP.format(cluster=env.cluster_name),
+                retention=env.log_retention,
+                encryption_key=logs_key,
+                removal_policy=removal,
+            )
+        )
         agent_role = iam.Role(
             self,
             "AgentRole",
@@ -101,6 +136,7 @@ class Observability(Construct):
             addon_name=OBSERVABILITY_ADDON,
             cluster_name=cluster.cluster_name,
             resolve_conflicts="OVERWRITE",
+            configuration_values=json.dumps({"agent": {"config": AGENT_CONFIG}}, sort_keys=True),
             pod_identity_associations=[
                 eks.CfnAddon.PodIdentityAssociationProperty(
                     role_arn=agent_role.role_arn, service_account=OBSERVABILITY_SERVICE_ACCOUNT
@@ -215,8 +251,64 @@ class Observability(Construct):
             periods=1,
             missing=cloudwatch.TreatMissingData.NOT_BREACHING,
         )
+        self._add_app_alarms(env, alarm, period)
         cdk.CfnOutput(cdk.Stack.of(self), "AlarmsTopicArn", value=self.topic.topic_arn)
         self.alb_logs = self._add_alb_access_logs(settings)
+
+    def _add_app_alarms(self, env, alarm, period: cdk.Duration) -> None:
+        """The app's 5xx rate and p99 latency, from its own metrics (Requests and
+        Latency with the dimension Service=web: every request the app answered).
+
+        Not the ALB's: its metrics' dimension is ``app/<name>/<id>``, the id made by
+        the load balancer controller when the Ingress first syncs, after this stack.
+        A 502/503/504 the ALB answers itself (no ready pod) is not in the app's
+        metrics; the pod-restarts alarm and the readiness probe cover most of those."""
+        namespace = APP_METRICS_NAMESPACE.format(env=env.name)
+        web = {"Service": "web"}
+        requests = cloudwatch.Metric(
+            namespace=namespace, metric_name="Requests", dimensions_map=web, statistic="Sum", period=period
+        )
+        errors = cloudwatch.Metric(
+            namespace=namespace,
+            metric_name="Requests",
+            dimensions_map={**web, "StatusClass": "5xx"},
+            statistic="Sum",
+            period=period,
+        )
+        # No 5xx in a period is no data point, not a zero: FILL makes it one. Below
+        # ERROR_RATE_MIN_REQUESTS the rate is 0: a handful of requests proves nothing.
+        error_rate = cloudwatch.MathExpression(
+            expression=f"IF(requests >= {ERROR_RATE_MIN_REQUESTS}, 100 * FILL(errors, 0) / requests, 0)",
+            using_metrics={"requests": requests, "errors": errors},
+            label="5xx answers, % of requests",
+            period=period,
+        )
+        alarm(
+            "app-5xx-rate",
+            f"More than {ERROR_RATE_PERCENT} % of the app's requests answered 5xx in 5 minutes "
+            f"(with at least {ERROR_RATE_MIN_REQUESTS} requests): the app's log group, "
+            "`bin/chairtimectl diagnose`",
+            error_rate,
+            ERROR_RATE_PERCENT,
+            periods=1,
+            missing=cloudwatch.TreatMissingData.NOT_BREACHING,
+        )
+        latency = cloudwatch.Metric(
+            namespace=namespace,
+            metric_name="Latency",
+            dimensions_map=web,
+            statistic="p99",
+            period=period,
+        )
+        alarm(
+            "app-p99-latency",
+            f"The app's p99 latency above {P99_LATENCY_MS / 1000:g} s for 15 minutes "
+            "(database load, lock waits, DynamoDB timeouts)",
+            latency,
+            P99_LATENCY_MS,
+            periods=3,
+            missing=cloudwatch.TreatMissingData.NOT_BREACHING,
+        )
 
     def _add_alb_access_logs(self, settings: Settings) -> s3.Bucket:
         """The bucket the ALB writes its access logs to. The ALB is the AWS Load Balancer
