@@ -49,7 +49,7 @@ def test_the_repositorys_buildspecs_parse_as_the_pipeline_needs_them():
     deploy = parse_buildspec((ROOT / "deploy/buildspecs/deploy.yml").read_text())
     assert [p.name for p in deploy.phases] == ["install", "pre_build", "build", "post_build"]
     assert deploy.variables["KUBECONFIG"] == "var/kubeconfig"
-    assert deploy.cache_paths == ("/root/.cache/pip/**/*", "var/tools/**/*")
+    assert deploy.cache_paths == ("/root/.cache/pip/**/*", "/root/.cache/uv/**/*", "var/tools/**/*")
     assert any("runtime-versions (python 3.11): ignored" in n for n in deploy.notes)
 
 
