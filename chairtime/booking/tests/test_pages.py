@@ -27,7 +27,8 @@ from django.test import Client, override_settings
 from django.urls import reverse
 from django.utils import timezone
 
-from chairtime.announcements.store import Announcement
+from chairtime.announcements.store import Announcement, get_store
+from chairtime.announcements.tests.fixtures import record_attempts
 from chairtime.booking import services, tokens
 from chairtime.booking.availability import Refusal
 from chairtime.booking.errors import Problem
@@ -832,14 +833,22 @@ def test_it_works_when_dynamodb_is_unreachable(client, demo, refused_endpoint):
 
 
 def test_it_does_not_wait_long_for_a_dynamodb_that_never_answers(client, demo, hanging_endpoint):
+    attempts = record_attempts(get_store().client)
     started = time_module.monotonic()
     first = client.get("/")
-    second = client.get(stylist_url(demo.haircut))  # the failure is remembered for a while
+    asked_by_first = len(attempts)
+    second = client.get(stylist_url(demo.haircut))
     elapsed = time_module.monotonic() - started
 
     assert (first.status_code, second.status_code) == (200, 200)
     assert "Haircut" in text(first)
-    assert elapsed < 3, f"pages took {elapsed:.1f}s"
+    # The first page asks and gives up; the failure is remembered for a while, so the
+    # second page does not ask (and does not wait) again.
+    assert 1 <= asked_by_first <= 2
+    assert len(attempts) == asked_by_first
+    # Each attempt ends at the fixture's 0.3 s read timeout, not botocore's default 60 s:
+    # the bound leaves room for a loaded machine (the pipeline's Test stage took 3.2 s).
+    assert elapsed < 15, f"pages took {elapsed:.1f}s"
 
 
 def refuse_to_connect(self):

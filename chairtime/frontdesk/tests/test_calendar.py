@@ -5,7 +5,6 @@ from __future__ import annotations
 import html
 import re
 from datetime import UTC, date, datetime, time, timedelta
-from time import perf_counter
 
 import pytest
 from django.db import connection
@@ -230,18 +229,16 @@ def test_the_day_costs_the_same_queries_whatever_the_appointments(desk, demo):
     assert one_each == 9
 
 
-def test_it_renders_a_full_day_of_ten_stylists_quickly(desk, demo):
+def test_it_renders_a_full_day_of_ten_stylists_in_the_same_queries(desk, demo):
+    """Its time is measured, not asserted (docs/frontdesk.md): a wall-clock bound in a
+    test fails on a busy machine and proves nothing on a quiet one."""
     busy_salon(demo, 10, 7)
     url = f"{DAY_URL}?date={DAY}"
     assert count_queries(desk.front, url) == 9
-    started = perf_counter()
     response = desk.front.get(url)
-    elapsed = perf_counter() - started
     assert response.status_code == 200
     assert len(re.findall(r'<section class="cal__col"', response.content.decode())) == 10
     assert response.content.decode().count("blk--appointment") == 70
-    # Generous for a shared CI machine; the figure measured is in docs/frontdesk.md.
-    assert elapsed < 1.0, f"the day took {elapsed * 1000:.0f} ms"
 
 
 def test_the_week_costs_the_same_queries_whatever_the_appointments(desk, demo):

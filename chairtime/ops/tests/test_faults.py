@@ -149,8 +149,10 @@ def test_it_answers_503_while_the_database_is_down_and_recovers_without_a_restar
 CONNECT_TIMEOUT = 0.5
 READ_TIMEOUT = 0.5
 # Both attempts time out, plus the standard retry mode's back-off (at most 1 s before
-# the second attempt) and a second for rendering on a busy 2-core machine.
-PAGE_TIME_BOUND = 2 * (CONNECT_TIMEOUT + READ_TIMEOUT) + 1.0 + 1.0
+# the second attempt) and time for rendering on a busy 2-core machine (the pipeline's
+# replayed Test stage runs beside other work): far below botocore's default 60 s read
+# timeout, which is what the bound is there to catch.
+PAGE_TIME_BOUND = 2 * (CONNECT_TIMEOUT + READ_TIMEOUT) + 1.0 + 6.0
 NOTICE = "The salon closes early today"
 
 
