@@ -115,6 +115,9 @@ class ScheduleChangeGuard:
         """After the change is written: nothing affected, or staff's decision for
         each affected appointment carried out, or _NeedsDecisions (rolled back)."""
         now = timezone.now()
+        # New hours may have made time for someone on the waitlist (rolled back
+        # with the change if it is).
+        services.waitlist_hours_changed(scope.first_day, scope.last_day, now=now)
         affected = schedule_changes.affected_appointment_list(scope, now=now)
         if not affected:
             return

@@ -120,15 +120,32 @@ def waitlist_time_freed(starts: Iterable[datetime], *, now: datetime) -> list[da
     enqueue, in the caller's transaction, the task that offers it to the first
     in line of each such day's waitlist; returns the days. One indexed query, and
     no task at all for a day nobody waits for."""
-    from chairtime.booking import tasks
-
     salon = Salon.load()
     days = {start.astimezone(salon.tz).date() for start in starts}
+    return _offer_waiting_days(Q(date__in=days))
+
+
+def waitlist_hours_changed(first_day: date | None, last_day: date | None, *, now: datetime) -> list[date]:
+    """The schedule changed on the local days first_day..last_day (None: from
+    today, or without end): new or longer hours may have made time. Enqueue, in
+    the caller's transaction, the offer task of each of those days someone waits
+    for; returns them. (A change that takes time away offers nothing: the task
+    finds no free start.)"""
+    today = now.astimezone(Salon.load().tz).date()
+    days = Q(date__gte=max(first_day or today, today))
+    if last_day is not None:
+        days &= Q(date__lte=last_day)
+    return _offer_waiting_days(days)
+
+
+def _offer_waiting_days(days: Q) -> list[date]:
+    from chairtime.booking import tasks
+
     waiting = sorted(
         set(
-            WaitlistEntry.objects.filter(
-                salon=salon, date__in=days, state=WaitlistEntry.State.WAITING
-            ).values_list("date", flat=True)
+            WaitlistEntry.objects.filter(days, salon_id=Salon.load().pk, state=WaitlistEntry.State.WAITING)
+            .values_list("date", flat=True)
+            .distinct()
         )
     )
     for day in waiting:

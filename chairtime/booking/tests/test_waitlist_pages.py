@@ -12,6 +12,7 @@ import pytest
 from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
+from django_tasks_db.models import DBTaskResult
 
 from chairtime.booking import services, waitlist
 from chairtime.booking.models import Appointment, WaitlistEntry, WaitlistOffer
@@ -252,3 +253,35 @@ def test_the_day_page_links_a_fully_booked_day_to_its_times_page_and_waitlist(cl
     ).content.decode()
     assert "A fully booked day has a waitlist" not in visit
     assert f'href="{time_url}?' not in visit
+
+
+def test_new_hours_from_the_back_office_offer_the_time_they_make(client: Client, django_user_model, full_day):
+    demo, day, _ = full_day
+    entry = waitlist.waitlist_join(
+        service_id=demo.haircut.pk,
+        stylist_id=None,
+        day=day,
+        customer_name="Wanda",
+        customer_email="wanda@example.com",
+    )
+    DBTaskResult.objects.all().delete()
+    client.force_login(django_user_model.objects.create_superuser("manager", "manager@example.com", "x"))
+
+    # Ben gets an extra shift that day (his special hours replace the 07:00 one).
+    response = client.post(
+        "/admin/booking/specialhours/add/",
+        {
+            "salon": demo.salon.pk,
+            "stylist": demo.ben.pk,
+            "date": day.isoformat(),
+            "start": "14:00",
+            "end": "15:00",
+            "_save": "Save",
+        },
+    )
+
+    assert response.status_code == 302
+    (task,) = DBTaskResult.objects.filter(task_path__endswith="waitlist_offer")
+    assert task.args_kwargs["args"] == [day.isoformat()]
+    (offer,) = waitlist.waitlist_offer_freed_time(day=day)
+    assert (offer.entry, offer.stylist, offer.starts_at) == (entry, demo.ben, demo.local(day, 14))
