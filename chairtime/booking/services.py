@@ -111,8 +111,14 @@ def clear_lapsed_holds(stylist_ids: Iterable[int], resource_ids: Iterable[int], 
     stylists, resources = sorted(set(stylist_ids)), sorted(set(resource_ids))
     if not stylists and not resources:
         return 0
-    lapsed = Hold.objects.filter(offer__isnull=False, held_until__lte=now)
-    return lapsed.filter(Q(stylist_id__in=stylists) | Q(unit__resource_id__in=resources)).delete()[0]
+    lapsed = Hold.objects.filter(offer__isnull=False, held_until__lte=now).filter(
+        Q(stylist_id__in=stylists) | Q(unit__resource_id__in=resources)
+    )
+    # Read first, delete by key only what is there: almost always nothing, and a
+    # DELETE with this WHERE would lock (InnoDB) or wait for every offer hold it
+    # scans, such as those an offer being taken is deleting.
+    ids = list(lapsed.values_list("pk", flat=True))
+    return Hold.objects.filter(pk__in=ids).delete()[0] if ids else 0
 
 
 def waitlist_time_freed(starts: Iterable[datetime], *, now: datetime) -> list[date]:

@@ -153,7 +153,13 @@ def waitlist_offer_freed_time(*, day: date, now: datetime | None = None) -> list
     ``Salon.waitlist_hold_minutes`` (never past the start's minimum notice).
     Returns the offers made. The ``waitlist_offer`` task runs it."""
     now = now or timezone.now()
-    offers, more = run_durable(lambda: _offer_locked(day, now), what="waitlist_offer")
+    try:
+        offers, more = run_durable(lambda: _offer_locked(day, now), what="waitlist_offer")
+    except IntegrityError:
+        # Only reachable if something wrote past the lock; a constraint held, and
+        # that writer has the time: nothing is offered (the next change offers again).
+        logger.warning("waitlist offer refused by a database constraint", extra={"day": day.isoformat()})
+        return []
     if more:
         tasks.waitlist_offer.enqueue(day.isoformat())
     for offer in offers:
