@@ -340,6 +340,31 @@ def waitlist_offer_expire(*, offer_id: int, now: datetime | None = None) -> str:
     return run_durable(expire, what="waitlist_expire")
 
 
+def waitlist_erase_in_transaction(*, email: str, erased_name: str, now: datetime) -> list[int]:
+    """Erase a customer's waitlist places (a client's erasure, chairtime/clients),
+    inside the caller's transaction: places still open are left first (a time
+    held for them goes to the next in line), then every place of the address
+    keeps no name, address or phone, and their messages no recipient (those
+    waiting are not sent). Returns the places' ids."""
+    if not email:
+        return []
+    entries = list(
+        WaitlistEntry.objects.select_for_update().filter(customer_email__iexact=email).order_by("pk")
+    )
+    for entry in entries:
+        if entry.is_open:
+            for offer in entry.offers.select_for_update().filter(state=WaitlistOffer.State.OPEN):
+                _lapse(offer)
+            entry.state = WaitlistEntry.State.LEFT
+            entry.closed_at = now
+    for entry in entries:
+        entry.customer_name, entry.customer_email, entry.customer_phone = erased_name, "", ""
+    WaitlistEntry.objects.bulk_update(
+        entries, ["state", "closed_at", "customer_name", "customer_email", "customer_phone"]
+    )
+    return [entry.pk for entry in entries]
+
+
 def _lapse(offer: WaitlistOffer) -> None:
     """End an open offer (its rows locked): its holds go and its time is offered
     again, by the task, in this transaction."""
