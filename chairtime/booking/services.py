@@ -31,6 +31,12 @@ planned with the visit's own holds ignored, and written in place (same ids).
 Online cancels and moves stop at the salon's change notice; staff (``by_staff``)
 are never bound by it.
 
+Waitlist offers hold a freed time with Hold rows too (``Hold.offer``, see
+chairtime/booking/waitlist.py): they count as busy until their ``held_until``;
+each booking and move deletes the expired ones of what it locked before it
+writes (:func:`clear_lapsed_holds`), and a cancellation or a move enqueues, in
+its transaction, the offer of the time it freed (:func:`waitlist_time_freed`).
+
 A deadlock or lock timeout that still happens (the database's own index locks,
 the back office) is retried from the start (transactions.py).
 
@@ -121,14 +127,14 @@ def clear_lapsed_holds(stylist_ids: Iterable[int], resource_ids: Iterable[int], 
     return Hold.objects.filter(pk__in=ids).delete()[0] if ids else 0
 
 
-def waitlist_time_freed(starts: Iterable[datetime], *, now: datetime) -> list[date]:
+def waitlist_time_freed(starts: Iterable[datetime]) -> list[date]:
     """Time on the local days of ``starts`` was freed (a cancellation, a move):
     enqueue, in the caller's transaction, the task that offers it to the first
     in line of each such day's waitlist; returns the days. One indexed query, and
     no task at all for a day nobody waits for."""
     salon = Salon.load()
     days = {start.astimezone(salon.tz).date() for start in starts}
-    return _offer_waiting_days(Q(date__in=days))
+    return _offer_waiting_days(salon, Q(date__in=days))
 
 
 def waitlist_hours_changed(first_day: date | None, last_day: date | None, *, now: datetime) -> list[date]:
@@ -137,19 +143,20 @@ def waitlist_hours_changed(first_day: date | None, last_day: date | None, *, now
     the caller's transaction, the offer task of each of those days someone waits
     for; returns them. (A change that takes time away offers nothing: the task
     finds no free start.)"""
-    today = now.astimezone(Salon.load().tz).date()
+    salon = Salon.load()
+    today = now.astimezone(salon.tz).date()
     days = Q(date__gte=max(first_day or today, today))
     if last_day is not None:
         days &= Q(date__lte=last_day)
-    return _offer_waiting_days(days)
+    return _offer_waiting_days(salon, days)
 
 
-def _offer_waiting_days(days: Q) -> list[date]:
-    from chairtime.booking import tasks
+def _offer_waiting_days(salon: Salon, days: Q) -> list[date]:
+    from chairtime.booking import tasks  # the tasks call back into these services
 
     waiting = sorted(
         set(
-            WaitlistEntry.objects.filter(days, salon_id=Salon.load().pk, state=WaitlistEntry.State.WAITING)
+            WaitlistEntry.objects.filter(days, salon=salon, state=WaitlistEntry.State.WAITING)
             .values_list("date", flat=True)
             .distinct()
         )
@@ -644,7 +651,7 @@ def visit_cancel_in_transaction(*, appointment_id: int, by_staff: bool, now: dat
         appointment.save(update_fields=["status", "cancelled_at"])
     Hold.objects.filter(appointment__in=confirmed).delete()
     messages.visit_cancelled(appointments, now=now)
-    waitlist_time_freed((a.starts_at for a in confirmed), now=now)
+    waitlist_time_freed(a.starts_at for a in confirmed)
     return next(a for a in appointments if a.pk == appointment_id)
 
 
@@ -801,7 +808,7 @@ def _reschedule_locked(
         return current, False
     freed = [a.starts_at for a in current]
     _move_visit(current, wanted, plan, search)
-    waitlist_time_freed(freed, now=now)
+    waitlist_time_freed(freed)
     return current, True
 
 
