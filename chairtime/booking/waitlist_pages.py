@@ -113,11 +113,15 @@ def leave(request: HttpRequest, token: str) -> HttpResponse:
         entry = waitlist.waitlist_leave(entry_id=entry.pk)
         messages.success(request, "You have left the waitlist.")
         return redirect("booking:waitlist_leave", token=token)
+    held = entry.offers.filter(state=WaitlistOffer.State.OPEN).order_by("-pk").first()
     context = {
         "entry": entry,
         "day": format_long_day(entry.date),
         "token": token,
         "book_url": reverse("booking:stylist", args=[entry.service_id]),
+        "offer_url": reverse("booking:waitlist_offer", args=[tokens.make_offer_token(held.pk)])
+        if held
+        else "",
     }
     return private(render(request, "booking/waitlist_leave.html", context))
 

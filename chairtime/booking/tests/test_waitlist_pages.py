@@ -212,6 +212,9 @@ def test_the_offer_page_shows_the_held_time_and_books_it_in_one_step(client: Cli
     assert "A time is held for you" in page
     assert "held for you until" in page
     assert "Book this time" in page
+    # The place's page leads there too.
+    place = reverse("booking:waitlist_leave", args=[make_waitlist_token(offer.entry_id)])
+    assert f'href="{url}"' in client.get(place).content.decode()
 
     response = client.post(url)
 
