@@ -31,6 +31,7 @@ from chairtime.booking.models import (
     Stylist,
     StylistService,
     TimeOff,
+    WaitlistEntry,
     WorkingHours,
 )
 from chairtime.booking.transactions import run_durable
@@ -115,6 +116,9 @@ class ScheduleChangeGuard:
         """After the change is written: nothing affected, or staff's decision for
         each affected appointment carried out, or _NeedsDecisions (rolled back)."""
         now = timezone.now()
+        # New hours may have made time for someone on the waitlist (rolled back
+        # with the change if it is).
+        services.waitlist_hours_changed(scope.first_day, scope.last_day, now=now)
         affected = schedule_changes.affected_appointment_list(scope, now=now)
         if not affected:
             return
@@ -416,6 +420,25 @@ class ScheduleExceptionAdmin(admin.ModelAdmin):
         return False
 
     def has_change_permission(self, request: HttpRequest, obj: ScheduleException | None = None) -> bool:
+        return False
+
+
+@admin.register(WaitlistEntry)
+class WaitlistEntryAdmin(admin.ModelAdmin):
+    """Who waits for which day, and what came of it (docs/waitlist.md). Read only:
+    customers join and leave through their pages and the API, offers are made by
+    the queue."""
+
+    list_display = ["date", "service", "stylist", "customer_name", "state", "created_at"]
+    list_filter = ["state", ("date", SalonDateListFilter)]
+    list_select_related = ["service", "stylist"]
+    search_fields = ["customer_name", "=customer_email"]
+    ordering = ["date", "created_at", "pk"]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: WaitlistEntry | None = None) -> bool:
         return False
 
 

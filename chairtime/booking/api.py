@@ -35,10 +35,10 @@ from ninja.errors import ValidationError as NinjaValidationError
 from ninja.parser import Parser
 
 from chairtime.booking import availability as availability_rules
-from chairtime.booking import catalog, selectors, services
+from chairtime.booking import catalog, selectors, services, waitlist
 from chairtime.booking.errors import BookingError, Problem
 from chairtime.booking.microcache import micro_cache
-from chairtime.booking.models import Appointment, Salon, Service, Stylist
+from chairtime.booking.models import Appointment, Salon, Service, Stylist, WaitlistEntry
 from chairtime.booking.schemas import (
     MAX_ID,
     AppointmentIn,
@@ -54,8 +54,15 @@ from chairtime.booking.schemas import (
     ServiceOut,
     StylistOut,
     ValidationErrorOut,
+    WaitlistIn,
+    WaitlistOut,
 )
-from chairtime.booking.tokens import make_manage_token, read_manage_token
+from chairtime.booking.tokens import (
+    make_manage_token,
+    make_waitlist_token,
+    read_manage_token,
+    read_waitlist_token,
+)
 from chairtime.ops.security import rate_limit
 
 DESCRIPTION = """\
@@ -437,6 +444,78 @@ def reschedule_appointment(
     return _appointment_out(request, appointment, token, visit)
 
 
+# --- Waitlist -------------------------------------------------------------------------
+
+
+@api.post(
+    "/waitlist",
+    response={
+        201: WaitlistOut,
+        400: ErrorOut,
+        **NOT_FOUND,
+        409: ErrorOut,
+        413: ErrorOut,
+        **INVALID,
+        **RATE_LIMITED,
+    },
+    tags=["waitlist"],
+    summary="Join the waitlist of a day with no free time",
+    description="Puts the customer on the waitlist of `service` (with `stylist`, or any) on the salon's "
+    "local `date`. The customer gets an e-mail with a link to leave it; when a matching time frees, the "
+    "first in line gets an e-mail with a link that holds the time for the salon's waitlist hold and books "
+    "it in one step. The same customer (e-mail) waiting for the same already gets that place back (201). "
+    "409 times_available when the day still has a free time for it (book that instead), no_stylist; "
+    "422 waitlist_day for a date outside today..the booking horizon, stylist_does_not_offer, or a field "
+    "that is not valid; 404 for a service or stylist that does not exist. Keep `leave_token`.",
+)
+@decorate_view(rate_limit("book", "BOOKING_RATE_LIMIT"))
+def join_waitlist(request: HttpRequest, payload: WaitlistIn) -> Status[WaitlistOut]:
+    entry = waitlist.waitlist_join(
+        service_id=payload.service,
+        stylist_id=payload.stylist,
+        day=payload.date,
+        customer_name=payload.customer.name,
+        customer_email=payload.customer.email,
+        customer_phone=payload.customer.phone or "",
+    )
+    return Status(201, _waitlist_out(request, entry, make_waitlist_token(entry.pk)))
+
+
+@api.delete(
+    "/waitlist/{entry_id}",
+    response={200: WaitlistOut, **NOT_FOUND, **INVALID, **RATE_LIMITED},
+    tags=["waitlist"],
+    summary="Leave the waitlist",
+    description="Needs the place's `token` (404 otherwise). A time held for the customer is released "
+    "and offered to the next in line. Leaving twice, or after booking, changes nothing (200).",
+)
+@decorate_view(rate_limit("cancel", "CANCEL_RATE_LIMIT"))
+def leave_waitlist(
+    request: HttpRequest,
+    entry_id: int = Path(..., ge=1, le=MAX_ID),
+    token: str = Query("", description="The leave_token returned when joining."),
+) -> WaitlistOut:
+    if read_waitlist_token(token) != entry_id:
+        raise BookingError(Problem.WAITLIST_ENTRY_NOT_FOUND)
+    return _waitlist_out(request, waitlist.waitlist_leave(entry_id=entry_id), token)
+
+
+def _waitlist_out(request: HttpRequest, entry: WaitlistEntry, token: str) -> WaitlistOut:
+    try:
+        url = request.build_absolute_uri(reverse("booking:waitlist_leave", kwargs={"token": token}))
+    except NoReverseMatch:  # a deployment without the customer pages
+        url = None
+    return WaitlistOut(
+        id=entry.pk,
+        service=entry.service_id,
+        stylist=entry.stylist_id,
+        date=entry.date,
+        state=entry.state,
+        leave_token=token,
+        leave_url=url,
+    )
+
+
 @api.api_operation(["GET", "POST", "PUT", "PATCH", "DELETE"], "/{path:rest}", include_in_schema=False)
 def unknown_endpoint(request: HttpRequest, rest: str) -> None:
     # Without this, a mistyped API URL would get the site's HTML 404 page.
@@ -512,8 +591,11 @@ _PROBLEM_STATUS = {
     Problem.NO_STYLIST: 409,
     Problem.REQUEST_KEY_REUSED: 422,
     Problem.VISIT_SHAPE: 422,
+    Problem.WAITLIST_ENTRY_NOT_FOUND: 404,
+    Problem.OFFER_NOT_FOUND: 404,
+    Problem.WAITLIST_DAY: 422,
 }
-_PROBLEM_FIELD = {Problem.STYLIST_DOES_NOT_OFFER: "stylist"}
+_PROBLEM_FIELD = {Problem.STYLIST_DOES_NOT_OFFER: "stylist", Problem.WAITLIST_DAY: "date"}
 # Friendlier words for pydantic's most frequent messages.
 _MESSAGES = {
     "missing": "This field is required",

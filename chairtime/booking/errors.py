@@ -28,6 +28,18 @@ class Problem(enum.Enum):
     STARTED_CANNOT_MOVE = "This appointment has already started, so it can no longer be moved."
     # The sentence shown is too_late_to_change(): it names the notice and the phone.
     TOO_LATE_TO_CHANGE = "It is too late to change this appointment online. Please call the salon."
+    TIMES_AVAILABLE = (
+        "There are still free times for this service on that day: please choose one of them. "
+        "The waitlist is for days with no free time left."
+    )
+    WAITLIST_DAY = "The waitlist takes days from today to the end of the booking horizon."
+    WAITLIST_ENTRY_NOT_FOUND = "We could not find that waitlist place. The link may be incomplete or expired."
+    OFFER_NOT_FOUND = "We could not find that offer. The link may be incomplete or expired."
+    OFFER_EXPIRED = (
+        "This offer has ended: the time was held for you until the time given in the e-mail, "
+        "and has been offered to the next person waiting. Please book another time."
+    )
+    OFFER_WITHDRAWN = "You left the waitlist, so this time is no longer held for you."
     VISIT_SHAPE = (
         "Give one stylist (or null for any) per service of the visit, in order, "
         "as many as the visit has services."
@@ -58,6 +70,9 @@ class BookingError(Exception):
             Problem.APPOINTMENT_CANCELLED,
             Problem.STARTED_CANNOT_MOVE,
             Problem.TOO_LATE_TO_CHANGE,
+            Problem.TIMES_AVAILABLE,
+            Problem.OFFER_EXPIRED,
+            Problem.OFFER_WITHDRAWN,
         )
 
 

@@ -692,16 +692,105 @@ class Appointment(models.Model):
         return self.status == self.Status.CONFIRMED
 
 
-class Hold(models.Model):
-    """One busy span of a confirmed appointment: a stylist's busy time (a phase the
-    stylist works, or a buffer), or one resource unit held by a phase. Holds exist
-    only while the appointment is confirmed: the booking service deletes them when
-    it cancels. They are what availability reads and what the constraints guard:
-    the unique starts below on every database (MariaDB and SQLite have nothing
-    better), and on PostgreSQL exclusion constraints on overlapping spans per
-    stylist and per unit (migration 0005; not in the model state, as 0002's)."""
+class WaitlistEntry(models.Model):
+    """A customer waiting for a time of ``service`` (with ``stylist``, or anyone)
+    on the salon-local ``date``: offered the first matching time that frees
+    (WaitlistOffer), in the order they joined."""
 
-    appointment = models.ForeignKey(Appointment, on_delete=models.CASCADE, related_name="holds")
+    class State(models.TextChoices):
+        WAITING = "waiting", "Waiting"
+        OFFERED = "offered", "Offered a time"
+        BOOKED = "booked", "Booked the offered time"
+        LEFT = "left", "Left the waitlist"
+        EXPIRED = "expired", "Let the offer lapse"
+
+    salon = models.ForeignKey(Salon, on_delete=models.CASCADE, related_name="waitlist_entries", default=1)
+    service = models.ForeignKey(Service, on_delete=models.CASCADE, related_name="waitlist_entries")
+    stylist = models.ForeignKey(
+        Stylist,
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="waitlist_entries",
+        help_text="Empty: any stylist who offers the service.",
+    )
+    date = models.DateField(help_text="The day wanted, in the salon's time zone.")
+    customer_name = models.CharField(max_length=100)
+    customer_email = models.EmailField(max_length=254)
+    customer_phone = models.CharField(max_length=32, blank=True)
+    state = models.CharField(max_length=16, choices=State.choices, default=State.WAITING)
+    created_at = models.DateTimeField()
+    # When the entry left WAITING/OFFERED (booked, left, expired).
+    closed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["created_at", "pk"]
+        verbose_name_plural = "waitlist entries"
+        indexes = [models.Index(fields=["salon", "date", "state", "created_at"], name="waitlist_line")]
+
+    def __str__(self) -> str:
+        who = self.stylist or "any stylist"
+        return f"{self.customer_name}: {self.service} with {who} on {self.date:%Y-%m-%d} ({self.state})"
+
+    @property
+    def is_open(self) -> bool:
+        return self.state in (self.State.WAITING, self.State.OFFERED)
+
+
+class WaitlistOffer(models.Model):
+    """A freed time held for a waitlist entry until ``expires_at``: its Hold rows
+    (``holds``) keep everyone else off it meanwhile."""
+
+    class State(models.TextChoices):
+        OPEN = "open", "Held for the customer"
+        TAKEN = "taken", "Booked"
+        LAPSED = "lapsed", "Lapsed or withdrawn"
+
+    entry = models.ForeignKey(WaitlistEntry, on_delete=models.CASCADE, related_name="offers")
+    stylist = models.ForeignKey(Stylist, on_delete=models.CASCADE, related_name="+")
+    starts_at = models.DateTimeField()
+    ends_at = models.DateTimeField()
+    expires_at = models.DateTimeField()
+    state = models.CharField(max_length=16, choices=State.choices, default=State.OPEN)
+    created_at = models.DateTimeField()
+    appointment = models.ForeignKey(
+        Appointment, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["created_at", "pk"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(ends_at__gt=F("starts_at")), name="waitlist_offer_ends_after_start"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"offer {self.pk} of {self.starts_at:%Y-%m-%d %H:%M} UTC until {self.expires_at:%H:%M} UTC"
+
+
+class Hold(models.Model):
+    """One busy span of a confirmed appointment, or of an open waitlist offer: a
+    stylist's busy time (a phase the stylist works, or a buffer), or one resource
+    unit held by a phase. Holds exist only while the appointment is confirmed (the
+    booking service deletes them when it cancels) or the offer is open. They are
+    what availability reads and what the constraints guard: the unique starts
+    below on every database (MariaDB and SQLite have nothing better), and on
+    PostgreSQL exclusion constraints on overlapping spans per stylist and per unit
+    (migration 0005; not in the model state, as 0002's).
+
+    An offer's holds carry ``held_until`` (its expiry): reads ignore them from
+    then on, so an expired offer never blocks a time even when the task that
+    lapses it is late; writers delete them under the locks before they write
+    (services.clear_lapsed_holds), since the constraints still see the rows."""
+
+    appointment = models.ForeignKey(
+        Appointment, on_delete=models.CASCADE, null=True, blank=True, related_name="holds"
+    )
+    offer = models.ForeignKey(
+        WaitlistOffer, on_delete=models.CASCADE, null=True, blank=True, related_name="holds"
+    )
+    held_until = models.DateTimeField(null=True, blank=True)
     stylist = models.ForeignKey(Stylist, on_delete=models.PROTECT, null=True, related_name="holds")
     unit = models.ForeignKey(ResourceUnit, on_delete=models.PROTECT, null=True, related_name="holds")
     starts_at = models.DateTimeField()
@@ -713,6 +802,11 @@ class Hold(models.Model):
                 condition=Q(stylist__isnull=False, unit__isnull=True)
                 | Q(stylist__isnull=True, unit__isnull=False),
                 name="hold_stylist_or_unit",
+            ),
+            models.CheckConstraint(
+                condition=Q(appointment__isnull=False, offer__isnull=True, held_until__isnull=True)
+                | Q(appointment__isnull=True, offer__isnull=False, held_until__isnull=False),
+                name="hold_of_appointment_or_offer",
             ),
             models.CheckConstraint(condition=Q(ends_at__gt=F("starts_at")), name="hold_ends_after_start"),
             # Also the indexes availability reads: stylist (or unit) + a range of starts.

@@ -310,6 +310,29 @@ class AvailabilityQuery(_VisitQuery):
     date: LocalDate = Field(description="The salon's local date, YYYY-MM-DD.")
 
 
+class WaitlistIn(StrictSchema):
+    service: Id = Field(description="A service id from /services.")
+    stylist: Id | None = Field(
+        default=None, description="A stylist id from /stylists; null or absent: any suitable stylist."
+    )
+    date: LocalDate = Field(description="The salon's local date wanted, YYYY-MM-DD.")
+    customer: CustomerIn
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "service": 1,
+                    "stylist": None,
+                    "date": "2027-03-15",
+                    "customer": {"name": "Alex Doe", "email": "alex@example.com"},
+                }
+            ]
+        },
+    )
+
+
 # --- Responses --------------------------------------------------------------------
 
 
@@ -388,3 +411,13 @@ class FieldErrorOut(Schema):
 
 class ValidationErrorOut(ErrorOut):
     errors: list[FieldErrorOut]
+
+
+class WaitlistOut(Schema):
+    id: int
+    service: int
+    stylist: int | None = Field(description="The stylist asked for; null: any.")
+    date: CalendarDate = Field(description="The salon's local date.")
+    state: str = Field(description='"waiting", "offered", "booked", "left" or "expired".')
+    leave_token: str = Field(description="Proof of the place: leave with DELETE /waitlist/{id}?token=...")
+    leave_url: str | None = Field(default=None, description="The customer's page to see or leave the place.")

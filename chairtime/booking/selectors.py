@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING
 
 from django.db import connections, router
 from django.db.models import Prefetch, Q, QuerySet
+from django.utils import timezone
 
 from chairtime.booking import availability
 from chairtime.booking.availability import Phase, Policy, Resources, StylistSchedule, Treatment, VisitItem
@@ -201,6 +202,7 @@ def stylist_schedules(
     legacy: bool = False,
     special_hours: dict[int | None, dict[date, list]] | None = None,
     ignoring: Collection[int] = (),
+    now: datetime | None = None,
 ) -> list[StylistSchedule]:
     """Each stylist's hours, time off and busy time around the local days
     first_day..last_day, in the order of ``stylists``: four indexed queries,
@@ -234,7 +236,7 @@ def stylist_schedules(
         ).order_by("start"):
             time_off[t.stylist_id].append((t.start, t.end))
 
-    bookings = stylist_busy_by_id(ids, window_start, window_end, legacy=legacy, ignoring=ignoring)
+    bookings = stylist_busy_by_id(ids, window_start, window_end, legacy=legacy, ignoring=ignoring, now=now)
 
     return [
         StylistSchedule(
@@ -255,6 +257,7 @@ def stylist_busy_by_id(
     *,
     legacy: bool = False,
     ignoring: Collection[int] = (),
+    now: datetime | None = None,
 ) -> dict[int, list[tuple[datetime, datetime]]]:
     """The stylists' busy spans (their holds) that may overlap the window, by id.
 
@@ -265,10 +268,12 @@ def stylist_busy_by_id(
 
     ``ignoring``: ids of appointments whose holds do not count, the visit being
     moved: its own current time must not stand in the way of its new one (moving
-    a visit half an hour later overlaps itself)."""
+    a visit half an hour later overlaps itself).
+
+    ``now``: a waitlist offer's holds count until it (see _holds_starting_between)."""
     busy: dict[int, list[tuple[datetime, datetime]]] = defaultdict(list)
     for stylist_id, starts_at, ends_at in _holds_starting_between(
-        "stylist_id", stylist_ids, window_start - MAX_HOLD_DURATION, window_end, ignoring
+        "stylist_id", stylist_ids, window_start - MAX_HOLD_DURATION, window_end, ignoring, now
     ):
         busy[stylist_id].append((starts_at, ends_at))
     if legacy:
@@ -293,6 +298,7 @@ def resource_state(
     *,
     catalog: Catalog | None = None,
     ignoring: Collection[int] = (),
+    now: datetime | None = None,
 ) -> Resources:
     """Every unit of these resources with its holds that may overlap the window
     (but those of the appointments ``ignoring``): one indexed query (two without
@@ -312,19 +318,26 @@ def resource_state(
             units[resource_id][unit_id] = []
     unit_resource = {unit_id: resource_id for resource_id, by_unit in units.items() for unit_id in by_unit}
     for unit_id, starts_at, ends_at in _holds_starting_between(
-        "unit_id", list(unit_resource), window_start - MAX_HOLD_DURATION, window_end, ignoring
+        "unit_id", list(unit_resource), window_start - MAX_HOLD_DURATION, window_end, ignoring, now
     ):
         units[unit_resource[unit_id]][unit_id].append((starts_at, ends_at))
     return Resources(units)
 
 
 def _holds_starting_between(
-    owner: str, owner_ids: Sequence[int], since: datetime, until: datetime, ignoring: Collection[int] = ()
+    owner: str,
+    owner_ids: Sequence[int],
+    since: datetime,
+    until: datetime,
+    ignoring: Collection[int] = (),
+    now: datetime | None = None,
 ) -> list[tuple[int, datetime, datetime]]:
     """(owner id, start, end) of the holds of these stylists or units (``owner``:
     "stylist_id" or "unit_id") that start in [since, until), by start: a range of
     the unique (owner, starts_at) index; without those of the appointments
-    ``ignoring`` (a filter on the rows the index found: a visit has a few).
+    ``ignoring`` (a filter on the rows the index found: a visit has a few), and
+    without a waitlist offer's holds whose ``held_until`` is not after ``now``
+    (an expired hold never blocks a time, even before the expiry task ran).
 
     Written in SQL because it is most of an availability answer: Django's ORM
     spent 0.7 ms building this one query, which then ran in 0.05 ms on SQLite
@@ -338,10 +351,12 @@ def _holds_starting_between(
     column, start, end = (ops.quote_name(name) for name in (owner, "starts_at", "ends_at"))
     placeholders = ", ".join(["%s"] * len(owner_ids))
     ignored = sorted(set(ignoring))
-    but = ""
+    held_until = ops.quote_name("held_until")
+    but = f" AND ({held_until} IS NULL OR {held_until} > %s)"
     if ignored:
+        # An offer's holds have no appointment: NULL NOT IN (...) is not true.
         appointment = ops.quote_name("appointment_id")
-        but = f" AND {appointment} NOT IN ({', '.join(['%s'] * len(ignored))})"
+        but += f" AND ({appointment} IS NULL OR {appointment} NOT IN ({', '.join(['%s'] * len(ignored))}))"
     sql = (
         f"SELECT {column}, {start}, {end} FROM {table} "  # noqa: S608 - names from the model, values as parameters
         f"WHERE {column} IN ({placeholders}) AND {start} >= %s AND {start} < %s{but} ORDER BY {start}"
@@ -350,6 +365,7 @@ def _holds_starting_between(
         *owner_ids,
         ops.adapt_datetimefield_value(since),
         ops.adapt_datetimefield_value(until),
+        ops.adapt_datetimefield_value(now or timezone.now()),
         *ignored,
     ]
     with connection.cursor() as cursor:
@@ -502,6 +518,7 @@ def visit_search(
     catalog: Catalog | None = None,
     legacy: bool = False,
     ignoring: Collection[int] = (),
+    now: datetime | None = None,
 ) -> VisitSearch:
     """The visit's rules, schedules, treatments and resources around the local days:
     with ``catalog``, one query for the stylists' holds and one for the resources'
@@ -524,6 +541,7 @@ def visit_search(
         legacy=legacy,
         special_hours=special,
         ignoring=ignoring,
+        now=now,
     )
     if catalog is not None:
         offers = {
@@ -551,7 +569,7 @@ def visit_search(
         policy,
         {schedule.stylist_id: schedule for schedule in schedules},
         items,
-        resource_state(needed, window_start, window_end, catalog=catalog, ignoring=ignoring),
+        resource_state(needed, window_start, window_end, catalog=catalog, ignoring=ignoring, now=now),
         offers,
     )
 
@@ -571,7 +589,7 @@ def slot_list(
     of the visit of ``items`` (its services back to back); ``ignoring``: ids of
     appointments whose time counts as free (a visit's own, when it is moved)."""
     search = visit_search(
-        salon, _wanted(service, stylists, items), day, day, catalog=catalog, ignoring=ignoring
+        salon, _wanted(service, stylists, items), day, day, catalog=catalog, ignoring=ignoring, now=now
     )
     if not all(item.options for item in search.items):
         return DaySlots(day, {})
@@ -590,7 +608,7 @@ def _horizon(
     queries (one or two with ``catalog``), however many days."""
     today = availability.local_today(salon_policy(salon), now)
     last_day = today + timedelta(days=salon.horizon_days)
-    return today, visit_search(salon, wanted, today, last_day, catalog=catalog, ignoring=ignoring)
+    return today, visit_search(salon, wanted, today, last_day, catalog=catalog, ignoring=ignoring, now=now)
 
 
 def bookable_day_list(

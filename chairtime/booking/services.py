@@ -31,6 +31,12 @@ planned with the visit's own holds ignored, and written in place (same ids).
 Online cancels and moves stop at the salon's change notice; staff (``by_staff``)
 are never bound by it.
 
+Waitlist offers hold a freed time with Hold rows too (``Hold.offer``, see
+chairtime/booking/waitlist.py): they count as busy until their ``held_until``;
+each booking and move deletes the expired ones of what it locked before it
+writes (:func:`clear_lapsed_holds`), and a cancellation or a move enqueues, in
+its transaction, the offer of the time it freed (:func:`waitlist_time_freed`).
+
 A deadlock or lock timeout that still happens (the database's own index locks,
 the back office) is retried from the start (transactions.py).
 
@@ -46,7 +52,7 @@ import hashlib
 import logging
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 from django.db import DatabaseError, IntegrityError, transaction
 from django.db.models import Q
@@ -64,6 +70,7 @@ from chairtime.booking.models import (
     Service,
     Stylist,
     Visit,
+    WaitlistEntry,
 )
 from chairtime.booking.transactions import run_durable
 from chairtime.clients import services as client_cards
@@ -98,6 +105,65 @@ def lock_stylists(stylist_ids: Iterable[int]) -> list[int]:
         .select_for_update()
         .values_list("pk", flat=True)
     )
+
+
+def clear_lapsed_holds(stylist_ids: Iterable[int], resource_ids: Iterable[int], now: datetime) -> int:
+    """Delete the holds of waitlist offers that expired by ``now``, of these
+    stylists and of these resources' units; returns how many. Call with those
+    rows locked, before writing holds: reads already ignore an expired hold
+    (selectors), but the unique starts and PostgreSQL's exclusion constraints
+    still see its row until it is gone. The offer itself is lapsed by its expiry
+    task (chairtime/booking/waitlist.py), which finds its holds gone or deletes them."""
+    stylists, resources = sorted(set(stylist_ids)), sorted(set(resource_ids))
+    if not stylists and not resources:
+        return 0
+    lapsed = Hold.objects.filter(offer__isnull=False, held_until__lte=now).filter(
+        Q(stylist_id__in=stylists) | Q(unit__resource_id__in=resources)
+    )
+    # Read first, delete by key only what is there: almost always nothing, and a
+    # DELETE with this WHERE would lock (InnoDB) or wait for every offer hold it
+    # scans, such as those an offer being taken is deleting.
+    ids = list(lapsed.values_list("pk", flat=True))
+    return Hold.objects.filter(pk__in=ids).delete()[0] if ids else 0
+
+
+def waitlist_time_freed(starts: Iterable[datetime]) -> list[date]:
+    """Time on the local days of ``starts`` was freed (a cancellation, a move):
+    enqueue, in the caller's transaction, the task that offers it to the first
+    in line of each such day's waitlist; returns the days. One indexed query, and
+    no task at all for a day nobody waits for."""
+    salon = Salon.load()
+    days = {start.astimezone(salon.tz).date() for start in starts}
+    return _offer_waiting_days(salon, Q(date__in=days))
+
+
+def waitlist_hours_changed(first_day: date | None, last_day: date | None, *, now: datetime) -> list[date]:
+    """The schedule changed on the local days first_day..last_day (None: from
+    today, or without end): new or longer hours may have made time. Enqueue, in
+    the caller's transaction, the offer task of each of those days someone waits
+    for; returns them. (A change that takes time away offers nothing: the task
+    finds no free start.)"""
+    salon = Salon.load()
+    today = now.astimezone(salon.tz).date()
+    days = Q(date__gte=max(first_day or today, today))
+    if last_day is not None:
+        days &= Q(date__lte=last_day)
+    return _offer_waiting_days(salon, days)
+
+
+def _offer_waiting_days(salon: Salon, days: Q) -> list[date]:
+    from chairtime.booking import tasks  # the tasks call back into these services
+
+    waiting = sorted(
+        set(
+            WaitlistEntry.objects.filter(days, salon=salon, state=WaitlistEntry.State.WAITING)
+            .values_list("date", flat=True)
+            .distinct()
+        )
+    )
+    for day in waiting:
+        tasks.waitlist_offer.enqueue(day.isoformat())
+    return waiting
 
 
 def lock_resources(resource_ids: Iterable[int]) -> list[int]:
@@ -319,6 +385,7 @@ def _book_locked(
     by_staff: bool = False,
 ) -> list[Appointment]:
     locked, locked_resources = _lock_for(items)
+    clear_lapsed_holds(locked, locked_resources, now)
 
     # From here on everything is read on the locked state.
     salon = Salon.load()
@@ -414,13 +481,14 @@ def _plan_locked(
     on the locked state; ``ignoring``, ``keep``: see :func:`visit_reschedule`;
     ``by_staff``: :func:`staff_policy`."""
     day = start.astimezone(salon.tz).date()
-    search = selectors.visit_search(salon, wanted, day, day, legacy=True, ignoring=ignoring)
+    search = selectors.visit_search(salon, wanted, day, day, legacy=True, ignoring=ignoring, now=now)
     needed = {r for offer in search.offers.values() for r in offer.resource_ids}
     if not needed <= locked_resources:
         # A phase began to need a resource after the read above: lock it too (out
         # of order, so a deadlock is possible and retried) and read again.
         lock_resources(needed - locked_resources)
-        search = selectors.visit_search(salon, wanted, day, day, legacy=True, ignoring=ignoring)
+        clear_lapsed_holds((), needed - locked_resources, now)
+        search = selectors.visit_search(salon, wanted, day, day, legacy=True, ignoring=ignoring, now=now)
     plan = availability.plan_visit(
         search.schedules,
         staff_policy(search.policy, start, now) if by_staff else search.policy,
@@ -583,6 +651,7 @@ def visit_cancel_in_transaction(*, appointment_id: int, by_staff: bool, now: dat
         appointment.save(update_fields=["status", "cancelled_at"])
     Hold.objects.filter(appointment__in=confirmed).delete()
     messages.visit_cancelled(appointments, now=now)
+    waitlist_time_freed(a.starts_at for a in confirmed)
     return next(a for a in appointments if a.pk == appointment_id)
 
 
@@ -700,6 +769,7 @@ def _reschedule_locked(
 
     # Every stylist the move involves: those it frees and those it may take.
     locked, locked_resources = _lock_for(items, also=[a.stylist_id for a in current])
+    clear_lapsed_holds(locked, locked_resources, now)
 
     # From here on everything is read on the locked state.
     salon = Salon.load()
@@ -736,7 +806,9 @@ def _reschedule_locked(
         for a, p in zip(current, placements, strict=True)
     ):
         return current, False
+    freed = [a.starts_at for a in current]
     _move_visit(current, wanted, plan, search)
+    waitlist_time_freed(freed)
     return current, True
 
 

@@ -16,13 +16,17 @@ string of every page after the first: ?then=<service>-<stylist|any>&then=...
 /booking/<token>/change/<date>/<HH:MM>/    confirm, then POST to move
 /booking/<token>/appointment.ics           add it to a calendar
 /staff/day/?date=YYYY-MM-DD                the staff's day sheet
+
+/book/<service>/<stylist|any>/<date>/waitlist/  join the day's waitlist
+/waitlist/<token>/leave/                   the waitlist place; POST to leave
+/waitlist/offer/<token>/                   a held time; POST books it
 """
 
 from __future__ import annotations
 
 from django.urls import path, register_converter
 
-from chairtime.booking import change_pages, views
+from chairtime.booking import change_pages, views, waitlist_pages
 
 
 class IdConverter:
@@ -66,6 +70,12 @@ urlpatterns = [
         name="add_stylist",
     ),
     path("book/<booking_id:service_id>/<booking_stylist:stylist>/<str:day>/", views.choose_time, name="time"),
+    # Before the details route, which would read "waitlist" as a malformed time.
+    path(
+        "book/<booking_id:service_id>/<booking_stylist:stylist>/<str:day>/waitlist/",
+        waitlist_pages.join,
+        name="waitlist_join",
+    ),
     path(
         "book/<booking_id:service_id>/<booking_stylist:stylist>/<str:day>/<str:start>/",
         views.details,
@@ -80,5 +90,7 @@ urlpatterns = [
         name="change_confirm",
     ),
     path("booking/<str:token>/appointment.ics", views.calendar_file, name="calendar"),
+    path("waitlist/<str:token>/leave/", waitlist_pages.leave, name="waitlist_leave"),
+    path("waitlist/offer/<str:token>/", waitlist_pages.offer, name="waitlist_offer"),
     path("staff/day/", views.staff_day, name="staff_day"),
 ]

@@ -732,7 +732,14 @@ def choose_day(request: HttpRequest, service_id: int, stylist: int | None) -> Ht
         "booking/day.html",
         booking_context(
             choice,
-            months=month_list(free_counts, closed, choice.today, choice.time_url),
+            # A fully booked day links to its times page too, which offers its waitlist.
+            months=month_list(
+                free_counts,
+                closed,
+                choice.today,
+                choice.time_url,
+                full_url=None if choice.is_visit else choice.time_url,
+            ),
             any_free=any(free for _, free in free_counts),
             first_available=first_available(choice, config),
             visit=visit_list(choice),
@@ -742,10 +749,16 @@ def choose_day(request: HttpRequest, service_id: int, stylist: int | None) -> Ht
 
 
 def month_list(
-    free_counts: Sequence[tuple[date, int]], closed: set[date], today: date, url: Callable[[date], str]
+    free_counts: Sequence[tuple[date, int]],
+    closed: set[date],
+    today: date,
+    url: Callable[[date], str],
+    *,
+    full_url: Callable[[date], str] | None = None,
 ) -> list[dict]:
     """The days of ``free_counts`` by month, as the day grid shows them, each day
-    with free times linking to ``url`` of it."""
+    with free times linking to ``url`` of it; with ``full_url``, each fully booked
+    (not closed) day links to that (its waitlist)."""
     months: dict[str, list[dict]] = {}
     for day, free in free_counts:
         if free:
@@ -767,7 +780,7 @@ def month_list(
                 "state": state,
                 "free": free,
                 "today": day == today,
-                "url": url(day) if free else "",
+                "url": url(day) if free else full_url(day) if full_url and day not in closed else "",
             }
         )
     return [{"name": name, "days": days} for name, days in months.items()]
@@ -816,7 +829,12 @@ def time_page(request: HttpRequest, choice: Choice, *, error: str = "", status: 
     refusal = day_refusal(choice, choice.day)
     times = time_list(choice, choice.day) if refusal is None else {"time_groups": [], "time_count": 0}
     context = booking_context(
-        choice, error=error, day_label=format_day(choice.day), day_refused=refusal is not None, **times
+        choice,
+        error=error,
+        day_label=format_day(choice.day),
+        day_refused=refusal is not None,
+        waitlist_url=choice.url("waitlist_join", choice.day.isoformat()),
+        **times,
     )
     return render(request, "booking/time.html", context, status=status)
 

@@ -147,8 +147,9 @@ def formula_add(
 def client_erase(*, client_id: int, by: AbstractBaseUser, now: datetime | None = None) -> Client:
     """Erase a client on request: the card's personal data blanked, its colour
     formulas deleted, its appointments kept for the salon's records with the
-    customer's name, e-mail and phone replaced, and the messages about them with
-    their recipient blanked (those still waiting are not sent). Who and when are
+    customer's name, e-mail and phone replaced, the client's waitlist places left
+    and blanked the same way, and the messages about them with their recipient
+    blanked (those still waiting are not sent). Who and when are
     kept on the card and written to the log.
 
     Refused while the client has an appointment still to come: cancel it first
@@ -173,7 +174,15 @@ def client_erase(*, client_id: int, by: AbstractBaseUser, now: datetime | None =
         Appointment.objects.filter(pk__in=ids).update(
             customer_name=ERASED_NAME, customer_email="", customer_phone=""
         )
-        about = Message.objects.filter(Q(appointment_id__in=ids) | Q(visit_id__in=visit_ids))
+        # Here, not at the top: the waitlist attaches the visits it books to cards.
+        from chairtime.booking import waitlist
+
+        waiting = waitlist.waitlist_erase_in_transaction(
+            email=client.email or "", erased_name=ERASED_NAME, now=now
+        )
+        about = Message.objects.filter(
+            Q(appointment_id__in=ids) | Q(visit_id__in=visit_ids) | Q(waitlist_entry_id__in=waiting)
+        )
         # Delivery errors can quote the address: they go too.
         about.filter(state=Message.State.PENDING).update(state=Message.State.SKIPPED)
         messages = about.update(recipient="", last_error="")

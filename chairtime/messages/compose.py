@@ -17,8 +17,8 @@ from django.template.loader import render_to_string
 from django.urls import reverse
 
 from chairtime.booking import selectors
-from chairtime.booking.models import Appointment, Salon
-from chairtime.booking.tokens import make_manage_token
+from chairtime.booking.models import Appointment, Salon, WaitlistEntry, WaitlistOffer
+from chairtime.booking.tokens import make_manage_token, make_offer_token, make_waitlist_token
 from chairtime.messages import ics
 from chairtime.messages.models import Message
 
@@ -27,6 +27,8 @@ SUBJECTS = {
     Message.Kind.VISIT_CHANGED: "Your appointment at {salon} is moved to {day}",
     Message.Kind.VISIT_CANCELLED: "Your appointment at {salon} on {day} is cancelled",
     Message.Kind.REMINDER: "Reminder: your appointment at {salon} on {day} at {time}",
+    Message.Kind.WAITLIST_JOINED: "You are on the waitlist of {salon} for {day}",
+    Message.Kind.WAITLIST_OFFER: "A time at {salon} on {day} at {time} is held for you",
 }
 # The calendar file's iTIP method per kind (RFC 5546); a reminder carries none.
 CALENDAR_METHODS = {
@@ -51,6 +53,8 @@ def email_for(message: Message, *, now: datetime) -> EmailMultiAlternatives | No
         format_time_range,
     )
 
+    if message.waitlist_entry_id is not None:
+        return _waitlist_email(message, now=now)
     appointments = selectors.visit_appointment_list(message.appointment)
     if not still_true(message, appointments, now=now):
         return None
@@ -130,3 +134,77 @@ def still_true(message: Message, appointments: list[Appointment], *, now: dateti
         next_attempt_at__lte=now,
     ).exclude(state__in=[Message.State.SKIPPED, Message.State.FAILED])
     return not later_due.exists()
+
+
+def waitlist_leave_url(entry: WaitlistEntry) -> str:
+    """The absolute address of the page that takes the customer off the waitlist."""
+    return settings.SITE_URL + reverse("booking:waitlist_leave", args=[make_waitlist_token(entry.pk)])
+
+
+def waitlist_offer_url(offer: WaitlistOffer) -> str:
+    """The absolute address of the page that books the held time."""
+    return settings.SITE_URL + reverse("booking:waitlist_offer", args=[make_offer_token(offer.pk)])
+
+
+def waitlist_offer_of(message: Message) -> WaitlistOffer | None:
+    """The offer a WAITLIST_OFFER message is about: the entry's offer of the time
+    it was owed for (an entry gets one offer)."""
+    return (
+        WaitlistOffer.objects.select_related("stylist")
+        .filter(entry_id=message.waitlist_entry_id, starts_at=message.about_starts_at)
+        .order_by("-pk")
+        .first()
+    )
+
+
+def _waitlist_email(message: Message, *, now: datetime) -> EmailMultiAlternatives | None:
+    """A waitlist e-mail, or None when it is no longer true: a confirmation of a
+    place the customer has already left, an offer no longer open or whose hold
+    has ended (a worker back from an outage must not send a dead link)."""
+    from chairtime.booking.views import format_long_day, format_time, format_time_range
+
+    if not message.recipient:
+        return None
+    entry = WaitlistEntry.objects.select_related("service", "stylist").get(pk=message.waitlist_entry_id)
+    salon = Salon.load()
+    tz = salon.tz
+    context = {
+        "salon": salon,
+        "customer_name": entry.customer_name,
+        "service": entry.service.name,
+        "stylist": entry.stylist.name if entry.stylist_id else "",
+        "day": format_long_day(entry.date),
+        "zone": salon.time_zone,
+        "leave_url": waitlist_leave_url(entry),
+        "start_time": "",
+    }
+    if message.kind == Message.Kind.WAITLIST_JOINED:
+        if entry.state == WaitlistEntry.State.LEFT:
+            return None
+    else:
+        offer = waitlist_offer_of(message)
+        if offer is None or offer.state != WaitlistOffer.State.OPEN or offer.expires_at <= now:
+            return None
+        start = offer.starts_at.astimezone(tz)
+        until = offer.expires_at.astimezone(tz)
+        context.update(
+            {
+                "day": format_long_day(start.date()),
+                "start_time": f"{format_time(start)} {start.tzname()}",
+                "time": format_time_range(start, offer.ends_at.astimezone(tz), zone=True),
+                "offered_stylist": offer.stylist.name,
+                "held_until": f"{format_long_day(until.date())}, {format_time(until)} {until.tzname()}",
+                "offer_url": waitlist_offer_url(offer),
+            }
+        )
+    template = f"messages/{message.kind}"
+    email = EmailMultiAlternatives(
+        subject=SUBJECTS[message.kind].format(
+            salon=salon.name, day=context["day"], time=context["start_time"]
+        ),
+        body=render_to_string(f"{template}.txt", context),
+        to=[message.recipient],
+        headers={"X-Chairtime-Message": str(message.pk)},
+    )
+    email.attach_alternative(render_to_string(f"{template}.html", context), "text/html")
+    return email

@@ -11,6 +11,7 @@ twice.
 from __future__ import annotations
 
 from django.db import models
+from django.db.models import Q
 
 
 class Message(models.Model):
@@ -19,6 +20,8 @@ class Message(models.Model):
         VISIT_CANCELLED = "visit_cancelled", "Cancellation"
         VISIT_CHANGED = "visit_changed", "Change of time or stylist"
         REMINDER = "reminder", "Reminder"
+        WAITLIST_JOINED = "waitlist_joined", "Waitlist confirmation"
+        WAITLIST_OFFER = "waitlist_offer", "Waitlist offer of a freed time"
 
     class State(models.TextChoices):
         PENDING = "pending", "Waiting to be sent"
@@ -29,8 +32,14 @@ class Message(models.Model):
         FAILED = "failed", "Given up"
 
     kind = models.CharField(max_length=32, choices=Kind.choices)
-    # The visit's first appointment: the one the manage link is issued for.
-    appointment = models.ForeignKey("booking.Appointment", on_delete=models.CASCADE, related_name="messages")
+    # The visit's first appointment: the one the manage link is issued for. Or,
+    # for the waitlist's messages, the waitlist entry (exactly one of the two).
+    appointment = models.ForeignKey(
+        "booking.Appointment", on_delete=models.CASCADE, null=True, blank=True, related_name="messages"
+    )
+    waitlist_entry = models.ForeignKey(
+        "booking.WaitlistEntry", on_delete=models.CASCADE, null=True, blank=True, related_name="messages"
+    )
     visit = models.ForeignKey(
         "booking.Visit", on_delete=models.CASCADE, null=True, blank=True, related_name="messages"
     )
@@ -55,6 +64,18 @@ class Message(models.Model):
     class Meta:
         ordering = ["created_at", "pk"]
         indexes = [models.Index(fields=["state", "next_attempt_at"], name="message_state_due")]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(appointment__isnull=False, waitlist_entry__isnull=True)
+                | Q(appointment__isnull=True, waitlist_entry__isnull=False),
+                name="message_of_appointment_or_waitlist_entry",
+            )
+        ]
 
     def __str__(self) -> str:
-        return f"{self.get_kind_display()} for appointment {self.appointment_id} ({self.get_state_display()})"
+        about = (
+            f"appointment {self.appointment_id}"
+            if self.appointment_id is not None
+            else f"waitlist entry {self.waitlist_entry_id}"
+        )
+        return f"{self.get_kind_display()} for {about} ({self.get_state_display()})"

@@ -37,7 +37,7 @@ from django.utils import timezone
 from django_tasks.base import TaskResultStatus
 from django_tasks_db.models import DBTaskResult
 
-from chairtime.booking.models import Appointment, Salon
+from chairtime.booking.models import Appointment, Salon, WaitlistEntry, WaitlistOffer
 from chairtime.messages import tasks
 from chairtime.messages.models import Message
 
@@ -154,6 +154,33 @@ def _owe(
     return message
 
 
+def waitlist_joined(entry: WaitlistEntry, *, now: datetime | None = None) -> Message:
+    """Owe the customer the confirmation of their waitlist place, with the link to
+    leave it. Call inside the transaction that writes the entry."""
+    return _owe_waitlist(Message.Kind.WAITLIST_JOINED, entry, now or timezone.now())
+
+
+def waitlist_offered(offer: WaitlistOffer, *, now: datetime | None = None) -> Message:
+    """Owe the customer the offer of a held time, with the link that books it.
+    Call inside the transaction that writes the offer and its holds."""
+    return _owe_waitlist(Message.Kind.WAITLIST_OFFER, offer.entry, now or timezone.now(), offer.starts_at)
+
+
+def _owe_waitlist(
+    kind: str, entry: WaitlistEntry, now: datetime, starts_at: datetime | None = None
+) -> Message:
+    message = Message.objects.create(
+        kind=kind,
+        waitlist_entry=entry,
+        recipient=entry.customer_email,
+        created_at=now,
+        next_attempt_at=now,
+        about_starts_at=starts_at,
+    )
+    tasks.deliver.enqueue(message.pk)
+    return message
+
+
 def retry_delay(attempts: int) -> timedelta:
     """The back-off after the ``attempts``-th failed attempt: doubling from
     MESSAGES_RETRY_SECONDS up to MESSAGES_RETRY_MAX_SECONDS."""
@@ -193,7 +220,7 @@ def claim(message_id: int, now: datetime) -> Message | None:
         )
     if not taken:
         return None
-    return Message.objects.select_related("appointment", "visit").get(pk=message_id)
+    return Message.objects.select_related("appointment", "visit", "waitlist_entry").get(pk=message_id)
 
 
 def deliver(message_id: int, *, now: datetime | None = None) -> str:

@@ -158,7 +158,12 @@ def schedule_violations() -> list[str]:
     for visit in visits.values():
         expected.update(_expected(visit, phase_rows, problems))
 
-    holds = list(Hold.objects.values_list("appointment_id", "stylist_id", "unit_id", "starts_at", "ends_at"))
+    # A waitlist offer's holds belong to no appointment: offer_hold_violations().
+    holds = list(
+        Hold.objects.filter(offer__isnull=True).values_list(
+            "appointment_id", "stylist_id", "unit_id", "starts_at", "ends_at"
+        )
+    )
     stylist_holds: dict[int, list[Span]] = defaultdict(list)
     unit_holds: dict[int, dict[int, list[Span]]] = defaultdict(lambda: defaultdict(list))
     for appointment_id, stylist_id, unit_id, start, end in holds:
@@ -204,4 +209,20 @@ def schedule_violations() -> list[str]:
                 )
     # And the holds among themselves.
     problems.extend(str(overlap) for overlap in overlapping_holds())
+    return problems
+
+
+def offer_hold_violations() -> list[str]:
+    """Holds of waitlist offers that should not exist: of an offer no longer open
+    (taken, lapsed), or held until another time than its offer's expiry."""
+    problems = []
+    for pk, offer_id, state, held_until, expires_at in Hold.objects.filter(offer__isnull=False).values_list(
+        "pk", "offer_id", "offer__state", "held_until", "offer__expires_at"
+    ):
+        if state != "open":
+            problems.append(f"hold {pk} of offer {offer_id}, which is {state}")
+        if held_until != expires_at:
+            problems.append(
+                f"hold {pk} of offer {offer_id} held until {held_until}, the offer until {expires_at}"
+            )
     return problems

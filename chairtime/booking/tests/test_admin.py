@@ -30,6 +30,7 @@ from chairtime.booking.models import (
     Service,
     ServicePhase,
     StylistService,
+    WaitlistEntry,
 )
 from chairtime.booking.tests.factories import (
     AccessAttemptFactory,
@@ -152,6 +153,14 @@ def one_of_each(demo, announcement_store) -> dict[str, str]:
     SpecialHoursFactory(stylist=demo.ana, date=today + timedelta(days=5))
     appointment = AppointmentFactory(service=demo.haircut, stylist=demo.ana, starts_at=demo.local(today, 10))
     messages.visit_booked([appointment])  # a customer message and its task
+    entry = WaitlistEntry.objects.create(
+        service=demo.haircut,
+        date=today + timedelta(days=2),
+        customer_name="Wanda",
+        customer_email="wanda@example.com",
+        created_at=timezone.now(),
+    )
+    messages.waitlist_joined(entry)  # a message about no appointment
     ScheduleException.objects.create(
         appointment=appointment,
         starts_at=appointment.starts_at,

@@ -993,6 +993,8 @@ EXPECTED_OPERATIONS = {
     "/api/v1/appointments/{appointment_id}/reschedule": {
         "post": {"200", "400", "404", "409", "413", "422", "429"}
     },
+    "/api/v1/waitlist": {"post": {"201", "400", "404", "409", "413", "422", "429"}},
+    "/api/v1/waitlist/{entry_id}": {"delete": {"200", "400", "404", "422", "429"}},
 }
 
 

@@ -229,7 +229,9 @@ def test_it_shows_a_day_without_free_time_as_fully_booked(client, demo, clock):
     response = client.get(day_url(demo.haircut, demo.ben))
 
     assert "Tuesday, March 2: Fully booked" in text(response)
-    assert time_url(demo.haircut, TOMORROW, demo.ben) not in response.content.decode()
+    # Linked to its times page, which has none but offers the day's waitlist.
+    assert time_url(demo.haircut, TOMORROW, demo.ben) in response.content.decode()
+    assert "Join the waitlist" in text(client.get(time_url(demo.haircut, TOMORROW, demo.ben)))
     # Ana is still free then: "any stylist" offers the day.
     assert "Tuesday, March 2: 14 free times" in text(client.get(day_url(demo.haircut)))
 

@@ -10,10 +10,11 @@ from datetime import UTC, date, datetime, timedelta
 import pytest
 
 from chairtime.booking import services
-from chairtime.booking.models import Appointment
+from chairtime.booking.models import Appointment, WaitlistEntry
 from chairtime.clients import services as client_cards
 from chairtime.clients.models import Client, ClientAppointment, ColourFormula
 from chairtime.clients.tests.conftest import CREATED, make_card, visit_of
+from chairtime.messages import outbox
 from chairtime.messages.models import Message
 
 DAY = date(2027, 3, 15)  # a Monday
@@ -188,3 +189,39 @@ def test_it_will_not_erase_a_client_with_a_visit_to_come(client, demo, manager, 
     card.refresh_from_db()
     assert card.erased_at is None and card.name == "Alex Doe"
     assert not Appointment.objects.filter(customer_name="Erased client").exists()
+
+
+def test_erasing_leaves_and_blanks_the_client_s_waitlist_places_and_their_messages(
+    client, demo, manager, booked, time_machine
+):
+    card, _, _ = booked
+    places = {
+        email: WaitlistEntry.objects.create(
+            service=demo.haircut,
+            date=AFTER.date() + timedelta(days=3),
+            customer_name=email.split("@")[0],
+            customer_email=email,
+            customer_phone="+1 415 555 0100",
+            created_at=NOW,
+        )
+        for email in ("ALEX@example.com", "sam@example.com")
+    }
+    for place in places.values():
+        outbox.waitlist_joined(place, now=NOW)
+    time_machine.move_to(AFTER, tick=False)
+    client.force_login(manager)
+
+    assert client.post(f"/staff/clients/{card.pk}/erase/").status_code == 302
+
+    alex, sam = (WaitlistEntry.objects.get(pk=p.pk) for p in places.values())
+    assert (alex.customer_name, alex.customer_email, alex.customer_phone, alex.state) == (
+        "Erased client",
+        "",
+        "",
+        "left",
+    )
+    assert set(Message.objects.filter(waitlist_entry=alex).values_list("recipient", "state")) == {
+        ("", "skipped")
+    }
+    assert (sam.customer_email, sam.state) == ("sam@example.com", "waiting")
+    assert Message.objects.get(waitlist_entry=sam).recipient == "sam@example.com"
