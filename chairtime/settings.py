@@ -236,6 +236,10 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 # which is fine on one machine; with DEBUG off, django_ratelimit.E003 then stops
 # `check --deploy` and `migrate` (see docs/security.md).
 REDIS_URL = env("REDIS_URL")
+# The AUTH token (ElastiCache's AuthToken), kept out of the URL so that the URL can
+# live in one secret and the token in another that ElastiCache reads (docs/aws.md,
+# "Redis AUTH token"). Empty: no AUTH, as on a local Redis.
+REDIS_PASSWORD = env("REDIS_PASSWORD")
 CACHES = {
     "default": {
         "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
@@ -251,6 +255,7 @@ CACHES = {
             "OPTIONS": {
                 "socket_connect_timeout": envfloat("REDIS_TIMEOUT", "0.25"),
                 "socket_timeout": envfloat("REDIS_TIMEOUT", "0.25"),
+                **({"password": REDIS_PASSWORD} if REDIS_PASSWORD else {}),
             },
         }
         if REDIS_URL

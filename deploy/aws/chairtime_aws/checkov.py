@@ -87,14 +87,6 @@ ACCEPTED: tuple[Accepted, ...] = (
         "load balancers, target groups and security groups, whose ids it cannot know beforehand",
     ),
     Accepted(
-        "CKV_AWS_31",
-        "AWS::ElastiCache::ReplicationGroup",
-        r"/Redis$",
-        "TLS is required and only the cluster's security group may connect, but there is no AUTH token: "
-        "the app reads REDIS_URL whole from the app secret, and putting a generated token into it needs "
-        "an extra composition step (docs/aws.md, Redis)",
-    ),
-    Accepted(
         "CKV_AWS_18",
         "AWS::S3::Bucket",
         r"/Artifacts/",

@@ -501,6 +501,13 @@ class ClusterStack(cdk.Stack):
                 resources=[data.app_secret.secret_arn],
             )
         )
+        role.add_to_policy(
+            iam.PolicyStatement(
+                sid="RedisAuthSecret",
+                actions=["secretsmanager:GetSecretValue", "secretsmanager:DescribeSecret"],
+                resources=[data.redis_auth_secret.secret_arn],
+            )
+        )
         # The table and the secret are encrypted with the data key; DynamoDB and
         # Secrets Manager use it on the pods' behalf, and only through them.
         role.add_to_policy(

@@ -81,6 +81,11 @@ class EnvironmentConfig:
         return f"{PROJECT}/{self.name}/app"
 
     @property
+    def redis_auth_secret_name(self) -> str:
+        """JSON {"token"}: the Redis AUTH token, read by ElastiCache and by the pods."""
+        return f"{PROJECT}/{self.name}/redis-auth"
+
+    @property
     def db_instance_id(self) -> str:
         return f"{PROJECT}-{self.name}"
 

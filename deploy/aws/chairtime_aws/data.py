@@ -1,4 +1,4 @@
-"""Where the salon's state lives: RDS, the announcements table, Redis, the app's secret."""
+"""Where the salon's state lives: RDS, the announcements table, Redis, the app's secrets."""
 
 from __future__ import annotations
 
@@ -183,6 +183,25 @@ class DataStack(cdk.Stack):
             description=f"Chairtime {env.name} Redis",
             subnet_ids=vpc.select_subnets(subnet_group_name=ISOLATED).subnet_ids,
         )
+        # The AUTH token lives in a secret of its own: CloudFormation generates it, and
+        # the replication group and the pods both read it from there (by a dynamic
+        # reference, and through the CSI driver), so it is never in a template or in
+        # the app secret's redis_url. Letters and digits only: ElastiCache refuses
+        # most punctuation, and 64 of them is well inside its 16-128.
+        self.redis_auth_secret = secretsmanager.Secret(
+            self,
+            "RedisAuthSecret",
+            secret_name=env.redis_auth_secret_name,
+            description=f"Chairtime {env.name}: the Redis AUTH token (rotation: docs/aws.md)",
+            encryption_key=self.data_key,
+            generate_secret_string=secretsmanager.SecretStringGenerator(
+                secret_string_template=self.to_json_string({}),
+                generate_string_key="token",
+                password_length=64,
+                exclude_punctuation=True,
+            ),
+            removal_policy=removal,
+        )
         failover = env.redis_nodes > 1
         self.redis = elasticache.CfnReplicationGroup(
             self,
@@ -199,6 +218,7 @@ class DataStack(cdk.Stack):
             security_group_ids=[self.redis_security_group.security_group_id],
             transit_encryption_enabled=True,
             transit_encryption_mode="required",
+            auth_token=self.redis_auth_secret.secret_value_from_json("token").unsafe_unwrap(),
             at_rest_encryption_enabled=True,
             kms_key_id=self.data_key.key_arn,
             auto_minor_version_upgrade=True,
@@ -241,4 +261,5 @@ class DataStack(cdk.Stack):
         )
         cdk.CfnOutput(self, "AnnouncementsTable", value=self.table.table_name)
         cdk.CfnOutput(self, "AppSecretName", value=env.app_secret_name)
+        cdk.CfnOutput(self, "RedisAuthSecretName", value=env.redis_auth_secret_name)
         cdk.CfnOutput(self, "RedisEndpoint", value=self.redis.attr_primary_end_point_address)

@@ -223,6 +223,7 @@ def test_the_app_role_grants_exactly_its_table_its_db_user_and_its_secret(each_e
         "AnnouncementsTable",
         "DatabaseIamAuth",
         "AppSecret",
+        "RedisAuthSecret",
         "DataKeyThroughDynamoDbAndSecretsManager",
         "SendEmailFromTheVerifiedIdentity",  # tests/test_email.py
     }
@@ -255,6 +256,11 @@ def test_the_app_role_grants_exactly_its_table_its_db_user_and_its_secret(each_e
     assert secret["Resource"] == {
         "Fn::ImportValue": f"chairtime-{env}-data:ExportsOutputRefAppSecretFAB5164C4B25CED8"
     }
+
+    redis_auth = statements["RedisAuthSecret"]
+    assert actions_of(redis_auth) == {"secretsmanager:GetSecretValue", "secretsmanager:DescribeSecret"}
+    export = redis_auth["Resource"]["Fn::ImportValue"]
+    assert export.startswith(f"chairtime-{env}-data:ExportsOutputRefRedisAuthSecret")
 
     key = statements["DataKeyThroughDynamoDbAndSecretsManager"]
     assert "DataKey" in flatten(key["Resource"])

@@ -71,7 +71,8 @@ def test_names_match_what_the_overlays_expect(env):
     overlay = (REPO / "deploy/k8s/overlays" / env / "kustomization.yaml").read_text()
     assert re.findall(r"^namespace: (\S+)", overlay, re.MULTILINE) == [config.namespace]
     assert re.findall(r"ANNOUNCEMENTS_TABLE=([\w.-]+)", overlay) == [config.table_name]
-    assert re.findall(r'objectName: "([^"]+)"', overlay) == [config.app_secret_name]
+    secret_names = [config.app_secret_name, config.redis_auth_secret_name]
+    assert re.findall(r'objectName: "([^"]+)"', overlay) == secret_names
     # The NetworkPolicies' CIDRs (the web pods' in and out, the worker's out) are this
     # environment's VPC.
     assert re.findall(r"ipBlock/cidr\s+value: ([\d./]+)", overlay) == [config.vpc_cidr] * 3

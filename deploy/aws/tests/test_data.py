@@ -169,9 +169,20 @@ def test_redis_requires_tls_is_encrypted_at_rest_and_fails_over_in_prod(request,
     assert all("Vpcdatabase" in flatten(subnet) for subnet in subnets)
 
 
+def secret_resource(template, prefix: str) -> dict:
+    secrets = resources(template, "AWS::SecretsManager::Secret")
+    [found] = [resource for logical_id, resource in secrets.items() if logical_id.startswith(prefix)]
+    return found
+
+
+def test_the_data_stack_has_exactly_the_app_secret_and_the_redis_auth_secret(each_env):
+    found = sorted(resources(each_env.data, "AWS::SecretsManager::Secret"))
+    assert [re.sub(r"[0-9A-F]{8}$", "", k) for k in found] == ["AppSecret", "RedisAuthSecret"]
+
+
 def test_the_app_secret_has_a_generated_secret_key_and_the_redis_url(each_env):
     env = each_env.stacks.settings.env.name
-    secret = only(each_env.data, "AWS::SecretsManager::Secret")
+    secret = secret_resource(each_env.data, "AppSecret")
     props = secret["Properties"]
     assert props["Name"] == f"chairtime/{env}/app"
     assert "DataKey" in flatten(props["KmsKeyId"])
@@ -190,8 +201,40 @@ def test_the_data_key_rotates_and_prod_keeps_it(each_env):
 
 
 def test_the_secret_template_is_valid_json_once_resolved(staging):
-    generate = only(staging.data, "AWS::SecretsManager::Secret")["Properties"]["GenerateSecretString"]
+    generate = secret_resource(staging.data, "AppSecret")["Properties"]["GenerateSecretString"]
     resolved = flatten(generate["SecretStringTemplate"]).replace(
         "{Fn::GetAtt:Redis,PrimaryEndPoint.Address}", "master.redis.example"
     )
     assert json.loads(resolved) == {"redis_url": "rediss://master.redis.example:6379/0"}
+
+
+def test_redis_requires_a_generated_auth_token_that_elasticache_accepts(each_env):
+    env = each_env.stacks.settings.env.name
+    token_secret = secret_resource(each_env.data, "RedisAuthSecret")
+    props = token_secret["Properties"]
+    assert props["Name"] == f"chairtime/{env}/redis-auth"
+    assert "DataKey" in flatten(props["KmsKeyId"])
+    generate = props["GenerateSecretString"]
+    # ElastiCache: 16-128 printable characters, punctuation only from !&#$^<>-;
+    # letters and digits only keeps it out of every quoting problem.
+    assert generate["GenerateStringKey"] == "token"
+    assert generate["PasswordLength"] == 64
+    assert generate["ExcludePunctuation"] is True
+    assert json.loads(generate["SecretStringTemplate"]) == {}
+    assert token_secret["DeletionPolicy"] == ("Retain" if env == "prod" else "Delete")
+
+    redis = only(each_env.data, "AWS::ElastiCache::ReplicationGroup")["Properties"]
+    # A dynamic reference: CloudFormation resolves it at deploy time, the token is
+    # never in the template. AUTH needs transit encryption, which stays required.
+    token_secret_id = next(
+        k for k in resources(each_env.data, "AWS::SecretsManager::Secret") if k.startswith("RedisAuthSecret")
+    )
+    assert flatten(redis["AuthToken"]) == (
+        f"{{{{resolve:secretsmanager:{{Ref:{token_secret_id}}}:SecretString:token::}}}}"
+    )
+    assert redis["TransitEncryptionEnabled"] is True
+    assert redis["TransitEncryptionMode"] == "required"
+    # The URL in the app secret stays without credentials.
+    app_generate = secret_resource(each_env.data, "AppSecret")["Properties"]["GenerateSecretString"]
+    url = flatten(app_generate["SecretStringTemplate"])
+    assert "@" not in url

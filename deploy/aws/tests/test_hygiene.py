@@ -19,13 +19,11 @@ def skipped(template):
     }
 
 
-def test_the_data_stack_accepts_only_redis_without_auth_and_a_single_az_staging_database(staging, prod):
+def test_the_data_stack_accepts_only_a_single_az_staging_database(staging, prod):
+    # Redis has its AUTH token now (CKV_AWS_31 passes): nothing accepted on it.
     staging_skips = skipped(staging.data)
-    assert staging_skips == {
-        "Redis": ["CKV_AWS_31"],
-        next(k for k in staging_skips if k.startswith("Database")): ["CKV_AWS_157"],
-    }
-    assert skipped(prod.data) == {"Redis": ["CKV_AWS_31"]}
+    assert staging_skips == {next(k for k in staging_skips if k.startswith("Database")): ["CKV_AWS_157"]}
+    assert skipped(prod.data) == {}
 
 
 def test_nothing_is_accepted_in_the_registry_and_in_the_pipeline_only_the_bucket_log_and_vpc_enis(staging):

@@ -192,10 +192,10 @@ def test_builds_are_cached_logged_with_retention_and_encrypted(staging):
 
 def test_the_custom_caches_are_what_the_buildspecs_use(staging):
     """CUSTOM keeps what each buildspec lists under cache: paths. The image stage keeps
-    pip's cache (its install phase) and not buildah's store: see docs/container.md."""
+    pip's and uv's caches (its install phase) and not buildah's store: see docs/container.md."""
     buildspecs = Path(__file__).resolve().parents[3] / "deploy" / "buildspecs"
     image = yaml.safe_load((buildspecs / "image.yml").read_text())
-    assert image["cache"]["paths"] == ["/root/.cache/pip/**/*"]
+    assert image["cache"]["paths"] == ["/root/.cache/pip/**/*", "/root/.cache/uv/**/*"]
     assert "/var/lib/containers" not in (buildspecs / "image.yml").read_text().split("cache:")[-1]
     install = image["phases"]["install"]["commands"]
     assert install.index("scripts/container-storage") > install.index("scripts/system-deps container")
