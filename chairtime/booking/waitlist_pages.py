@@ -85,22 +85,22 @@ def join(request: HttpRequest, service_id: int, stylist: int | None, day: str) -
     return redirect("booking:waitlist_leave", token=tokens.make_waitlist_token(entry.pk))
 
 
+def _by_token(token: str, read, rows, problem: Problem, title: str):
+    """The row a signed link names, or the customer's 404 page (a forged, expired or
+    another kind's token reads as no id)."""
+    row_id = read(token)
+    row = rows.filter(pk=row_id).first() if row_id is not None else None
+    if row is None:
+        home = reverse("booking:home")
+        raise PageProblem(404, problem.value, back_url=home, back_label="Book an appointment", title=title)
+    return row
+
+
 def _load_entry(token: str) -> WaitlistEntry:
-    entry_id = tokens.read_waitlist_token(token)
-    entry = (
-        WaitlistEntry.objects.select_related("service", "stylist").filter(pk=entry_id).first()
-        if entry_id is not None
-        else None
+    rows = WaitlistEntry.objects.select_related("service", "stylist")
+    return _by_token(
+        token, tokens.read_waitlist_token, rows, Problem.WAITLIST_ENTRY_NOT_FOUND, "Waitlist place not found"
     )
-    if entry is None:
-        raise PageProblem(
-            404,
-            Problem.WAITLIST_ENTRY_NOT_FOUND.value,
-            back_url=reverse("booking:home"),
-            back_label="Book an appointment",
-            title="Waitlist place not found",
-        )
-    return entry
 
 
 @require_http_methods(["GET", "HEAD", "POST"])
@@ -127,21 +127,8 @@ def leave(request: HttpRequest, token: str) -> HttpResponse:
 
 
 def _load_offer(token: str) -> WaitlistOffer:
-    offer_id = tokens.read_offer_token(token)
-    offer = (
-        WaitlistOffer.objects.select_related("entry__service", "stylist").filter(pk=offer_id).first()
-        if offer_id is not None
-        else None
-    )
-    if offer is None:
-        raise PageProblem(
-            404,
-            Problem.OFFER_NOT_FOUND.value,
-            back_url=reverse("booking:home"),
-            back_label="Book an appointment",
-            title="Offer not found",
-        )
-    return offer
+    rows = WaitlistOffer.objects.select_related("entry__service", "stylist")
+    return _by_token(token, tokens.read_offer_token, rows, Problem.OFFER_NOT_FOUND, "Offer not found")
 
 
 @require_http_methods(["GET", "HEAD", "POST"])
