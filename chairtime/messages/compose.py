@@ -81,16 +81,7 @@ def email_for(message: Message, *, now: datetime) -> EmailMultiAlternatives | No
         "total": format_price(sum(a.price for a in appointments)),
         "manage_url": link,
     }
-    template = f"messages/{message.kind}"
-    email = EmailMultiAlternatives(
-        subject=SUBJECTS[message.kind].format(
-            salon=salon.name, day=context["day"], time=context["start_time"]
-        ),
-        body=render_to_string(f"{template}.txt", context),
-        to=[message.recipient],
-        headers={"X-Chairtime-Message": str(message.pk)},
-    )
-    email.attach_alternative(render_to_string(f"{template}.html", context), "text/html")
+    email = _email(message, salon, context)
     method = CALENDAR_METHODS.get(message.kind)
     if method is not None:
         calendar = ics.visit_calendar(
@@ -197,11 +188,16 @@ def _waitlist_email(message: Message, *, now: datetime) -> EmailMultiAlternative
                 "offer_url": waitlist_offer_url(offer),
             }
         )
+    email = _email(message, salon, context)
+    return email
+
+
+def _email(message: Message, salon, context: dict) -> EmailMultiAlternatives:
+    """The message's e-mail: its kind's subject, text and HTML templates over ``context``."""
     template = f"messages/{message.kind}"
+    subject = SUBJECTS[message.kind].format(salon=salon.name, day=context["day"], time=context["start_time"])
     email = EmailMultiAlternatives(
-        subject=SUBJECTS[message.kind].format(
-            salon=salon.name, day=context["day"], time=context["start_time"]
-        ),
+        subject=subject,
         body=render_to_string(f"{template}.txt", context),
         to=[message.recipient],
         headers={"X-Chairtime-Message": str(message.pk)},
