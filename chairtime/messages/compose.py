@@ -188,8 +188,7 @@ def _waitlist_email(message: Message, *, now: datetime) -> EmailMultiAlternative
                 "offer_url": waitlist_offer_url(offer),
             }
         )
-    email = _email(message, salon, context)
-    return email
+    return _email(message, salon, context)
 
 
 def _email(message: Message, salon, context: dict) -> EmailMultiAlternatives:
