@@ -16,6 +16,12 @@ PAGE_SIZE = 25
 MIN_PHONE_DIGITS = 3  # fewer digits would match most numbers
 
 
+def search_text(raw: str) -> str:
+    """What a search box sent, as a query: at most 100 characters, without control
+    characters (they match no card, and PostgreSQL refuses a NUL in a query)."""
+    return "".join(ch for ch in raw[:100] if ch.isprintable()).strip()
+
+
 def client_search(*, salon: Salon, query: str, stylist_id: int | None = None) -> QuerySet[Client]:
     """Cards whose name or e-mail contains ``query`` (any case), or whose phone
     contains its digits; every card when ``query`` is empty. Erased cards are
@@ -23,9 +29,7 @@ def client_search(*, salon: Salon, query: str, stylist_id: int | None = None) ->
     stylist's clients (``is_client_of``)."""
     cards = Client.objects.filter(salon=salon, erased_at=None).order_by("name", "pk")
     if stylist_id is not None:
-        cards = cards.filter(
-            pk__in=ClientAppointment.objects.filter(appointment__stylist_id=stylist_id).values("client_id")
-        )
+        cards = cards.filter(pk__in=_cards_of_stylist(stylist_id))
     query = query.strip()
     if not query:
         return cards
@@ -50,7 +54,12 @@ def client_search_page(
 def is_client_of(client: Client, stylist_id: int | None) -> bool:
     """Whether the card has a visit (any appointment, past or to come, kept or
     cancelled) with that stylist: what makes someone a stylist's client."""
-    return ClientAppointment.objects.filter(client=client, appointment__stylist_id=stylist_id).exists()
+    return _cards_of_stylist(stylist_id).filter(client=client).exists()
+
+
+def _cards_of_stylist(stylist_id: int | None) -> QuerySet[ClientAppointment]:
+    """The client ids of the cards with a visit with that stylist."""
+    return ClientAppointment.objects.filter(appointment__stylist_id=stylist_id).values("client_id")
 
 
 @dataclass

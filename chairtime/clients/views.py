@@ -62,15 +62,14 @@ def visit_label(appointment: Appointment, salon: Salon) -> str:
 def search(request: HttpRequest) -> HttpResponse:
     salon = Salon.cached()
     staff = _member(request)
-    # Control characters match no card, and PostgreSQL refuses a NUL in a query.
-    query = "".join(ch for ch in request.GET.get("q", "")[:100] if ch.isprintable())
+    query = selectors.search_text(request.GET.get("q", ""))
     page = selectors.client_search_page(
         salon=salon,
         query=query,
         page=request.GET.get("page"),
         stylist_id=staff.stylist_id if staff.is_stylist else None,
     )
-    context = {"query": query.strip(), "page": page, "staff": staff, "salon": salon}
+    context = {"query": query, "page": page, "staff": staff, "salon": salon}
     return render(request, "clients/search.html", context)
 
 

@@ -280,6 +280,7 @@ def book(request: HttpRequest) -> HttpResponse:
                     return redirect("frontdesk:appointment", appointment_id=appointments[0].pk)
         if status == 200:
             status = 400
+        picked = form.cleaned_data.get("client")  # read by the form's field, not again
     else:
         initial = {}
         stylist_id = request.GET.get("stylist", "")
@@ -301,7 +302,7 @@ def book(request: HttpRequest) -> HttpResponse:
                 customer_phone=picked.phone,
             )
         form = DeskBookingForm(initial=initial, salon_id=salon.pk)
-    context = {"form": form, "staff": staff, "salon": salon, **_client_finder(request, salon, form)}
+    context = {"form": form, "staff": staff, "salon": salon, **_client_finder(request, salon, picked)}
     return render(request, "frontdesk/book.html", context, status=status)
 
 
@@ -314,14 +315,12 @@ def _picked_client(salon: Salon, raw: str) -> Client | None:
     return Client.objects.filter(pk=int(raw), salon=salon, erased_at=None).first()
 
 
-def _client_finder(request: HttpRequest, salon: Salon, form: DeskBookingForm) -> dict:
+def _client_finder(request: HttpRequest, salon: Salon, picked: Client | None) -> dict:
     """The booking page's "Find a client": its query, the cards it found, and the
     slot (stylist, start) its links and form carry on."""
     keep = {k: request.GET[k] for k in ("stylist", "start") if k in request.GET}
-    query = "".join(ch for ch in request.GET.get("client_q", "")[:100] if ch.isprintable()).strip()
+    query = client_list.search_text(request.GET.get("client_q", ""))
     found = list(client_list.client_search(salon=salon, query=query)[: FOUND_CLIENTS + 1]) if query else []
-    picked = form["client"].value()
-    picked_client = _picked_client(salon, str(picked)) if picked else None
     book_url = reverse("frontdesk:book")
     slot = urlencode(keep, safe=":")
     return {
@@ -329,7 +328,7 @@ def _client_finder(request: HttpRequest, salon: Salon, form: DeskBookingForm) ->
         "found": found[:FOUND_CLIENTS],
         "found_more": len(found) > FOUND_CLIENTS,
         "keep": keep,
-        "picked": picked_client,
+        "picked": picked,
         "pick_url": f"{book_url}?{slot}{'&' if slot else ''}client=",
         "unpick_url": f"{book_url}?{slot}",
     }
