@@ -127,12 +127,11 @@ def clear_lapsed_holds(stylist_ids: Iterable[int], resource_ids: Iterable[int], 
     return Hold.objects.filter(pk__in=ids).delete()[0] if ids else 0
 
 
-def waitlist_time_freed(starts: Iterable[datetime]) -> list[date]:
+def waitlist_time_freed(salon: Salon, starts: Iterable[datetime]) -> list[date]:
     """Time on the local days of ``starts`` was freed (a cancellation, a move):
     enqueue, in the caller's transaction, the task that offers it to the first
     in line of each such day's waitlist; returns the days. One indexed query, and
     no task at all for a day nobody waits for."""
-    salon = Salon.load()
     days = {start.astimezone(salon.tz).date() for start in starts}
     return _offer_waiting_days(salon, Q(date__in=days))
 
@@ -643,15 +642,16 @@ def visit_cancel_in_transaction(*, appointment_id: int, by_staff: bool, now: dat
         raise BookingError(Problem.ALREADY_CANCELLED)
     if min(a.starts_at for a in confirmed) <= now:
         raise BookingError(Problem.ALREADY_STARTED)
+    salon = Salon.load()
     if not by_staff:
-        check_change_notice(Salon.load(), min(a.starts_at for a in confirmed), now)
+        check_change_notice(salon, min(a.starts_at for a in confirmed), now)
     for appointment in confirmed:
         appointment.status = Appointment.Status.CANCELLED
         appointment.cancelled_at = now
         appointment.save(update_fields=["status", "cancelled_at"])
     Hold.objects.filter(appointment__in=confirmed).delete()
     messages.visit_cancelled(appointments, now=now)
-    waitlist_time_freed(a.starts_at for a in confirmed)
+    waitlist_time_freed(salon, (a.starts_at for a in confirmed))
     return next(a for a in appointments if a.pk == appointment_id)
 
 
@@ -808,7 +808,7 @@ def _reschedule_locked(
         return current, False
     freed = [a.starts_at for a in current]
     _move_visit(current, wanted, plan, search)
-    waitlist_time_freed(freed)
+    waitlist_time_freed(salon, freed)
     return current, True
 
 
