@@ -136,10 +136,7 @@ def waitlist_leave(*, entry_id: int, now: datetime | None = None) -> WaitlistEnt
             raise BookingError(Problem.WAITLIST_ENTRY_NOT_FOUND)
         if not entry.is_open:
             return entry
-        for offer in entry.offers.select_for_update().filter(state=WaitlistOffer.State.OPEN):
-            _lapse(offer)
-        entry.state = WaitlistEntry.State.LEFT
-        entry.closed_at = now
+        _withdraw(entry, now)
         entry.save(update_fields=["state", "closed_at"])
         return entry
 
@@ -353,16 +350,22 @@ def waitlist_erase_in_transaction(*, email: str, erased_name: str, now: datetime
     )
     for entry in entries:
         if entry.is_open:
-            for offer in entry.offers.select_for_update().filter(state=WaitlistOffer.State.OPEN):
-                _lapse(offer)
-            entry.state = WaitlistEntry.State.LEFT
-            entry.closed_at = now
+            _withdraw(entry, now)
     for entry in entries:
         entry.customer_name, entry.customer_email, entry.customer_phone = erased_name, "", ""
     WaitlistEntry.objects.bulk_update(
         entries, ["state", "closed_at", "customer_name", "customer_email", "customer_phone"]
     )
     return [entry.pk for entry in entries]
+
+
+def _withdraw(entry: WaitlistEntry, now: datetime) -> None:
+    """The open entry (its row locked) leaves the line: its open offer lapses and
+    the entry is LEFT (not saved: the caller saves what else it changed)."""
+    for offer in entry.offers.select_for_update().filter(state=WaitlistOffer.State.OPEN):
+        _lapse(offer)
+    entry.state = WaitlistEntry.State.LEFT
+    entry.closed_at = now
 
 
 def _lapse(offer: WaitlistOffer) -> None:
