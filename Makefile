@@ -25,7 +25,7 @@ define run_suite
 	DATABASE_URL=$(1) $(PYTEST) $(BROWSER_TESTS) $(PYTEST_ARGS)
 endef
 
-.PHONY: help install run test test-sqlite test-postgres test-mariadb test-quick test-ci ci-database lint format lock clean
+.PHONY: help install run test test-sqlite test-postgres test-mariadb test-quick test-ci ci-database lint format messages lock clean
 
 help:  ## list the verbs
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -92,6 +92,9 @@ lint: install  ## ruff, formatting, and no missing migrations
 format: install  ## apply ruff's fixes and formatting
 	$(RUFF) check --fix .
 	$(RUFF) format .
+
+messages: install  ## extract marked strings into the fr/es catalogs and compile them (docs/languages.md)
+	scripts/messages
 
 lock:  ## re-pin requirements/*.txt from requirements/*.in
 	$(VENV)/bin/pip-compile -q --no-emit-index-url --no-emit-find-links --no-emit-trusted-host --strip-extras --allow-unsafe -o requirements/base.txt requirements/base.in

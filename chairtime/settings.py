@@ -131,6 +131,9 @@ MIDDLEWARE = [
     "chairtime.ops.middleware.CSPMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
+    # The language: the switch's cookie, else the browser's Accept-Language, else
+    # English (docs/languages.md). After sessions, before anything that renders.
+    "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
@@ -154,6 +157,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "django.template.context_processors.i18n",
                 "chairtime.booking.context_processors.salon",
                 "chairtime.announcements.context_processors.announcements",
             ],
@@ -367,7 +371,21 @@ if not SECURE_HSTS_PRELOAD:
 
 # --- Internationalisation -----------------------------------------------------
 
-LANGUAGE_CODE = "en-us"
+# docs/languages.md. The pages, e-mails and the front desk speak these three; the
+# catalogs are the locale/ folder of each app (and chairtime/locale for the
+# project's own templates), written with `make messages`.
+LANGUAGE_CODE = "en"
+LANGUAGES = [("en", "English"), ("fr", "Français"), ("es", "Español")]
+LOCALE_PATHS = [BASE_DIR / "chairtime" / "locale"]
+# Dates and times as each language writes them (chairtime/formats/<lang>/formats.py),
+# including the project's own named formats such as DAY_FORMAT.
+FORMAT_MODULE_PATH = ["chairtime.formats"]
+# The switch's choice outlives the session, for a year, on this site only.
+LANGUAGE_COOKIE_NAME = "chairtime_language"
+LANGUAGE_COOKIE_AGE = 365 * 24 * 3600
+LANGUAGE_COOKIE_SAMESITE = "Lax"
+LANGUAGE_COOKIE_SECURE = not DEBUG
+LANGUAGE_COOKIE_HTTPONLY = True
 TIME_ZONE = "UTC"  # stored and processed in UTC; shown in the salon's own zone
 USE_I18N = True
 USE_TZ = True

@@ -5,6 +5,8 @@ from chairtime.booking.api import api
 
 urlpatterns = [
     path("admin/", admin.site.urls),
+    # The language switch posts here (Django's set_language view; docs/languages.md).
+    path("i18n/", include("django.conf.urls.i18n")),
     path("api/v1/", api.urls),
     path("desk/reports/", include("chairtime.reports.urls")),
     path("desk/", include("chairtime.frontdesk.urls")),

@@ -36,6 +36,8 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone as dj_timezone
+from django.utils.formats import date_format
+from django.utils.translation import gettext
 from django.views.decorators.cache import never_cache
 
 from chairtime.booking import catalog, selectors, services, tokens
@@ -43,6 +45,17 @@ from chairtime.booking.availability import Refusal
 from chairtime.booking.errors import BookingError, too_late_to_change
 from chairtime.booking.forms import ContactForm
 from chairtime.booking.models import FIRST_DATE, LAST_DATE, Appointment, Hold, Salon, Service, Stylist
+from chairtime.formats import (
+    DASH,
+    format_day,
+    format_duration,
+    format_long_day,
+    format_month,
+    format_price,
+    format_short_day,
+    format_time,
+    format_time_range,
+)
 from chairtime.messages.ics import visit_calendar
 from chairtime.ops.security import rate_limit
 
@@ -57,41 +70,8 @@ _START = re.compile(r"([01]\d|2[0-3]):([0-5]\d)(?:([+-])([01]\d):([0-5]\d))?")
 
 
 # --- formatting -------------------------------------------------------------------
-# Pages show the salon's local wall time, 12-hour, as people in the salon say it.
-
-
-def format_time(moment: datetime) -> str:
-    return f"{moment.hour % 12 or 12}:{moment.minute:02d} {'AM' if moment.hour < 12 else 'PM'}"
-
-
-def format_day(day: date) -> str:
-    return f"{day:%A}, {day:%B} {day.day}"
-
-
-def format_long_day(day: date) -> str:
-    return f"{format_day(day)}, {day.year}"
-
-
-DASH = "\u2013"  # an en dash, between the two ends of a time range
-
-
-def format_time_range(start: datetime, end: datetime, *, zone: bool = False) -> str:
-    """ "9:00 AM to 10:00 AM" with an en dash; both ends name their zone when the
-    clocks change in between ("1:00 AM PDT to 1:00 AM PST" is an hour, not nothing)."""
-    if start.tzname() != end.tzname():
-        return f"{format_time(start)} {start.tzname()} {DASH} {format_time(end)} {end.tzname()}"
-    return f"{format_time(start)} {DASH} {format_time(end)}" + (f" {end.tzname()}" if zone else "")
-
-
-def format_duration(minutes: int) -> str:
-    hours, rest = divmod(minutes, 60)
-    parts = ([f"{hours} h"] if hours else []) + ([f"{rest} min"] if rest else [])
-    return " ".join(parts)
-
-
-def format_price(price: Decimal) -> str:
-    # The salon's currency is not configurable yet; see the report on settings.
-    return "Free" if price == 0 else f"${price:,.2f}"
+# Pages show the salon's local wall time as the reader's language writes it
+# (chairtime/formats). The names stay importable from here for the other views.
 
 
 def wall_time_repeats(start: datetime, tz: ZoneInfo) -> bool:
@@ -242,6 +222,7 @@ class Figures:
     high_price: Decimal
     shortest: int  # minutes
     longest: int
+    currency: str  # the salon's, ISO 4217
 
     @property
     def fixed_length(self) -> bool:
@@ -249,8 +230,8 @@ class Figures:
 
     @property
     def price(self) -> str:
-        shown = format_price(self.low_price)
-        return shown if self.low_price == self.high_price else f"from {shown}"
+        shown = format_price(self.low_price, self.currency)
+        return shown if self.low_price == self.high_price else gettext("from %(price)s") % {"price": shown}
 
     @property
     def duration(self) -> str:
@@ -265,7 +246,7 @@ def figures(config: catalog.Catalog, service: Service, stylists: Sequence[Stylis
     known = [offer for s in stylists if (offer := config.offer(service, s.pk)) is not None]
     prices = [offer.price for offer in known] or [service.price]
     lengths = [offer.duration_minutes for offer in known] or [service.duration_minutes]
-    return Figures(min(prices), max(prices), min(lengths), max(lengths))
+    return Figures(min(prices), max(prices), min(lengths), max(lengths), Salon.cached().currency)
 
 
 @dataclass
@@ -563,6 +544,7 @@ def summary(choice: Choice) -> list[dict]:
             sum((item.figures.high_price for item in choice.items), Decimal(0)),
             low,
             high,
+            choice.salon.currency,
         )
         rows.append({"label": "Total time", "value": total.duration})
         rows.append({"label": "Total price", "value": total.price})
@@ -769,13 +751,13 @@ def month_list(
             state = "No times left"
         else:
             state = "Fully booked"
-        months.setdefault(f"{day:%B %Y}", []).append(
+        months.setdefault(format_month(day), []).append(
             {
                 "day": day,
-                "weekday": f"{day:%a}",
+                "weekday": date_format(day, "D"),
                 "column": day.isoweekday(),  # 1 = Monday: where the month's first row starts
                 "number": day.day,
-                "month": f"{day:%b}",
+                "month": date_format(day, "b"),
                 "long": format_day(day),
                 "state": state,
                 "free": free,
@@ -797,7 +779,7 @@ def first_available(choice: Choice, config: catalog.Catalog) -> list[dict]:
     )
     return [
         {
-            "label": f"{start:%a}, {start:%b} {start.day}, {format_start(start, tz)}",
+            "label": f"{format_short_day(start)}, {format_start(start, tz)}",
             "url": choice.url("details", start.astimezone(tz).date().isoformat(), start_slug(start, tz)),
         }
         for start in starts
@@ -968,7 +950,7 @@ def appointment_view(request: HttpRequest, appointment: Appointment, token: str,
             "appointment": item,
             "time": format_time_range(item.starts_at.astimezone(tz), item.ends_at.astimezone(tz)),
             "duration": format_duration(minutes_between(item.starts_at, item.ends_at)),
-            "price": format_price(item.price),
+            "price": format_price(item.price, salon.currency),
         }
         for item in visit
     ]
@@ -983,7 +965,7 @@ def appointment_view(request: HttpRequest, appointment: Appointment, token: str,
         "day": format_long_day(start.date()),
         "time": format_time_range(start, end, zone=True),
         "duration": format_duration(minutes_between(first.starts_at, last.ends_at)),
-        "price": format_price(sum((item.price for item in visit), Decimal(0))),
+        "price": format_price(sum((item.price for item in visit), Decimal(0)), salon.currency),
         "cancelled": appointment.status == Appointment.Status.CANCELLED,
         "past": first.starts_at <= now,
         "can_cancel": upcoming and not too_late,

@@ -74,11 +74,11 @@ def email_for(message: Message, *, now: datetime) -> EmailMultiAlternatives | No
                 "stylist": a.stylist.name,
                 "time": format_time_range(a.starts_at.astimezone(tz), a.ends_at.astimezone(tz), zone=True),
                 "duration": format_duration(round((a.ends_at - a.starts_at).total_seconds() / 60)),
-                "price": format_price(a.price),
+                "price": format_price(a.price, salon.currency),
             }
             for a in appointments
         ],
-        "total": format_price(sum(a.price for a in appointments)),
+        "total": format_price(sum(a.price for a in appointments), salon.currency),
         "manage_url": link,
     }
     email = _email(message, salon, context)

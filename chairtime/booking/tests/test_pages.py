@@ -25,7 +25,7 @@ from django.db import InterfaceError, OperationalError
 from django.db.backends.base.base import BaseDatabaseWrapper
 from django.test import Client, override_settings
 from django.urls import reverse
-from django.utils import timezone
+from django.utils import timezone, translation
 
 from chairtime.announcements.store import Announcement, get_store
 from chairtime.announcements.tests.fixtures import record_attempts
@@ -492,7 +492,8 @@ def test_it_does_not_offer_the_form_for_a_time_that_is_not_free(client, demo, cl
 
     assert response.status_code == 409
     assert "not available" in text(response) or refusal.message in text(response)
-    assert 'method="post"' not in response.content.decode()
+    assert '<form method="post" class="form">' not in response.content.decode()
+    assert 'name="email"' not in response.content.decode()
 
 
 def test_it_offers_the_days_other_times_when_a_time_was_just_taken(client, demo, clock):
@@ -965,7 +966,18 @@ def test_it_writes_durations_as_people_say_them(minutes, shown):
 
 
 @pytest.mark.parametrize(
-    ("price", "shown"), [(Decimal("0"), "Free"), (Decimal("45"), "$45.00"), (Decimal("1234.5"), "$1,234.50")]
+    ("price", "currency", "language", "shown"),
+    [
+        (Decimal("0"), "USD", "en", "Free"),
+        (Decimal("45"), "USD", "en", "$45.00"),
+        (Decimal("1234.5"), "USD", "en", "$1,234.50"),
+        (Decimal("1234.5"), "EUR", "en", "\u20ac1,234.50"),
+        (Decimal("1234.5"), "EUR", "fr", "1\u202f234,50\xa0\u20ac"),
+        (Decimal("45"), "USD", "fr", "45,00\xa0$US"),
+        (Decimal("1234.5"), "EUR", "es", "1.234,50\xa0\u20ac"),
+        (Decimal("45"), "GBP", "es", "45,00\xa0GBP"),
+    ],
 )
-def test_it_writes_prices_with_cents(price, shown):
-    assert format_price(price) == shown
+def test_it_writes_prices_in_the_salons_currency_as_the_language_does(price, currency, language, shown):
+    with translation.override(language):
+        assert format_price(price, currency) == shown
