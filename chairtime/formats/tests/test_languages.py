@@ -20,7 +20,14 @@ AFTERNOON = datetime(2026, 12, 7, 14, 30, tzinfo=ZoneInfo("Europe/Paris"))
     [
         ("en", "2:30 PM", "Monday, December 7", "Monday, December 7, 2026", "Mon, Dec 7", "December 2026"),
         ("fr", "14:30", "lundi 7 décembre", "lundi 7 décembre 2026", "lun 7 déc", "décembre 2026"),
-        ("es", "14:30", "lunes 7 de diciembre", "lunes 7 de diciembre de 2026", "lun 7 dic", "diciembre de 2026"),
+        (
+            "es",
+            "14:30",
+            "lunes 7 de diciembre",
+            "lunes 7 de diciembre de 2026",
+            "lun 7 dic",
+            "diciembre de 2026",
+        ),
     ],
 )
 def test_each_language_writes_days_and_times_its_own_way(language, time, day, long_day, short_day, month):
@@ -35,7 +42,13 @@ def test_each_language_writes_days_and_times_its_own_way(language, time, day, lo
 @pytest.mark.django_db
 @pytest.mark.parametrize(
     ("accept", "expected"),
-    [("fr-FR,fr;q=0.9,en;q=0.5", "fr"), ("es-MX", "es"), ("de-DE,de;q=0.9", "en"), ("", "en"), ("!!;q=x", "en")],
+    [
+        ("fr-FR,fr;q=0.9,en;q=0.5", "fr"),
+        ("es-MX", "es"),
+        ("de-DE,de;q=0.9", "en"),
+        ("", "en"),
+        ("!!;q=x", "en"),
+    ],
 )
 def test_a_first_visit_speaks_the_browsers_language_when_the_salon_has_it(client, accept, expected):
     response = client.get("/", HTTP_ACCEPT_LANGUAGE=accept)
