@@ -12,6 +12,7 @@ from __future__ import annotations
 import io
 import re
 import sys
+from datetime import UTC, datetime
 from pathlib import Path
 
 from babel.messages.catalog import Catalog
@@ -19,6 +20,7 @@ from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 
 ROOT = Path(__file__).resolve().parent.parent  # the chairtime package
+FIXED_DATE = datetime(2026, 12, 7, tzinfo=UTC)
 LANGUAGES = ("fr", "es")  # every language but English, the source's
 # %(name)s and %s / %d as Python's % operator reads them; {name} as str.format does.
 _PLACEHOLDER = re.compile(r"%\((\w+)\)[sdif]|%[sdif]|\{\w*\}")
@@ -36,8 +38,12 @@ def read(path: Path) -> Catalog:
 
 def compiled(path: Path) -> bytes:
     """The .mo bytes of the catalog at ``path``: fuzzy entries left out, as gettext does."""
+    catalog = read(path)
+    # Babel stamps the header with "now" where the .po has no dates (tidy drops
+    # them): a fixed date keeps the bytes the same on every run and machine.
+    catalog.creation_date = catalog.revision_date = FIXED_DATE
     buffer = io.BytesIO()
-    write_mo(buffer, read(path), use_fuzzy=False)
+    write_mo(buffer, catalog, use_fuzzy=False)
     return buffer.getvalue()
 
 
