@@ -50,12 +50,13 @@ import dataclasses
 import enum
 import hashlib
 import logging
+import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 
 from django.db import DatabaseError, IntegrityError, transaction
-from django.db.models import Q
+from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 from chairtime.booking import availability, selectors
@@ -75,6 +76,7 @@ from chairtime.booking.models import (
 from chairtime.booking.transactions import run_durable
 from chairtime.clients import services as client_cards
 from chairtime.messages import outbox as messages
+from chairtime.ops import metrics
 
 logger = logging.getLogger("chairtime.booking")
 
@@ -99,11 +101,12 @@ def lock_stylists(stylist_ids: Iterable[int]) -> list[int]:
     the plan's order, and two shapes of booking could then lock in opposite orders
     and deadlock.
     """
-    return list(
+    return _timed_lock(
+        "stylists",
         Stylist.objects.filter(pk__in=sorted(set(stylist_ids)))
         .order_by("pk")
         .select_for_update()
-        .values_list("pk", flat=True)
+        .values_list("pk", flat=True),
     )
 
 
@@ -169,12 +172,22 @@ def lock_resources(resource_ids: Iterable[int]) -> list[int]:
     """Lock these resources' rows until the transaction ends (after the stylists:
     the global order), by primary key; returns the ids locked. Two bookings that
     could hold a unit of one resource queue here, whichever stylists they have."""
-    return list(
+    return _timed_lock(
+        "resources",
         Resource.objects.filter(pk__in=sorted(set(resource_ids)))
         .order_by("pk")
         .select_for_update()
-        .values_list("pk", flat=True)
+        .values_list("pk", flat=True),
     )
+
+
+def _timed_lock(lock: str, query: QuerySet) -> list[int]:
+    """Run a locking query; its time is the lock wait the metrics report (LockWait)."""
+    started = time.perf_counter()
+    locked = list(query)
+    if locked:
+        metrics.lock_wait(lock=lock, milliseconds=(time.perf_counter() - started) * 1000)
+    return locked
 
 
 class Keep(enum.Enum):

@@ -32,7 +32,7 @@ from datetime import datetime, timedelta
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.db.models import F, Q
+from django.db.models import Count, F, Min, Q
 from django.utils import timezone
 from django_tasks.base import TaskResultStatus
 from django_tasks_db.models import DBTaskResult
@@ -40,6 +40,7 @@ from django_tasks_db.models import DBTaskResult
 from chairtime.booking.models import Appointment, Salon, WaitlistEntry, WaitlistOffer
 from chairtime.messages import tasks
 from chairtime.messages.models import Message
+from chairtime.ops import metrics
 
 logger = logging.getLogger("chairtime.messages")
 
@@ -288,6 +289,8 @@ def sweep(*, now: datetime | None = None) -> int:
     duplicate task finds the message taken or sent and does nothing), then the
     next sweep. Returns how many were given a task."""
     now = now or timezone.now()
+    if metrics.enabled():
+        report_queue(now)  # before the stranded are given a new due time below
     with transaction.atomic():
         ids = list(stranded(now).values_list("pk", flat=True)[:500])
         # Not picked up again by the next sweep unless it waits as long again.
@@ -298,6 +301,18 @@ def sweep(*, now: datetime | None = None) -> int:
     if ids:
         logger.warning("messages without a task given one again", extra={"count": len(ids)})
     return len(ids)
+
+
+def report_queue(now: datetime) -> None:
+    """The queue's depth for the metrics (MessagesDue, OldestDueMessageAge): what is
+    due and not sent. A worker that stops, or an SMTP server or SES that refuses
+    everything, shows as a growing age; the alarm on it is in docs/aws.md."""
+    due = Message.objects.filter(state=Message.State.PENDING, next_attempt_at__lte=now)
+    figures = due.aggregate(count=Count("pk"), oldest=Min("next_attempt_at"))
+    oldest = figures["oldest"]
+    metrics.messages_due(
+        count=figures["count"], oldest_age_seconds=(now - oldest).total_seconds() if oldest else 0.0
+    )
 
 
 def ensure_sweeping() -> None:

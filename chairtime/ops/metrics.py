@@ -53,7 +53,7 @@ UNMATCHED = "unmatched"
 STATIC = "static"
 ADMIN = "admin"
 # CloudWatch's units for what we send.
-COUNT, MILLISECONDS = "Count", "Milliseconds"
+COUNT, MILLISECONDS, SECONDS = "Count", "Milliseconds", "Seconds"
 
 
 @dataclass(frozen=True)
@@ -229,6 +229,27 @@ def lock_conflict(*, operation: str) -> None:
         {"LockConflicts": (1, COUNT)},
         [["Service"], ["Service", "Operation"]],
         {"Service": "booking", "Operation": operation},
+    )
+
+
+def lock_wait(*, lock: str, milliseconds: float) -> None:
+    """How long a booking, move or cancellation waited for its row locks (``lock``:
+    "stylists" or "resources"): the time of the SELECT ... FOR UPDATE, which is
+    about a millisecond uncontended and grows with the queue in front of it."""
+    put(
+        {"LockWait": (milliseconds, MILLISECONDS)},
+        [["Service"], ["Service", "Lock"]],
+        {"Service": "booking", "Lock": lock},
+    )
+
+
+def messages_due(*, count: int, oldest_age_seconds: float) -> None:
+    """The e-mail queue's depth, from the worker's sweep: the messages due and not
+    yet sent, and how long the oldest has waited (0 when none)."""
+    put(
+        {"MessagesDue": (count, COUNT), "OldestDueMessageAge": (oldest_age_seconds, SECONDS)},
+        [["Service"]],
+        {"Service": "messages"},
     )
 
 

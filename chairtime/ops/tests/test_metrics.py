@@ -12,11 +12,13 @@ import socket
 import time
 import uuid
 from collections.abc import Iterator
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
+from django.utils import timezone
 
 from chairtime.announcements import store as announcements_store
 from chairtime.announcements.store import AnnouncementStoreError
@@ -276,6 +278,49 @@ def test_a_lock_conflict_retry_is_counted_by_operation(agent):
     (event,) = agent.metric("LockConflicts")
     assert event["Operation"] == "visit_book"
     assert event["LockConflicts"] == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_booking_reports_how_long_it_waited_for_its_stylists_locks(client, agent, demo_tx):
+    assert book(client, demo_tx, 10).status_code == 201
+
+    waits = agent.metric("LockWait")
+    # The haircut needs no resource: one lock, the stylists'.
+    assert [event["Lock"] for event in waits] == ["stylists"]
+    assert 0 <= waits[0]["LockWait"] < 60_000
+    assert ["Service", "Lock"] in waits[0]["_aws"]["CloudWatchMetrics"][0]["Dimensions"]
+    (directive,) = waits[0]["_aws"]["CloudWatchMetrics"]
+    assert directive["Metrics"] == [{"Name": "LockWait", "Unit": "Milliseconds"}]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_sweep_reports_the_messages_due_and_how_long_the_oldest_waited(client, agent, demo_tx):
+    from chairtime.messages import outbox
+    from chairtime.messages.models import Message
+
+    assert book(client, demo_tx, 10, "first@example.com").status_code == 201
+    assert book(client, demo_tx, 14, "second@example.com").status_code == 201
+    confirmations = Message.objects.filter(kind=Message.Kind.VISIT_BOOKED, state=Message.State.PENDING)
+    assert confirmations.count() == 2
+    oldest = min(confirmations.values_list("next_attempt_at", flat=True))
+    confirmations.filter(recipient="second@example.com").update(state=Message.State.SENT)
+
+    outbox.sweep(now=oldest + timedelta(minutes=10))
+
+    (event,) = agent.metric("MessagesDue")
+    assert event["MessagesDue"] == 1  # the one sent is not waiting
+    assert event["OldestDueMessageAge"] == pytest.approx(600, abs=1)
+    assert event["Service"] == "messages"
+
+
+@pytest.mark.django_db
+def test_an_empty_queue_reports_zero_and_no_age(agent):
+    from chairtime.messages import outbox
+
+    outbox.report_queue(timezone.now())
+
+    (event,) = agent.metric("MessagesDue")
+    assert (event["MessagesDue"], event["OldestDueMessageAge"]) == (0, 0)
 
 
 def test_the_lock_conflict_message_is_the_one_the_booking_transactions_write():
