@@ -71,6 +71,10 @@ POD_RESTARTS = 3  # restarts of any one app pod's containers
 ERROR_RATE_PERCENT = 5  # of the app's requests answered 5xx in 5 minutes...
 ERROR_RATE_MIN_REQUESTS = 50  # ...when there were at least this many (a quiet night's 1 of 3 is no page)
 P99_LATENCY_MS = 1500  # the app's p99 latency, for three 5-minute periods in a row
+# The oldest e-mail due and not sent, in seconds, in two 5-minute periods in a row (the
+# worker's sweep reports it every MESSAGES_SWEEP_SECONDS; a reminder late by 15 minutes
+# is late). No data at all means no worker is sweeping: that breaches too.
+MESSAGE_AGE_SECONDS = 900
 RESTARTS_QUERY = " ".join(
     [
         "SELECT MAX(pod_number_of_container_restarts)",
@@ -257,7 +261,8 @@ class Observability(Construct):
 
     def _add_app_alarms(self, env, alarm, period: cdk.Duration) -> None:
         """The app's 5xx rate and p99 latency, from its own metrics (Requests and
-        Latency with the dimension Service=web: every request the app answered).
+        Latency with the dimension Service=web: every request the app answered), and
+        the age of the oldest e-mail waiting (the worker's OldestDueMessageAge).
 
         Not the ALB's: its metrics' dimension is ``app/<name>/<id>``, the id made by
         the load balancer controller when the Ingress first syncs, after this stack.
@@ -308,6 +313,25 @@ class Observability(Construct):
             P99_LATENCY_MS,
             periods=3,
             missing=cloudwatch.TreatMissingData.NOT_BREACHING,
+        )
+
+        messages = {"Service": "messages"}
+        oldest = cloudwatch.Metric(
+            namespace=namespace,
+            metric_name="OldestDueMessageAge",
+            dimensions_map=messages,
+            statistic="Maximum",
+            period=period,
+        )
+        alarm(
+            "messages-waiting",
+            f"Customers' e-mails have waited more than {MESSAGE_AGE_SECONDS // 60} minutes, or no "
+            "worker reports the queue: the worker's pods and logs (`bin/chairtimectl diagnose`), "
+            "then the mail service (docs/messages.md, docs/runbook.md)",
+            oldest,
+            MESSAGE_AGE_SECONDS,
+            periods=2,
+            missing=cloudwatch.TreatMissingData.BREACHING,
         )
 
     def _add_alb_access_logs(self, settings: Settings) -> s3.Bucket:

@@ -97,6 +97,7 @@ def test_alarms_cover_the_database_the_table_and_restarting_pods_and_notify_one_
         f"{prefix}-database-connections",
         f"{prefix}-database-free-storage",
         f"{prefix}-dynamodb-throttles",
+        f"{prefix}-messages-waiting",
         f"{prefix}-pod-restarts",
     }
     topic_id = logical_id(template, "AWS::SNS::Topic", "ObservabilityTopic")
@@ -153,6 +154,21 @@ def test_the_latency_alarm_is_the_apps_p99_over_one_and_a_half_seconds_for_15_mi
     assert (alarm["ExtendedStatistic"], alarm["Period"]) == ("p99", 300)
     assert (alarm["Threshold"], alarm["EvaluationPeriods"]) == (1500, 3)  # milliseconds, as the app sends
     assert alarm["ComparisonOperator"] == "GreaterThanThreshold"
+
+
+def test_the_messages_alarm_is_the_oldest_due_e_mail_over_15_minutes_or_no_worker_reporting(each_env):
+    env = each_env.stacks.settings.env
+    alarm = alarms(each_env.cluster)[f"{env.cluster_name}-messages-waiting"]
+    assert (alarm["Namespace"], alarm["MetricName"]) == (f"Chairtime/{env.name}", "OldestDueMessageAge")
+    assert alarm["Dimensions"] == [{"Name": "Service", "Value": "messages"}]
+    assert (alarm["Statistic"], alarm["Period"]) == ("Maximum", 300)
+    assert (alarm["Threshold"], alarm["EvaluationPeriods"]) == (900, 2)  # seconds, as the worker sends
+    assert alarm["ComparisonOperator"] == "GreaterThanThreshold"
+    assert alarm["TreatMissingData"] == "breaching"  # no worker sweeping is no e-mail sent
+    # The name and unit the app sends (chairtime/ops/metrics.py).
+    source = (REPO / "chairtime" / "ops" / "metrics.py").read_text()
+    assert '"OldestDueMessageAge": (oldest_age_seconds, SECONDS)' in source
+    assert '{"Service": "messages"}' in source
 
 
 def test_cloudwatch_may_use_the_alarm_topics_key_for_this_account_only(each_env):
