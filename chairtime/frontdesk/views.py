@@ -116,7 +116,7 @@ def _render_calendar(
         now=now,
         appointment_url=appointment_url,
         book_url=book_url,
-        may_book=staff.can_book,
+        may_book_for=staff.may_book_for,
     )
     context = {"grid": grid, "staff": staff, "salon": salon, **extra}
     return render(request, "frontdesk/calendar.html", context)
@@ -239,14 +239,21 @@ def week(request: HttpRequest) -> HttpResponse:
 
 
 @require_http_methods(["GET", "HEAD", "POST"])
-@desk_view(DESK_ROLES)
+@desk_view()
 @friendly_problems
 def book(request: HttpRequest) -> HttpResponse:
+    """Book a walk-in or phone customer. The desk books with anyone; a stylist
+    only with themself (``StaffMember.may_book_for``), and finds only their own
+    clients' cards."""
     salon = Salon.cached()
     staff: StaffMember = request.staff  # type: ignore[attr-defined]
+    only = staff.stylist_id if staff.is_stylist else None
+    asked = (request.POST if request.method == "POST" else request.GET).get("stylist", "")
+    if only is not None and asked not in ("", str(only)):
+        refuse("A stylist's account books only into their own column, not another stylist's.")
     status = 200
     if request.method == "POST":
-        form = DeskBookingForm(request.POST, salon_id=salon.pk)
+        form = DeskBookingForm(request.POST, salon=salon, only_stylist_id=only)
         if form.is_valid():
             data = form.cleaned_data
             start = parse_start(f"{data['time']:%H:%M}", data["date"], salon.tz)
@@ -283,9 +290,10 @@ def book(request: HttpRequest) -> HttpResponse:
         picked = form.cleaned_data.get("client")  # read by the form's field, not again
     else:
         initial = {}
-        stylist_id = request.GET.get("stylist", "")
-        if stylist_id.isdigit() and len(stylist_id) <= 9:
-            initial["stylist"] = int(stylist_id)
+        if asked.isdigit() and len(asked) <= 9:
+            initial["stylist"] = int(asked)
+        elif only is not None:
+            initial["stylist"] = only
         raw = request.GET.get("start", "")
         start_day = parse_day(raw[:10])
         if start_day is not None and len(raw) == 16 and raw[10] == "T":
@@ -293,7 +301,7 @@ def book(request: HttpRequest) -> HttpResponse:
             initial["time"] = raw[11:]
         else:
             initial["date"] = _today(salon, timezone.now())
-        picked = _picked_client(salon, request.GET.get("client", ""))
+        picked = _picked_client(salon, request.GET.get("client", ""), only)
         if picked is not None:
             initial.update(
                 client=picked.pk,
@@ -301,26 +309,29 @@ def book(request: HttpRequest) -> HttpResponse:
                 customer_email=picked.email or "",
                 customer_phone=picked.phone,
             )
-        form = DeskBookingForm(initial=initial, salon_id=salon.pk)
-    context = {"form": form, "staff": staff, "salon": salon, **_client_finder(request, salon, picked)}
+        form = DeskBookingForm(initial=initial, salon=salon, only_stylist_id=only)
+    context = {"form": form, "staff": staff, "salon": salon, **_client_finder(request, salon, picked, only)}
     return render(request, "frontdesk/book.html", context, status=status)
 
 
 FOUND_CLIENTS = 8  # the finder lists this many; more is a sign to type more
 
 
-def _picked_client(salon: Salon, raw: str) -> Client | None:
+def _picked_client(salon: Salon, raw: str, stylist_id: int | None) -> Client | None:
+    """The card ``?client=`` names: among a stylist's own clients for a stylist."""
     if not raw.isdigit() or len(raw) > 18:
         return None
-    return Client.objects.filter(pk=int(raw), salon=salon, erased_at=None).first()
+    return client_list.client_search(salon=salon, query="", stylist_id=stylist_id).filter(pk=int(raw)).first()
 
 
-def _client_finder(request: HttpRequest, salon: Salon, picked: Client | None) -> dict:
-    """The booking page's "Find a client": its query, the cards it found, and the
-    slot (stylist, start) its links and form carry on."""
+def _client_finder(request: HttpRequest, salon: Salon, picked: Client | None, stylist_id: int | None) -> dict:
+    """The booking page's "Find a client": its query, the cards it found (a
+    stylist's own clients for a stylist), and the slot (stylist, start) its links
+    and form carry on."""
     keep = {k: request.GET[k] for k in ("stylist", "start") if k in request.GET}
     query = client_list.search_text(request.GET.get("client_q", ""))
-    found = list(client_list.client_search(salon=salon, query=query)[: FOUND_CLIENTS + 1]) if query else []
+    cards = client_list.client_search(salon=salon, query=query, stylist_id=stylist_id)
+    found = list(cards[: FOUND_CLIENTS + 1]) if query else []
     book_url = reverse("frontdesk:book")
     slot = urlencode(keep, safe=":")
     return {
