@@ -4,13 +4,13 @@ Every page works without JavaScript; every change is a POST form with CSRF."""
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from urllib.parse import urlencode
 
 from django.contrib import messages
 from django.contrib.auth import views as auth_views
 from django.db.models import Prefetch, prefetch_related_objects
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
@@ -453,6 +453,21 @@ def status(request: HttpRequest, appointment_id: int) -> HttpResponse:
     return redirect("frontdesk:appointment", appointment_id=appointment.pk)
 
 
+def _wants_json(request: HttpRequest) -> bool:
+    """The calendar's drag and keyboard moves ask for JSON first in Accept; a
+    browser's own form post lists text/html first (and */*, which is why
+    ``request.accepts`` cannot tell them apart)."""
+    return request.headers.get("Accept", "").split(",")[0].strip() == "application/json"
+
+
+def _visit_start(start: datetime, appointment: Appointment, visit: list[Appointment]) -> datetime:
+    """The visit's new start when ``start`` is ``appointment``'s own (the calendar
+    moves the block that was dragged, which may be the visit's second service).
+    In UTC: the services' offsets are elapsed time, across a change of the clocks too."""
+    offset = appointment.starts_at - visit[0].starts_at
+    return (start.astimezone(UTC) - offset).astimezone(start.tzinfo)
+
+
 @require_http_methods(["GET", "HEAD", "POST"])
 @desk_view(DESK_ROLES)
 @friendly_problems
@@ -460,10 +475,19 @@ def move(request: HttpRequest, appointment_id: int) -> HttpResponse:
     """Move a visit (every service of it) to another start, with the same
     stylists or another one: services.visit_reschedule as staff (no change
     notice, no minimum notice, no horizon; hours, time off, other bookings and
-    resources as for anyone). The customer is sent the change e-mail."""
+    resources as for anyone). The customer is sent the change e-mail.
+
+    The calendar's drag and keyboard moves post the same form with
+    ``time_of=appointment`` (the time is this appointment's new start, not the
+    visit's) and ask for JSON: ``{"message": ...}`` when moved, ``{"error": ...}``
+    with the form's status (400, 409, 422) when not; the flash message is set
+    either way a move succeeds, for the calendar the script then reloads."""
     salon = Salon.cached()
     appointment = _visible_appointment(request, appointment_id)
+    wants_json = request.method == "POST" and _wants_json(request)
     if appointment.status != Appointment.Status.CONFIRMED:
+        if wants_json:
+            return JsonResponse({"error": "A cancelled appointment cannot be moved."}, status=409)
         raise PageProblem(
             409, "A cancelled appointment cannot be moved.", back_url=_appointment_url(appointment)
         )
@@ -477,6 +501,8 @@ def move(request: HttpRequest, appointment_id: int) -> HttpResponse:
             if start is None:
                 form.add_error("time", "That time does not exist on that day (the clocks change).")
             else:
+                if request.POST.get("time_of") == "appointment":
+                    start = _visit_start(start, appointment, visit)
                 now = timezone.now()
                 stylist = data["stylist"]
                 try:
@@ -496,10 +522,17 @@ def move(request: HttpRequest, appointment_id: int) -> HttpResponse:
                 else:
                     desk.record_moved(moved, user=request.user, now=now)
                     when = _local_span(salon, moved[0], moved[-1])
-                    messages.success(request, f"Moved to {format_long_day(data['date'])}, {when}.")
+                    day_label = format_long_day(moved[0].starts_at.astimezone(salon.tz).date())
+                    message = f"Moved to {day_label}, {when}."
+                    messages.success(request, message)
+                    if wants_json:
+                        return JsonResponse({"message": message})
                     return redirect("frontdesk:appointment", appointment_id=appointment.pk)
         if status == 200:
             status = 400
+        if wants_json:
+            errors = [e for field_errors in form.errors.values() for e in field_errors]
+            return JsonResponse({"error": " ".join(errors)}, status=status)
     else:
         local = visit[0].starts_at.astimezone(salon.tz)
         form = DeskMoveForm(initial={"date": local.date(), "time": local.strftime("%H:%M")})
