@@ -102,6 +102,10 @@ class Calendar:
     def last_row(self) -> int:
         return HEADER_ROWS + (self.last_minute - self.first_minute) // ROW_MINUTES
 
+    # For calendar.js, which places its drop target with the same classes.
+    row_minutes = ROW_MINUTES
+    header_rows = HEADER_ROWS
+
 
 @dataclass
 class Schedule:
