@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import re
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -133,7 +134,7 @@ def book_kim(demo, day, hh: int, *, stylist=None, name: str = "Kim") -> Appointm
 
 def point_in(page: Page, stylist: str, hh: int, mm: int = 0) -> tuple[float, float]:
     """Where on the screen a stylist's column shows that wall time."""
-    section = page.locator(f'section.cal__col[data-name="{stylist}"]')
+    section = page.locator(f'section.cal__col[data-name="{stylist}"]').first
     box = section.locator(".cal__off").bounding_box()
     grid = page.locator(".cal[data-first]")
     first, last = int(grid.get_attribute("data-first")), int(grid.get_attribute("data-last"))
@@ -252,4 +253,25 @@ def test_a_touch_on_a_tablet_drags_an_appointment_too(
     expect(page.get_by_role("status")).to_contain_text("Moved to")
     kim.refresh_from_db()
     assert (kim.stylist_id, kim.starts_at) == (demo_tx.ben.pk, demo_tx.local(day, 11))
+    page.context.close()
+
+
+def test_the_week_view_drags_an_appointment_to_another_day(
+    browser: Browser, live_server, demo_tx, django_user_model
+):
+    day = demo_tx.next_working_day()
+    if day.weekday() == 5:  # Saturday: the next day is Sunday, when nobody works
+        day += timedelta(days=2)
+    kim = book_kim(demo_tx, day, 10)
+    page = signed_in_desk(browser, live_server, django_user_model)
+    page.goto(f"{live_server.url}/desk/week/?date={day}&stylist={demo_tx.ana.pk}")
+    following = page.locator(f'section.cal__col[data-day="{day + timedelta(days=1)}"] .cal__off')
+    box = following.bounding_box()
+    _, y = point_in(page, "Ana", 15, 10)  # every column of the week is Ana's: the first one's rows
+
+    drag(page, page.locator("a[data-move]", has_text="Haircut · Kim"), (box["x"] + box["width"] / 2, y))
+
+    expect(page.get_by_role("status")).to_contain_text("Moved to")
+    kim.refresh_from_db()
+    assert (kim.stylist_id, kim.starts_at) == (demo_tx.ana.pk, demo_tx.local(day + timedelta(days=1), 15))
     page.context.close()
