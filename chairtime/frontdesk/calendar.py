@@ -14,7 +14,7 @@ which is which); on the night they go forward, the skipped hour has no blocks.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from itertools import pairwise
@@ -101,6 +101,10 @@ class Calendar:
     @property
     def last_row(self) -> int:
         return HEADER_ROWS + (self.last_minute - self.first_minute) // ROW_MINUTES
+
+    # For calendar.js, which places its drop target with the same classes.
+    row_minutes = ROW_MINUTES
+    header_rows = HEADER_ROWS
 
 
 @dataclass
@@ -232,9 +236,10 @@ def layout(
     now: datetime,
     appointment_url,
     book_url,
-    may_book: bool,
+    may_book_for: Callable[[int], bool],
 ) -> Calendar:
-    """The grid: one group per day, one column per stylist in it."""
+    """The grid: one group per day, one column per stylist in it. Free slots are
+    booking links only in the columns ``may_book_for`` allows (a stylist: their own)."""
     tz = salon.tz
     today = now.astimezone(tz).date()
     step = timedelta(minutes=salon.slot_minutes)
@@ -351,7 +356,7 @@ def layout(
                     )
                     if block := place(kind, a, b, day, label=text):
                         blocks.append(block)
-            if may_book and not column.closed:
+            if may_book_for(s.pk) and not column.closed:
                 blocks.extend(_free_slots(spans, busy, away, step, now, day, place, s, book_url, tz))
             now_label = f"Now, {format_time(now.astimezone(tz))}"
             is_now = day == today and day_start <= now < day_end

@@ -6,7 +6,8 @@ import secrets
 
 from django import forms
 
-from chairtime.booking.models import Service, Stylist
+from chairtime.booking.models import Salon, Service, Stylist
+from chairtime.clients import selectors as client_list
 from chairtime.clients.models import Client
 
 
@@ -55,9 +56,15 @@ class DeskBookingForm(forms.Form):
     # One per form shown: sending the same form twice books once (services.request_key).
     nonce = forms.CharField(widget=forms.HiddenInput, max_length=64)
 
-    def __init__(self, *args, salon_id: int, **kwargs) -> None:
+    def __init__(self, *args, salon: Salon, only_stylist_id: int | None = None, **kwargs) -> None:
+        """``only_stylist_id``: a stylist booking into their own column; the form
+        offers only them, and only their own clients' cards can be picked."""
         super().__init__(*args, **kwargs)
-        self.fields["client"].queryset = Client.objects.filter(salon_id=salon_id, erased_at=None)
+        self.fields["client"].queryset = client_list.client_search(
+            salon=salon, query="", stylist_id=only_stylist_id
+        )
+        if only_stylist_id is not None:
+            self.fields["stylist"].queryset = Stylist.objects.filter(pk=only_stylist_id)
         if not self.is_bound:
             self.initial.setdefault("nonce", secrets.token_urlsafe(16))
 

@@ -72,7 +72,13 @@ class StaffMember(models.Model):
 
     @property
     def can_book(self) -> bool:
+        """Book for any stylist, and move visits: the manager and the front desk."""
         return self.role in (Role.MANAGER, Role.FRONT_DESK)
+
+    def may_book_for(self, stylist_id: int | None) -> bool:
+        """Whether this member may book a customer with that stylist: the desk for
+        anyone, a stylist into their own column only (a walk-in in their chair)."""
+        return self.can_book or (self.is_stylist and stylist_id == self.stylist_id)
 
     def may_see_stylist(self, stylist_id: int | None) -> bool:
         """Whether this member may see that stylist's calendar and appointments."""

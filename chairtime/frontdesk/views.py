@@ -4,13 +4,13 @@ Every page works without JavaScript; every change is a POST form with CSRF."""
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from urllib.parse import urlencode
 
 from django.contrib import messages
 from django.contrib.auth import views as auth_views
 from django.db.models import Prefetch, prefetch_related_objects
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
@@ -116,7 +116,7 @@ def _render_calendar(
         now=now,
         appointment_url=appointment_url,
         book_url=book_url,
-        may_book=staff.can_book,
+        may_book_for=staff.may_book_for,
     )
     context = {"grid": grid, "staff": staff, "salon": salon, **extra}
     return render(request, "frontdesk/calendar.html", context)
@@ -239,14 +239,21 @@ def week(request: HttpRequest) -> HttpResponse:
 
 
 @require_http_methods(["GET", "HEAD", "POST"])
-@desk_view(DESK_ROLES)
+@desk_view()
 @friendly_problems
 def book(request: HttpRequest) -> HttpResponse:
+    """Book a walk-in or phone customer. The desk books with anyone; a stylist
+    only with themself (``StaffMember.may_book_for``), and finds only their own
+    clients' cards."""
     salon = Salon.cached()
     staff: StaffMember = request.staff  # type: ignore[attr-defined]
+    only = staff.stylist_id if staff.is_stylist else None
+    asked = (request.POST if request.method == "POST" else request.GET).get("stylist", "")
+    if only is not None and asked not in ("", str(only)):
+        refuse("A stylist's account books only into their own column, not another stylist's.")
     status = 200
     if request.method == "POST":
-        form = DeskBookingForm(request.POST, salon_id=salon.pk)
+        form = DeskBookingForm(request.POST, salon=salon, only_stylist_id=only)
         if form.is_valid():
             data = form.cleaned_data
             start = parse_start(f"{data['time']:%H:%M}", data["date"], salon.tz)
@@ -283,9 +290,10 @@ def book(request: HttpRequest) -> HttpResponse:
         picked = form.cleaned_data.get("client")  # read by the form's field, not again
     else:
         initial = {}
-        stylist_id = request.GET.get("stylist", "")
-        if stylist_id.isdigit() and len(stylist_id) <= 9:
-            initial["stylist"] = int(stylist_id)
+        if asked.isdigit() and len(asked) <= 9:
+            initial["stylist"] = int(asked)
+        elif only is not None:
+            initial["stylist"] = only
         raw = request.GET.get("start", "")
         start_day = parse_day(raw[:10])
         if start_day is not None and len(raw) == 16 and raw[10] == "T":
@@ -293,7 +301,7 @@ def book(request: HttpRequest) -> HttpResponse:
             initial["time"] = raw[11:]
         else:
             initial["date"] = _today(salon, timezone.now())
-        picked = _picked_client(salon, request.GET.get("client", ""))
+        picked = _picked_client(salon, request.GET.get("client", ""), only)
         if picked is not None:
             initial.update(
                 client=picked.pk,
@@ -301,26 +309,29 @@ def book(request: HttpRequest) -> HttpResponse:
                 customer_email=picked.email or "",
                 customer_phone=picked.phone,
             )
-        form = DeskBookingForm(initial=initial, salon_id=salon.pk)
-    context = {"form": form, "staff": staff, "salon": salon, **_client_finder(request, salon, picked)}
+        form = DeskBookingForm(initial=initial, salon=salon, only_stylist_id=only)
+    context = {"form": form, "staff": staff, "salon": salon, **_client_finder(request, salon, picked, only)}
     return render(request, "frontdesk/book.html", context, status=status)
 
 
 FOUND_CLIENTS = 8  # the finder lists this many; more is a sign to type more
 
 
-def _picked_client(salon: Salon, raw: str) -> Client | None:
+def _picked_client(salon: Salon, raw: str, stylist_id: int | None) -> Client | None:
+    """The card ``?client=`` names: among a stylist's own clients for a stylist."""
     if not raw.isdigit() or len(raw) > 18:
         return None
-    return Client.objects.filter(pk=int(raw), salon=salon, erased_at=None).first()
+    return client_list.client_search(salon=salon, query="", stylist_id=stylist_id).filter(pk=int(raw)).first()
 
 
-def _client_finder(request: HttpRequest, salon: Salon, picked: Client | None) -> dict:
-    """The booking page's "Find a client": its query, the cards it found, and the
-    slot (stylist, start) its links and form carry on."""
+def _client_finder(request: HttpRequest, salon: Salon, picked: Client | None, stylist_id: int | None) -> dict:
+    """The booking page's "Find a client": its query, the cards it found (a
+    stylist's own clients for a stylist), and the slot (stylist, start) its links
+    and form carry on."""
     keep = {k: request.GET[k] for k in ("stylist", "start") if k in request.GET}
     query = client_list.search_text(request.GET.get("client_q", ""))
-    found = list(client_list.client_search(salon=salon, query=query)[: FOUND_CLIENTS + 1]) if query else []
+    cards = client_list.client_search(salon=salon, query=query, stylist_id=stylist_id)
+    found = list(cards[: FOUND_CLIENTS + 1]) if query else []
     book_url = reverse("frontdesk:book")
     slot = urlencode(keep, safe=":")
     return {
@@ -442,6 +453,21 @@ def status(request: HttpRequest, appointment_id: int) -> HttpResponse:
     return redirect("frontdesk:appointment", appointment_id=appointment.pk)
 
 
+def _wants_json(request: HttpRequest) -> bool:
+    """The calendar's drag and keyboard moves ask for JSON first in Accept; a
+    browser's own form post lists text/html first (and */*, which is why
+    ``request.accepts`` cannot tell them apart)."""
+    return request.headers.get("Accept", "").split(",")[0].strip() == "application/json"
+
+
+def _visit_start(start: datetime, appointment: Appointment, visit: list[Appointment]) -> datetime:
+    """The visit's new start when ``start`` is ``appointment``'s own (the calendar
+    moves the block that was dragged, which may be the visit's second service).
+    In UTC: the services' offsets are elapsed time, across a change of the clocks too."""
+    offset = appointment.starts_at - visit[0].starts_at
+    return (start.astimezone(UTC) - offset).astimezone(start.tzinfo)
+
+
 @require_http_methods(["GET", "HEAD", "POST"])
 @desk_view(DESK_ROLES)
 @friendly_problems
@@ -449,10 +475,19 @@ def move(request: HttpRequest, appointment_id: int) -> HttpResponse:
     """Move a visit (every service of it) to another start, with the same
     stylists or another one: services.visit_reschedule as staff (no change
     notice, no minimum notice, no horizon; hours, time off, other bookings and
-    resources as for anyone). The customer is sent the change e-mail."""
+    resources as for anyone). The customer is sent the change e-mail.
+
+    The calendar's drag and keyboard moves post the same form with
+    ``time_of=appointment`` (the time is this appointment's new start, not the
+    visit's) and ask for JSON: ``{"message": ...}`` when moved, ``{"error": ...}``
+    with the form's status (400, 409, 422) when not; the flash message is set
+    either way a move succeeds, for the calendar the script then reloads."""
     salon = Salon.cached()
     appointment = _visible_appointment(request, appointment_id)
+    wants_json = request.method == "POST" and _wants_json(request)
     if appointment.status != Appointment.Status.CONFIRMED:
+        if wants_json:
+            return JsonResponse({"error": "A cancelled appointment cannot be moved."}, status=409)
         raise PageProblem(
             409, "A cancelled appointment cannot be moved.", back_url=_appointment_url(appointment)
         )
@@ -466,6 +501,8 @@ def move(request: HttpRequest, appointment_id: int) -> HttpResponse:
             if start is None:
                 form.add_error("time", "That time does not exist on that day (the clocks change).")
             else:
+                if request.POST.get("time_of") == "appointment":
+                    start = _visit_start(start, appointment, visit)
                 now = timezone.now()
                 stylist = data["stylist"]
                 try:
@@ -485,10 +522,17 @@ def move(request: HttpRequest, appointment_id: int) -> HttpResponse:
                 else:
                     desk.record_moved(moved, user=request.user, now=now)
                     when = _local_span(salon, moved[0], moved[-1])
-                    messages.success(request, f"Moved to {format_long_day(data['date'])}, {when}.")
+                    day_label = format_long_day(moved[0].starts_at.astimezone(salon.tz).date())
+                    message = f"Moved to {day_label}, {when}."
+                    messages.success(request, message)
+                    if wants_json:
+                        return JsonResponse({"message": message})
                     return redirect("frontdesk:appointment", appointment_id=appointment.pk)
         if status == 200:
             status = 400
+        if wants_json:
+            errors = [e for field_errors in form.errors.values() for e in field_errors]
+            return JsonResponse({"error": " ".join(errors)}, status=status)
     else:
         local = visit[0].starts_at.astimezone(salon.tz)
         form = DeskMoveForm(initial={"date": local.date(), "time": local.strftime("%H:%M")})

@@ -8,9 +8,15 @@ import re
 import pytest
 from django.core.management import CommandError, call_command
 from django.urls import reverse
+from django.utils import timezone
 
-from chairtime.frontdesk.models import Role, StaffMember
-from chairtime.frontdesk.tests.conftest import DAY
+from chairtime.booking import services
+from chairtime.booking.models import Appointment, Salon
+from chairtime.clients import services as client_cards
+from chairtime.clients.models import Client
+from chairtime.frontdesk import calendar
+from chairtime.frontdesk.models import AppointmentEvent, Role, StaffMember
+from chairtime.frontdesk.tests.conftest import DAY, NOW
 
 
 def text(response) -> str:
@@ -47,7 +53,6 @@ def test_it_shows_each_role_the_links_it_may_use(desk):
 
 def test_it_lists_todays_appointments_on_the_home_page(desk, demo, clock):
     from chairtime.booking.tests.factories import AppointmentFactory
-    from chairtime.frontdesk.tests.conftest import NOW
 
     AppointmentFactory(
         service=demo.haircut, stylist=demo.ana, starts_at=NOW.replace(hour=17), customer_name="Zoe"
@@ -93,10 +98,89 @@ def test_it_shows_a_stylist_only_their_own_column_of_the_day(desk, demo):
     assert names == ["Ana", "Ben"]
 
 
-def test_it_refuses_a_stylist_the_booking_form(desk):
-    response = desk.ana.get(reverse("frontdesk:book"))
-    assert response.status_code == 403
-    assert "not part of what a stylist account may use" in text(response)
+def stylist_booking(demo, stylist, **changes) -> dict:
+    return {
+        "services": [demo.haircut.pk],
+        "stylist": stylist.pk,
+        "date": DAY.isoformat(),
+        "time": "10:00",
+        "customer_name": "Walk In",
+        "customer_phone": "+1 415 555 0100",
+        "nonce": "n-1",
+    } | changes
+
+
+def test_a_stylist_books_a_walk_in_into_their_own_column(desk, demo):
+    form = desk.ana.get(f"{reverse('frontdesk:book')}?stylist={demo.ana.pk}&start={DAY}T10:00")
+    assert form.status_code == 200
+    select = re.search(r'<select name="stylist".*?</select>', form.content.decode(), re.S).group()
+    stylists = re.findall(r'<option value="(\d+)"', select)
+    assert stylists == [str(demo.ana.pk)]  # only themself to choose
+
+    response = desk.ana.post(reverse("frontdesk:book"), stylist_booking(demo, demo.ana))
+
+    assert response.status_code == 302
+    appointment = Appointment.objects.get()
+    assert (appointment.stylist_id, appointment.starts_at) == (demo.ana.pk, demo.local(DAY, 10))
+    assert AppointmentEvent.objects.get().by_name == "ana"
+
+
+def test_a_stylist_cannot_book_into_another_stylists_column(desk, demo):
+    by_link = desk.ana.get(f"{reverse('frontdesk:book')}?stylist={demo.ben.pk}&start={DAY}T10:00")
+    by_form = desk.ana.post(reverse("frontdesk:book"), stylist_booking(demo, demo.ben))
+
+    for response in (by_link, by_form):
+        assert response.status_code == 403
+        assert "books only into their own column, not another stylist's" in text(response)
+    assert not Appointment.objects.exists()
+    assert desk.front.post(reverse("frontdesk:book"), stylist_booking(demo, demo.ben)).status_code == 302
+
+
+def test_a_stylists_calendar_links_free_slots_only_in_their_own_column(desk, demo, clock):
+    salon = Salon.cached()
+    ana = StaffMember.objects.get(user__username="ana")
+    grid = calendar.layout(
+        salon,
+        calendar.read(salon, [demo.ana, demo.ben], DAY, DAY),
+        [demo.ana, demo.ben],
+        [DAY],
+        now=NOW,
+        appointment_url=str,
+        book_url=lambda stylist, local: f"{stylist.name}@{local:%H:%M}",
+        may_book_for=ana.may_book_for,
+    )
+
+    free = {c.stylist.name: [b.url for b in c.blocks if b.kind == "free"] for c in grid.groups[0].columns}
+    assert "Ana@10:00" in free["Ana"]
+    assert free["Ben"] == []
+    page = desk.ana.get(f"{reverse('frontdesk:day')}?date={DAY}").content.decode()
+    assert f"/desk/book/?stylist={demo.ana.pk}&amp;start={DAY}T10:00" in page
+    assert f"stylist={demo.ben.pk}" not in page
+
+
+def test_a_stylist_finds_and_picks_only_their_own_clients(desk, demo, clock):
+    mine = Client.objects.create(salon=demo.salon, name="Mina Own", created_at=timezone.now())
+    theirs = Client.objects.create(salon=demo.salon, name="Mina Other", created_at=timezone.now())
+    [visit] = services.visit_book(
+        items=[services.ItemRequest(demo.haircut.pk, demo.ana.pk)],
+        start=demo.local(DAY, 15),
+        customer_name="Mina Own",
+        customer_email="",
+        now=timezone.now(),
+        by_staff=True,
+    )
+    client_cards.attach(client=mine, appointment_ids=[visit.pk], now=timezone.now())
+    book = reverse("frontdesk:book")
+
+    found = text(desk.ana.get(f"{book}?client_q=Mina"))
+    picked_other = text(desk.ana.get(f"{book}?client={theirs.pk}"))
+    sent_other = desk.ana.post(book, stylist_booking(demo, demo.ana, client=theirs.pk))
+
+    assert "Book for Mina Own" in found and "Mina Other" not in found
+    assert "Mina Other" not in picked_other
+    assert sent_other.status_code == 400
+    assert "That client card is no longer there" in text(sent_other)
+    assert "Book for Mina Other" in text(desk.front.get(f"{book}?client_q=Mina"))
 
 
 def test_it_refuses_a_stylist_another_stylists_appointment_by_url(desk, demo):

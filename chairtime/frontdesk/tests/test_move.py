@@ -140,3 +140,110 @@ def test_two_desks_moving_two_visits_into_one_time_move_one(demo_tx, django_user
     assert codes == [302, 409]
     at_three = Appointment.objects.filter(starts_at=demo_tx.local(DAY, 15), status="confirmed")
     assert at_three.count() == 1
+
+
+# --- the calendar's drag and keyboard moves: the same endpoint, answered in JSON ---
+
+JSON = {"HTTP_ACCEPT": "application/json"}
+
+
+def test_the_calendars_move_is_answered_in_json_and_the_calendar_then_says_so(desk, demo):
+    appointment = book(demo, 10)
+    form = move_form(appointment, "15:00", stylist=demo.ben) | {"time_of": "appointment"}
+
+    response = desk.front.post(url(appointment), form, **JSON)
+
+    assert response.status_code == 200
+    assert response.json() == {"message": "Moved to Tuesday, March 2, 2027, 3:00 PM \u2013 4:00 PM PST."}
+    appointment.refresh_from_db()
+    assert (appointment.starts_at, appointment.stylist_id) == (demo.local(DAY, 15), demo.ben.pk)
+    assert AppointmentEvent.objects.filter(appointment=appointment, kind="moved").count() == 1
+    # The script reloads the calendar: the move's sentence is shown there.
+    calendar = desk.front.get(f"{reverse('frontdesk:day')}?date={DAY}")
+    assert "Moved to Tuesday, March 2, 2027" in text(calendar)
+
+
+def test_a_dragged_second_service_moves_its_visit_by_its_own_new_start(desk, demo):
+    colour, haircut = services.visit_book(
+        items=[
+            services.ItemRequest(demo.colour.pk, demo.ana.pk),
+            services.ItemRequest(demo.haircut.pk, demo.ben.pk),
+        ],
+        start=demo.local(DAY, 9),
+        customer_name="Kim",
+        customer_email="kim@example.com",
+        now=NOW,
+    )
+    assert haircut.starts_at == demo.local(DAY, 11)
+
+    # The haircut's block dropped at 16:00 in Ben's own column: each keeps its stylist.
+    response = desk.front.post(url(haircut), move_form(haircut, "16:00") | {"time_of": "appointment"}, **JSON)
+
+    assert response.status_code == 200, response.content
+    colour.refresh_from_db()
+    haircut.refresh_from_db()
+    assert (colour.starts_at, colour.stylist_id) == (demo.local(DAY, 14), demo.ana.pk)
+    assert (haircut.starts_at, haircut.stylist_id) == (demo.local(DAY, 16), demo.ben.pk)
+
+
+def test_the_no_js_form_still_names_the_visits_start(desk, demo):
+    colour, haircut = services.visit_book(
+        items=[
+            services.ItemRequest(demo.colour.pk, demo.ana.pk),
+            services.ItemRequest(demo.haircut.pk, demo.ben.pk),
+        ],
+        start=demo.local(DAY, 9),
+        customer_name="Kim",
+        customer_email="kim@example.com",
+        now=NOW,
+    )
+
+    response = desk.front.post(url(haircut), move_form(haircut, "14:00"))
+
+    assert response.status_code == 302
+    colour.refresh_from_db()
+    assert colour.starts_at == demo.local(DAY, 14)
+
+
+def test_the_calendars_move_hears_a_refusal_as_a_sentence_in_json(desk, demo):
+    appointment = book(demo, 10)
+    book(demo, 14, email="other@example.com")
+
+    taken = desk.front.post(
+        url(appointment), move_form(appointment, "14:30") | {"time_of": "appointment"}, **JSON
+    )
+    bad = desk.front.post(url(appointment), {"date": "", "time": "10:00", "nonce": "n2"}, **JSON)
+
+    assert taken.status_code == 409
+    assert taken.json()["error"].startswith("That time has just been taken")
+    assert bad.status_code == 400 and bad.json() == {"error": "Give a date."}
+    appointment.refresh_from_db()
+    assert appointment.starts_at == demo.local(DAY, 10)
+    # A refusal sets no flash message for the next page.
+    assert "Moved to" not in text(desk.front.get(reverse("frontdesk:day")))
+
+    services.appointment_cancel(appointment_id=appointment.pk, now=NOW)
+    gone = desk.front.post(url(appointment), move_form(appointment, "15:00", nonce="n3"), **JSON)
+    assert gone.status_code == 409 and gone.json() == {"error": "A cancelled appointment cannot be moved."}
+
+
+def test_a_browsers_own_form_post_is_not_answered_in_json(desk, demo):
+    appointment = book(demo, 10)
+    browser = {"HTTP_ACCEPT": "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"}
+
+    response = desk.front.post(url(appointment), move_form(appointment, "15:00"), **browser)
+
+    assert response.status_code == 302
+
+
+def test_the_calendar_marks_movable_blocks_for_the_desk_only(desk, demo):
+    appointment = book(demo, 10)
+    day = f"{reverse('frontdesk:day')}?date={DAY}"
+
+    front = desk.front.get(day).content.decode()
+    ana = desk.ana.get(day).content.decode()
+
+    assert f'data-move="/desk/appointment/{appointment.pk}/move/"' in front
+    assert 'id="cal-move"' in front and "csrfmiddlewaretoken" in front
+    assert "data-move=" not in ana and 'id="cal-move"' not in ana
+    assert 'src="/static/frontdesk/calendar.js" defer' in front
