@@ -27,8 +27,8 @@ _PLACEHOLDER = re.compile(r"%\((\w+)\)[sdif]|%[sdif]|\{\w*\}")
 
 
 def catalog_paths() -> list[Path]:
-    """Every django.po of the project, sorted."""
-    return sorted(ROOT.glob("**/locale/*/LC_MESSAGES/django.po"))
+    """Every catalog of the project (django.po, and djangojs.po for scripts), sorted."""
+    return sorted(ROOT.glob("**/locale/*/LC_MESSAGES/*.po"))
 
 
 def read(path: Path) -> Catalog:
@@ -82,10 +82,10 @@ def problems(path: Path) -> list[str]:
 def missing_languages() -> list[str]:
     """A locale folder that has some languages' catalogs but not all of them."""
     found = []
-    for folder in sorted({path.parents[2] for path in catalog_paths()}):
+    for folder, name in sorted({(path.parents[2], path.name) for path in catalog_paths()}):
         for language in LANGUAGES:
-            if not (folder / language / "LC_MESSAGES" / "django.po").exists():
-                found.append(f"{folder.relative_to(ROOT.parent)} has no {language} catalog")
+            if not (folder / language / "LC_MESSAGES" / name).exists():
+                found.append(f"{folder.relative_to(ROOT.parent)} has no {language} {name}")
     return found
 
 
@@ -102,7 +102,13 @@ def tidy(path: Path) -> None:
         '"Last-Translator: FULL NAME <EMAIL@ADDRESS>\\n"': '"Last-Translator: Chairtime\\n"',
     }
     # The dates msgmerge stamps would make every run a change (and a merge conflict).
-    lines = [replacements.get(line, line) for line in lines if not line.startswith(('"POT-', '"PO-Revision'))]
+    lines = [
+        '"Project-Id-Version: Chairtime\\n"'
+        if line.startswith('"Project-Id-Version:')
+        else replacements.get(line, line)
+        for line in lines
+        if not line.startswith(('"POT-', '"PO-Revision', '"Generated-By'))
+    ]
     comment = f"# Chairtime: the {language} catalog. Written by scripts/messages; see docs/languages.md."
     path.write_text("\n".join([comment, *lines]) + blank + rest, encoding="utf-8")
 

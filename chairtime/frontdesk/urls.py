@@ -8,11 +8,15 @@
 /desk/appointment/<id>/             an appointment: its phases, history and buttons
 /desk/appointment/<id>/status/      POST: arrived, in progress, completed, no-show, cancel
 /desk/appointment/<id>/move/        move the visit to another time or stylist
+/desk/jsi18n/                       the calendar script's words and time format in the
+                                    page's language (Django's JavaScriptCatalog)
 """
 
 from __future__ import annotations
 
 from django.urls import path
+from django.views.decorators.cache import cache_control
+from django.views.i18n import JavaScriptCatalog
 
 from chairtime.frontdesk import views
 
@@ -28,4 +32,13 @@ urlpatterns = [
     path("appointment/<int:appointment_id>/", views.appointment, name="appointment"),
     path("appointment/<int:appointment_id>/status/", views.status, name="status"),
     path("appointment/<int:appointment_id>/move/", views.move, name="move"),
+    # The same for everyone of a language (Vary: Accept-Language, Cookie); it changes
+    # only with a release, so the browser keeps it an hour.
+    path(
+        "jsi18n/",
+        cache_control(max_age=3600, private=True)(
+            JavaScriptCatalog.as_view(packages=["chairtime.frontdesk"])
+        ),
+        name="jsi18n",
+    ),
 ]

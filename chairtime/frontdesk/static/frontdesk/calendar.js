@@ -36,10 +36,31 @@
   function rowOf(minute) { return headerRows + 1 + (minute - first) / rowMinutes; }
   function minuteOf(row) { return first + (row - headerRows - 1) * rowMinutes; }
 
+  // The page's language: its words from the desk's JavaScript catalog (Django's
+  // JavaScriptCatalog, loaded before this file), its clock from the same
+  // TIME_FORMAT the server writes times with ("g:i A" in English, "H:i" in French).
+  var gettext = window.gettext || function (text) { return text; };
+  var interpolate = window.interpolate || function (format, values) {
+    return format.replace(/%\((\w+)\)s/g, function (_, name) { return values[name]; });
+  };
+  function say(format, values) { return interpolate(format, values, true); }
+  var timeFormat = (window.get_format && window.get_format("TIME_FORMAT")) || "g:i A";
+
+  function pad(number) { return (number < 10 ? "0" : "") + number; }
+
   function clock(minute) {
     var hour = Math.floor(minute / 60) % 24;
-    var minutes = String(minute % 60);
-    return (hour % 12 || 12) + ":" + (minutes.length < 2 ? "0" : "") + minutes + " " + (hour < 12 ? "AM" : "PM");
+    var parts = {
+      g: String(hour % 12 || 12), h: pad(hour % 12 || 12), G: String(hour), H: pad(hour),
+      i: pad(minute % 60), A: hour < 12 ? "AM" : "PM", // only English's format has A
+    };
+    var out = "";
+    for (var i = 0; i < timeFormat.length; i++) {
+      var c = timeFormat.charAt(i);
+      if (c === "\\") { out += timeFormat.charAt(++i); continue; }
+      out += Object.prototype.hasOwnProperty.call(parts, c) ? parts[c] : c;
+    }
+    return out;
   }
 
   function hhmm(minute) {
@@ -103,7 +124,8 @@
   function cancel() {
     if (!moving || moving.busy) return;
     var block = moving.block;
-    var text = "Not moved: " + block.dataset.label + " stays at " + where(moving.from.column, moving.from.minute) + ".";
+    var text = say(gettext("Not moved: %(label)s stays at %(where)s."),
+      {label: block.dataset.label, where: where(moving.from.column, moving.from.minute)});
     stop();
     announce(text);
   }
@@ -131,7 +153,7 @@
     data.append("stylist", moving.column.stylist === moving.from.column.stylist ? "" : moving.column.stylist);
     data.append("time_of", "appointment");
     data.append("nonce", nonce());
-    announce("Moving " + block.dataset.label + " to " + where(moving.column, moving.minute) + "\u2026");
+    announce(say(gettext("Moving %(label)s to %(where)s\u2026"), {label: block.dataset.label, where: where(moving.column, moving.minute)}));
     fetch(block.dataset.move, {
       method: "POST",
       body: data,
@@ -148,17 +170,18 @@
       return response.text().then(function (html) {
         var page = new DOMParser().parseFromString(html, "text/html");
         var said = page.querySelector("main [role=alert], main .lead, main h1");
-        return {ok: false, text: said ? said.textContent.trim() : "The move did not go through (error " + response.status + ")."};
+        return {ok: false, text: said ? said.textContent.trim()
+          : say(gettext("The move did not go through (error %(status)s)."), {status: response.status})};
       });
     }).then(function (result) {
       if (result.ok) {
         try { window.sessionStorage.setItem(REMEMBER, block.getAttribute("href")); } catch (e) { /* private mode */ }
         window.location.reload();
       } else {
-        refused(result.text || "The move did not go through.");
+        refused(result.text || gettext("The move did not go through."));
       }
     }).catch(function () {
-      refused("The move could not be sent. Check the connection and try again.");
+      refused(gettext("The move could not be sent. Check the connection and try again."));
     });
   }
 
@@ -171,8 +194,8 @@
       if (event.key === "m" || event.key === "M") {
         event.preventDefault();
         if (start(block, "keys")) {
-          announce("Moving " + block.dataset.label + ", now at " + where(moving.column, moving.minute) +
-            ". Arrow keys choose the time and column, Enter moves it there, Escape leaves it.");
+          announce(say(gettext("Moving %(label)s, now at %(where)s. Arrow keys choose the time and column, Enter moves it there, Escape leaves it."),
+            {label: block.dataset.label, where: where(moving.column, moving.minute)}));
         }
       }
       return;
