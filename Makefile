@@ -104,7 +104,7 @@ clean:  ## remove the virtualenv and local data
 	rm -rf $(VENV) var staticfiles test-results
 
 # --- Performance (bench/run.py; figures in docs/performance.md) ---------------
-.PHONY: bench bench-quick
+.PHONY: bench bench-quick bench-calendar
 
 bench: install  ## measure latency, throughput, bookings and DynamoDB calls on PostgreSQL and MariaDB; write docs/performance.*
 	scripts/system-deps bench
@@ -115,6 +115,9 @@ bench-quick: install  ## the same measurements, small and short (CI); writes var
 	scripts/system-deps bench
 	scripts/ensure-databases
 	$(PY) -m bench.run --quick
+
+bench-calendar: install  ## the desk calendar's server time and queries for a busy day, per language (docs/frontdesk.md)
+	$(PYTEST) -q -s bench/calendar_day.py
 
 # --- Kubernetes manifests (deploy/k8s; docs/kubernetes.md) ---------------------------
 .PHONY: k8s-check
