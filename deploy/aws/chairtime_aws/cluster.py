@@ -48,12 +48,13 @@ VPC_CNI_SERVICE_ACCOUNT = "aws-node"
 # app's NetworkPolicy (deploy/k8s/base/networkpolicy.yaml). ENABLE_POD_ENI turns on security
 # groups for pods: each node gets a trunk interface, and a pod a SecurityGroupPolicy selects
 # gets a branch interface of its own carrying only that policy's groups (the app pods'
-# group, below). Enforcing mode standard, not the default strict: traffic between a pod and
-# its own node (kubelet probes, the Pod Identity agent on 169.254.170.23, and pods on the
-# same node) is not filtered by security groups, so probes and Pod Identity keep working
-# and the NetworkPolicy still applies to these pods (the agent enforces policies only in
-# standard mode). Traffic to addresses outside the VPC is translated to the node's address
-# and judged by the node's security groups (external SNAT off, the default, pinned here).
+# group, below). Enforcing mode standard, not the default strict: a pod's traffic then
+# runs as any pod's does, through its node, but leaves on its own interface; security
+# groups do not filter traffic between a pod and its own node (kubelet probes, the Pod
+# Identity agent on 169.254.170.23, which strict mode breaks) or pods on the same node,
+# and the node's network policy agent sees the pod's traffic as before. Traffic to
+# addresses outside the VPC is translated to the node's address and judged by the node's
+# security groups (external SNAT off, the default, pinned here).
 VPC_CNI_CONFIGURATION = {
     "enableNetworkPolicy": "true",
     "env": {
@@ -172,14 +173,14 @@ class ClusterStack(cdk.Stack):
                 "(add an access entry later with `aws eks create-access-entry`).",
             )
 
-        # The VPC CNI and the Pod Identity agent come before the nodes: the CNI's role is
-        # its own (Pod Identity), not the node role's, so the nodes' aws-node pods need
-        # the association (and the agent) in place to become Ready.
         if env.node_instance_type not in BRANCH_INTERFACES:
             raise ConfigError(
                 f"node type {env.node_instance_type}: security groups for pods need a type that "
                 f"holds branch network interfaces (config.BRANCH_INTERFACES: {sorted(BRANCH_INTERFACES)})"
             )
+        # The VPC CNI and the Pod Identity agent come before the nodes: the CNI's role is
+        # its own (Pod Identity), not the node role's, so the nodes' aws-node pods need
+        # the association (and the agent) in place to become Ready.
         node_addons = self._add_node_addons()
         nodes = self._add_nodes(env.node_instance_type, env.node_min, env.node_desired, env.node_max, private)
         for addon in node_addons.values():
