@@ -152,8 +152,17 @@ def namespace_of(objects: list[dict]) -> str:
     raise ReleaseError(f"the overlay renders no Deployment {DEPLOYMENT}")
 
 
-# Applied before the migrations Job (it needs them), and again with the rest.
-_PREREQUISITES = {"Namespace", "ServiceAccount", "ConfigMap", "Secret", "SecretProviderClass"}
+# Applied before the migrations Job (it needs them), and again with the rest. The
+# SecurityGroupPolicy too: a pod gets its security group only if the policy exists when
+# the pod is created, and without it the Job's pod could not reach the database.
+_PREREQUISITES = {
+    "Namespace",
+    "ServiceAccount",
+    "ConfigMap",
+    "Secret",
+    "SecretProviderClass",
+    "SecurityGroupPolicy",
+}
 
 
 def split(objects: list[dict]) -> tuple[list[dict], list[dict], list[dict]]:

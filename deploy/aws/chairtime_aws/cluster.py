@@ -14,7 +14,17 @@ from aws_cdk import aws_ses as ses
 from aws_cdk.lambda_layer_kubectl_v36 import KubectlV36Layer
 from constructs import Construct
 
-from .config import DATABASE_APP_USER, DEPLOYERS_GROUP, REDIS_PORT, SERVICE_ACCOUNT, Settings, export_name
+from .config import (
+    APP_PORT,
+    BRANCH_INTERFACES,
+    DATABASE_APP_USER,
+    DEPLOYERS_GROUP,
+    REDIS_PORT,
+    SERVICE_ACCOUNT,
+    ConfigError,
+    Settings,
+    export_name,
+)
 from .data import DataStack
 from .observability import Observability
 
@@ -34,6 +44,29 @@ METRICS_SERVER_CHART = ("https://kubernetes-sigs.github.io/metrics-server/", "me
 # eks-auth:AssumeRoleForPodIdentity), pull images. The CNI's are on its own role.
 NODE_ROLE_POLICIES = ("AmazonEKSWorkerNodePolicy", "AmazonEC2ContainerRegistryPullOnly")
 VPC_CNI_SERVICE_ACCOUNT = "aws-node"
+# The VPC CNI's settings (the add-on's configuration values). Network policies enforce the
+# app's NetworkPolicy (deploy/k8s/base/networkpolicy.yaml). ENABLE_POD_ENI turns on security
+# groups for pods: each node gets a trunk interface, and a pod a SecurityGroupPolicy selects
+# gets a branch interface of its own carrying only that policy's groups (the app pods'
+# group, below). Enforcing mode standard, not the default strict: a pod's traffic then
+# runs as any pod's does, through its node, but leaves on its own interface; security
+# groups do not filter traffic between a pod and its own node (kubelet probes, the Pod
+# Identity agent on 169.254.170.23, which strict mode breaks) or pods on the same node,
+# and the node's network policy agent sees the pod's traffic as before. Traffic to
+# addresses outside the VPC is translated to the node's address and judged by the node's
+# security groups (external SNAT off, the default, pinned here).
+VPC_CNI_CONFIGURATION = {
+    "enableNetworkPolicy": "true",
+    "env": {
+        "ENABLE_POD_ENI": "true",
+        "POD_SECURITY_GROUP_ENFORCING_MODE": "standard",
+        "AWS_VPC_K8S_CNI_EXTERNALSNAT": "false",
+    },
+}
+# Lets EKS's VPC resource controller make the trunk and branch network interfaces.
+CLUSTER_ROLE_POLICIES = ("AmazonEKSVPCResourceController",)
+# The CloudWatch agent's EMF input (deploy/k8s/base/kustomization.yaml, METRICS_EMF_ENDPOINT).
+EMF_PORT = 25888
 # The namespace's labels, as in deploy/k8s/overlays/<env>/namespace.yaml: the stack
 # creates the namespace so the deploy role needs no right to create namespaces.
 NAMESPACE_LABELS = {
@@ -120,6 +153,8 @@ class ClusterStack(cdk.Stack):
             output_cluster_name=True,
         )
         self.cluster.node.add_dependency(control_plane_logs)
+        for name in CLUSTER_ROLE_POLICIES:
+            self.cluster.role.add_managed_policy(iam.ManagedPolicy.from_aws_managed_policy_name(name))
 
         if settings.admin_role_arn:
             self.cluster.grant_access(
@@ -138,6 +173,11 @@ class ClusterStack(cdk.Stack):
                 "(add an access entry later with `aws eks create-access-entry`).",
             )
 
+        if env.node_instance_type not in BRANCH_INTERFACES:
+            raise ConfigError(
+                f"node type {env.node_instance_type}: security groups for pods need a type that "
+                f"holds branch network interfaces (config.BRANCH_INTERFACES: {sorted(BRANCH_INTERFACES)})"
+            )
         # The VPC CNI and the Pod Identity agent come before the nodes: the CNI's role is
         # its own (Pod Identity), not the node role's, so the nodes' aws-node pods need
         # the association (and the agent) in place to become Ready.
@@ -152,24 +192,8 @@ class ClusterStack(cdk.Stack):
         self._add_charts()
         self._add_namespace_and_deployer_rbac(env.namespace)
 
-        # The database and Redis admit the cluster's security group, which EKS puts on
-        # every node and so on every pod (VPC CNI without per-pod security groups).
-        # The rules live here so that the data stack need not know the cluster.
         cluster_sg = self.cluster.cluster_security_group_id
-        for name, group, port in (
-            ("DatabaseFromCluster", data.db_security_group, settings.db_port),
-            ("RedisFromCluster", data.redis_security_group, REDIS_PORT),
-        ):
-            ec2.CfnSecurityGroupIngress(
-                self,
-                name,
-                group_id=group.security_group_id,
-                source_security_group_id=cluster_sg,
-                ip_protocol="tcp",
-                from_port=port,
-                to_port=port,
-                description=f"{env.cluster_name} nodes and pods",
-            )
+        self.app_pods_security_group = self._add_app_pods_security_group(settings, vpc, data, cluster_sg)
 
         self._add_deployers_network(settings, vpc, cluster_sg)
         self.app_role = self._add_app_identity(settings, data, addons["eks-pod-identity-agent"])
@@ -192,6 +216,12 @@ class ClusterStack(cdk.Stack):
         cdk.CfnOutput(self, "AppRoleArn", value=self.app_role.role_arn)
         cdk.CfnOutput(self, "Namespace", value=env.namespace)
         cdk.CfnOutput(self, "ClusterSecurityGroupId", value=cluster_sg)
+        cdk.CfnOutput(
+            self,
+            "AppPodsSecurityGroupId",
+            value=self.app_pods_security_group.security_group_id,
+            description="the overlay's SecurityGroupPolicy chairtime-app-pods (docs/aws.md, step 7)",
+        )
 
     def _add_nodes(
         self, instance_type: str, min_size: int, desired: int, max_size: int, subnets: ec2.SubnetSelection
@@ -270,8 +300,7 @@ class ClusterStack(cdk.Stack):
             addon_name="vpc-cni",
             cluster_name=self.cluster.cluster_name,
             resolve_conflicts="OVERWRITE",
-            # Enforces the app's NetworkPolicy (deploy/k8s/base/networkpolicy.yaml).
-            configuration_values=json.dumps({"enableNetworkPolicy": "true"}),
+            configuration_values=json.dumps(VPC_CNI_CONFIGURATION),
             pod_identity_associations=[
                 eks.CfnAddon.PodIdentityAssociationProperty(
                     role_arn=cni_role.role_arn, service_account=VPC_CNI_SERVICE_ACCOUNT
@@ -331,8 +360,9 @@ class ClusterStack(cdk.Stack):
 
         The pipeline's access entry (pipeline stack) gives ``AmazonEKSEditPolicy`` scoped
         to this namespace and the group ``chairtime-deployers``. Edit does not cover the
-        release's Namespace object (cluster-scoped) nor the SecretProviderClass (a CRD):
-        this RBAC adds exactly those, for this namespace's name only.
+        release's Namespace object (cluster-scoped), the SecretProviderClass nor the
+        SecurityGroupPolicy (CRDs): this RBAC adds exactly those, in or for this
+        namespace only.
         """
         name = f"{DEPLOYERS_GROUP}-{namespace}"
         self.cluster.add_manifest(
@@ -373,7 +403,12 @@ class ClusterStack(cdk.Stack):
                         "apiGroups": ["secrets-store.csi.x-k8s.io"],
                         "resources": ["secretproviderclasses"],
                         "verbs": ["get", "list", "watch", "create", "update", "patch", "delete"],
-                    }
+                    },
+                    {
+                        "apiGroups": ["vpcresources.k8s.aws"],
+                        "resources": ["securitygrouppolicies"],
+                        "verbs": ["get", "list", "watch", "create", "update", "patch", "delete"],
+                    },
                 ],
             },
             {
@@ -386,6 +421,80 @@ class ClusterStack(cdk.Stack):
                 ],
             },
         )
+
+    def _add_app_pods_security_group(
+        self, settings: Settings, vpc: ec2.IVpc, data: DataStack, cluster_sg: str
+    ) -> ec2.SecurityGroup:
+        """The app pods' own security group: the only source the database and Redis admit.
+
+        The overlay's SecurityGroupPolicy (deploy/k8s/base/securitygrouppolicy.yaml) puts
+        it on the branch network interface of every pod that talks to them (web, message
+        worker, migrations); the VPC enforces it there, so no other pod of the cluster, nor
+        a node, reaches either, whatever runs in it.
+
+        Egress is written in the group itself: CloudFormation removes a new group's
+        default allow-all egress rule only for rules given there. Ingress is never
+        written there, only as rules of their own: the load balancer controller adds its
+        ALB's rule (from its backend group, on the app port) to this group itself, and
+        CloudFormation then has no ingress list of this group to reconcile it against.
+        """
+        env = settings.env
+        pods = ec2.SecurityGroup(
+            self,
+            "AppPodsSecurityGroup",
+            vpc=vpc,
+            description=f"{env.cluster_name}: the app pods (SecurityGroupPolicy chairtime-app-pods)",
+            allow_all_outbound=False,
+        )
+        cluster = ec2.Peer.security_group_id(cluster_sg)
+        egress = (
+            (ec2.Peer.security_group_id(data.db_security_group.security_group_id),
+             ec2.Port.tcp(settings.db_port), "the database"),
+            (ec2.Peer.security_group_id(data.redis_security_group.security_group_id),
+             ec2.Port.tcp(REDIS_PORT), "Redis"),
+            # CoreDNS and the CloudWatch agent run in the cluster security group (pods on
+            # other nodes; those on the pod's own node are not filtered).
+            (cluster, ec2.Port.tcp(53), "DNS (CoreDNS), TCP"),
+            (cluster, ec2.Port.udp(53), "DNS (CoreDNS), UDP"),
+            (cluster, ec2.Port.udp(EMF_PORT), "application metrics to the CloudWatch agent (EMF)"),
+            # The interface endpoints (STS, Secrets Manager, CloudWatch Logs) are addresses
+            # in the VPC. Beyond the VPC (DynamoDB, SES, an SMTP relay) traffic leaves with
+            # the node's address and its security group, not this one (standard mode).
+            (ec2.Peer.ipv4(env.vpc_cidr), ec2.Port.tcp(443), "AWS APIs through the VPC endpoints"),
+        )  # fmt: skip
+        for peer, port, description in egress:
+            pods.add_egress_rule(peer, port, description)
+
+        # Into the pods: the kubelet's probes, from the node (the cluster security group).
+        # In standard mode a node's traffic to its own pods is not filtered; this rule
+        # keeps the probes working should that change. Then the other side of each egress
+        # rule: the database, Redis and the cluster group admit the pods.
+        for name, group_id, source, port, description in (
+            ("AppPodsFromNodes", pods.security_group_id, cluster_sg, ec2.Port.tcp(APP_PORT),
+             "kubelet probes from the nodes"),
+            ("DatabaseFromAppPods", data.db_security_group.security_group_id, pods.security_group_id,
+             ec2.Port.tcp(settings.db_port), f"{env.cluster_name} app pods"),
+            ("RedisFromAppPods", data.redis_security_group.security_group_id, pods.security_group_id,
+             ec2.Port.tcp(REDIS_PORT), f"{env.cluster_name} app pods"),
+            ("DnsTcpFromAppPods", cluster_sg, pods.security_group_id, ec2.Port.tcp(53),
+             "DNS (CoreDNS) from the app pods"),
+            ("DnsUdpFromAppPods", cluster_sg, pods.security_group_id, ec2.Port.udp(53),
+             "DNS (CoreDNS) from the app pods"),
+            ("EmfFromAppPods", cluster_sg, pods.security_group_id, ec2.Port.udp(EMF_PORT),
+             "EMF metrics from the app pods"),
+        ):  # fmt: skip
+            rule = port.to_rule_json()
+            ec2.CfnSecurityGroupIngress(
+                self,
+                name,
+                group_id=group_id,
+                source_security_group_id=source,
+                ip_protocol=rule["ipProtocol"],
+                from_port=rule["fromPort"],
+                to_port=rule["toPort"],
+                description=description,
+            )
+        return pods
 
     def _add_deployers_network(self, settings: Settings, vpc: ec2.IVpc, cluster_sg: str) -> None:
         """Where the pipeline's deploy project for this environment runs: this VPC's

@@ -32,6 +32,16 @@ TABLE_TTL_ATTRIBUTE = "expires_at"
 ENGINES = ("postgres", "mysql")
 ENGINE_PORTS = {"postgres": 5432, "mysql": 3306}
 REDIS_PORT = 6379
+# The web container's port (deploy/k8s/base/deployment.yaml): the ALB and the kubelet's
+# probes reach the pods there.
+APP_PORT = 8000
+# Node instance types that can hold branch network interfaces, which security groups for
+# pods need (the app pods' security group, cluster.py), with how many each takes: the
+# types marked IsTrunkingCompatible in the VPC resource controller's pkg/aws/vpc/limits.go
+# (aws/amazon-vpc-resource-controller-k8s), and their BranchInterface count. Nitro types
+# only, and not all of them: no t-family type is (t3, t3a, t4g all say false). Add a type
+# here from that file before using it in ENVIRONMENTS; the cluster stack refuses others.
+BRANCH_INTERFACES = {"c6a.large": 9, "m7i.large": 9}
 
 
 @dataclass(frozen=True)
@@ -101,7 +111,9 @@ ENVIRONMENTS: dict[str, EnvironmentConfig] = {
         max_azs=2,
         nat_gateways=1,
         # Two nodes: the web pods' zone spread is DoNotSchedule, so each AZ needs one.
-        node_instance_type="t3.medium",
+        # c6a.large, not t3.medium (same 2 vCPUs and 4 GiB): security groups for pods need
+        # branch network interfaces, which no t-family type supports (BRANCH_INTERFACES).
+        node_instance_type="c6a.large",
         node_min=2,
         node_desired=2,
         node_max=4,

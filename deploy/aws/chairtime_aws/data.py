@@ -45,9 +45,10 @@ class DataStack(cdk.Stack):
     """RDS (PostgreSQL or MySQL), DynamoDB, ElastiCache (Valkey) and the app secret.
 
     Nothing here accepts connections from anywhere yet: the security groups have no
-    ingress rules. The cluster stack adds the one rule each needs (from the cluster's
-    security group, which the nodes and pods use), so that this stack does not depend
-    on the cluster and the cluster can depend on this stack.
+    ingress rules. The cluster stack adds the one rule each needs (from the app pods'
+    security group, which only the app's pods carry: security groups for pods), so
+    that this stack does not depend on the cluster and the cluster can depend on this
+    stack.
     """
 
     def __init__(
@@ -82,7 +83,7 @@ class DataStack(cdk.Stack):
             self,
             "DatabaseSecurityGroup",
             vpc=vpc,
-            description=f"Chairtime {env.name} database: ingress from the cluster only (cluster stack)",
+            description=f"Chairtime {env.name} database: ingress from the app pods only (cluster stack)",
             allow_all_outbound=False,
         )
         # RDS writes to these; made here to set their retention and key (otherwise
@@ -174,7 +175,7 @@ class DataStack(cdk.Stack):
             self,
             "RedisSecurityGroup",
             vpc=vpc,
-            description=f"Chairtime {env.name} Redis: ingress from the cluster only (cluster stack)",
+            description=f"Chairtime {env.name} Redis: ingress from the app pods only (cluster stack)",
             allow_all_outbound=False,
         )
         redis_subnets = elasticache.CfnSubnetGroup(

@@ -62,7 +62,7 @@ def test_the_admin_role_from_the_context_gets_cluster_admin(each_env):
 
 
 @pytest.mark.parametrize(
-    ("env", "instance", "sizes"), [("staging", "t3.medium", (2, 2, 4)), ("prod", "m7i.large", (3, 3, 6))]
+    ("env", "instance", "sizes"), [("staging", "c6a.large", (2, 2, 4)), ("prod", "m7i.large", (3, 3, 6))]
 )
 def test_a_managed_node_group_runs_in_the_private_subnets(request, env, instance, sizes):
     template = request.getfixturevalue(env).cluster
@@ -97,7 +97,8 @@ def test_managed_addons_include_pod_identity_and_network_policies(each_env):
         "eks-pod-identity-agent",
         "amazon-cloudwatch-observability",  # test_observability.py
     }
-    assert json.loads(addons["vpc-cni"]["ConfigurationValues"]) == {"enableNetworkPolicy": "true"}
+    # Network policies on; the rest of its configuration: tests/test_pod_security_groups.py.
+    assert json.loads(addons["vpc-cni"]["ConfigurationValues"])["enableNetworkPolicy"] == "true"
 
 
 def managed_policy_names(role: dict) -> set[str]:
@@ -171,7 +172,7 @@ def test_the_stack_makes_the_namespace_with_the_overlays_labels(each_env):
     assert labels["elbv2.k8s.aws/pod-readiness-gate-inject"] == "enabled"
 
 
-def test_deployers_may_patch_only_their_namespace_and_manage_its_secret_provider_classes(each_env):
+def test_deployers_may_patch_only_their_namespace_and_manage_its_two_custom_resources(each_env):
     namespace = each_env.stacks.settings.env.namespace
     objects = manifest_objects(each_env.cluster)
     cluster_role = objects[("ClusterRole", f"chairtime-deployers-{namespace}")]
@@ -185,7 +186,10 @@ def test_deployers_may_patch_only_their_namespace_and_manage_its_secret_provider
     ]
     role = objects[("Role", "chairtime-deployers")]
     assert role["metadata"]["namespace"] == namespace
-    assert [r["resources"] for r in role["rules"]] == [["secretproviderclasses"]]
+    assert [(r["apiGroups"], r["resources"]) for r in role["rules"]] == [
+        (["secrets-store.csi.x-k8s.io"], ["secretproviderclasses"]),
+        (["vpcresources.k8s.aws"], ["securitygrouppolicies"]),
+    ]
     for kind in ("ClusterRoleBinding", "RoleBinding"):
         binding = next(o for (k, _), o in objects.items() if k == kind)
         assert binding["subjects"] == [
@@ -270,35 +274,3 @@ def test_the_app_role_grants_exactly_its_table_its_db_user_and_its_secret(each_e
         }
     }
     assert "*" not in flatten([s["Resource"] for s in statements.values()])
-
-
-def test_the_database_and_redis_admit_only_the_clusters_security_group(each_env, request):
-    rules = {
-        r["Properties"]["FromPort"]: r["Properties"]
-        for k, r in resources(each_env.cluster, "AWS::EC2::SecurityGroupIngress").items()
-        if not k.startswith("ApiFromDeployers")  # the API endpoint's rule: tests/test_api_endpoint.py
-    }
-    env = each_env.stacks.settings.env.name
-    assert set(rules) == {5432, 6379}
-    for port, rule in rules.items():
-        assert rule["ToPort"] == port
-        assert rule["IpProtocol"] == "tcp"
-        assert rule["SourceSecurityGroupId"] == {
-            "Fn::GetAtt": [
-                logical_id(each_env.cluster, "Custom::AWSCDK-EKS-Cluster", "Cluster"),
-                "ClusterSecurityGroupId",
-            ]
-        }
-        assert "CidrIp" not in rule
-    assert f"chairtime-{env}-data:" in rules[5432]["GroupId"]["Fn::ImportValue"]
-    assert "DatabaseSecurityGroup" in rules[5432]["GroupId"]["Fn::ImportValue"]
-    assert "RedisSecurityGroup" in rules[6379]["GroupId"]["Fn::ImportValue"]
-
-
-def test_mysql_opens_3306_instead_of_5432(staging_mysql):
-    ports = {
-        r["Properties"]["FromPort"]
-        for k, r in resources(staging_mysql.cluster, "AWS::EC2::SecurityGroupIngress").items()
-        if not k.startswith("ApiFromDeployers")
-    }
-    assert ports == {3306, 6379}

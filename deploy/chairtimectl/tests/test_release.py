@@ -74,6 +74,8 @@ def test_it_renders_an_overlay_with_the_release_and_leaves_the_tree_alone(kube):
     assert [j["metadata"]["name"] for j in jobs] == ["chairtime-migrate-abc1234"]
     assert jobs[0]["spec"]["template"]["spec"]["containers"][0]["image"] == release
     assert {o["kind"] for o in prerequisites} >= {"Namespace", "ServiceAccount", "ConfigMap"}
+    # The migrations pod gets the app pods' security group only if the policy is there first.
+    assert "SecurityGroupPolicy" in {o["kind"] for o in prerequisites}
     deployment = next(o for o in rest if o["kind"] == "Deployment")
     assert deployment["spec"]["template"]["spec"]["containers"][0]["image"] == release
     assert "Job" not in {o["kind"] for o in rest} and "ConfigMap" not in {o["kind"] for o in rest}

@@ -18,6 +18,13 @@ Run by scripts/k8s-check with the tools' venv (PyYAML, jsonschema):
    web pods have one, and its own NetworkPolicy: no ingress, egress only to DNS, the
    Pod Identity agent, HTTPS (SES, STS), the database and SMTP submission; the web
    pods' policy does not select it.
+5. SecurityGroupPolicy (vpcresources.k8s.aws/v1beta1, the EKS VPC resource controller's
+   CRD, not in kubernetes-validate either) against a schema written from that CRD
+   (plus AWS's limit of five groups, and group ids that look like ids, so an overlay
+   that did not set the id fails here); and every pod template that reaches the
+   database or Redis (its containers take the app's settings, a ConfigMap with
+   DATABASE_URL or REDIS_URL_FILE, or set those themselves) is selected by one: the
+   database and Redis admit only the security group it names.
 Prints one line per problem and exits 1 if there is any.
 """
 
@@ -86,6 +93,64 @@ ASCP_OBJECTS_SCHEMA = {
     },
 }
 
+_SELECTOR = {
+    "type": "object",
+    "additionalProperties": False,
+    "properties": {
+        "matchLabels": {"type": "object", "additionalProperties": {"type": "string"}},
+        "matchExpressions": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "additionalProperties": False,
+                "required": ["key", "operator"],
+                "properties": {
+                    "key": {"type": "string"},
+                    "operator": {"enum": ["In", "NotIn", "Exists", "DoesNotExist"]},
+                    "values": {"type": "array", "items": {"type": "string"}},
+                },
+            },
+        },
+    },
+}
+
+# Written from config/crd/bases/vpcresources.k8s.aws_securitygrouppolicies.yaml of
+# aws/amazon-vpc-resource-controller-k8s; one to five groups is AWS's documented limit.
+SECURITY_GROUP_POLICY_SCHEMA = {
+    "type": "object",
+    "required": ["apiVersion", "kind", "metadata", "spec"],
+    "additionalProperties": False,
+    "properties": {
+        "apiVersion": {"const": "vpcresources.k8s.aws/v1beta1"},
+        "kind": {"const": "SecurityGroupPolicy"},
+        "metadata": {"type": "object", "required": ["name"]},
+        "spec": {
+            "type": "object",
+            "additionalProperties": False,
+            "required": ["securityGroups"],
+            # One selector or the other, as the controller requires.
+            "oneOf": [{"required": ["podSelector"]}, {"required": ["serviceAccountSelector"]}],
+            "properties": {
+                "podSelector": _SELECTOR,
+                "serviceAccountSelector": _SELECTOR,
+                "securityGroups": {
+                    "type": "object",
+                    "additionalProperties": False,
+                    "required": ["groupIds"],
+                    "properties": {
+                        "groupIds": {
+                            "type": "array",
+                            "minItems": 1,
+                            "maxItems": 5,
+                            "items": {"type": "string", "pattern": r"^sg-([0-9a-f]{8}|[0-9a-f]{17})$"},
+                        }
+                    },
+                },
+            },
+        },
+    },
+}
+
 IMAGE = re.compile(
     r"^(?P<repo>[^@:]+(?::\d+)?/[^@:]+)"  # registry[:port]/repository
     r":(?P<tag>[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})"
@@ -132,6 +197,8 @@ def check_file(path: Path) -> list[str]:
             problems.append(f"{spc_where}: parameters.objects.{dotted(error.path)}: {error.message}")
         if "PLACEHOLDER" in objects_text or "SET-BY-OVERLAY" in objects_text:
             problems.append(f"{spc_where}: the overlay did not set the secret's name")
+
+    problems += check_security_group_policies(where, by_kind)
 
     deployments = [d for d in by_kind.get("Deployment", []) if d["metadata"]["name"] == "chairtime-web"]
     jobs = by_kind.get("Job", [])
@@ -258,12 +325,77 @@ def check_worker(where: str, by_kind: dict[str, list[dict]], web_doc: dict) -> l
     return problems
 
 
+# Where a pod template sits in each kind that makes pods.
+POD_TEMPLATES = {
+    "Deployment": ("spec", "template"),
+    "StatefulSet": ("spec", "template"),
+    "DaemonSet": ("spec", "template"),
+    "ReplicaSet": ("spec", "template"),
+    "Job": ("spec", "template"),
+    "CronJob": ("spec", "jobTemplate", "spec", "template"),
+}
+# A container with either of these (from the app's settings, or its own env) talks to the
+# database or Redis.
+DATA_SETTINGS = {"DATABASE_URL", "REDIS_URL", "REDIS_URL_FILE"}
+
+
+def pod_templates(by_kind: dict[str, list[dict]]) -> list[tuple[str, dict]]:
+    """("Kind name", pod template) for every object that makes pods; bare Pods too."""
+    found = []
+    for kind, path in POD_TEMPLATES.items():
+        for doc in by_kind.get(kind, []):
+            template = doc
+            for key in path:
+                template = template.get(key, {})
+            found.append((f"{kind} {doc['metadata']['name']}", template))
+    found += [(f"Pod {d['metadata']['name']}", d) for d in by_kind.get("Pod", [])]
+    return found
+
+
+def reaches_data(template: dict, config_maps: dict[str, dict]) -> bool:
+    spec = template.get("spec", {})
+    for container in spec.get("containers", []) + spec.get("initContainers", []):
+        names = {e["name"] for e in container.get("env", [])}
+        for source in container.get("envFrom", []):
+            ref = source.get("configMapRef", {}).get("name")
+            names |= set(config_maps.get(ref, {}))
+        if names & DATA_SETTINGS:
+            return True
+    return False
+
+
+def check_security_group_policies(where: str, by_kind: dict[str, list[dict]]) -> list[str]:
+    problems: list[str] = []
+    policies = by_kind.get("SecurityGroupPolicy", [])
+    for policy in policies:
+        p_where = f"{where}: SecurityGroupPolicy {policy.get('metadata', {}).get('name')}"
+        for error in jsonschema.Draft202012Validator(SECURITY_GROUP_POLICY_SCHEMA).iter_errors(policy):
+            problems.append(f"{p_where}: {dotted(error.path)}: {error.message}")
+        if "serviceAccountSelector" in policy.get("spec", {}):
+            problems.append(f"{p_where}: select pods by podSelector (this check reads pod labels only)")
+    config_maps = {c["metadata"]["name"]: c.get("data", {}) for c in by_kind.get("ConfigMap", [])}
+    for name, template in pod_templates(by_kind):
+        if not reaches_data(template, config_maps):
+            continue
+        labels = template.get("metadata", {}).get("labels", {})
+        selecting = [p["metadata"]["name"] for p in policies if _selects(p, labels)]
+        if len(selecting) != 1:
+            problems.append(
+                f"{where}: {name} reaches the database or Redis but is selected by "
+                f"SecurityGroupPolicies {selecting}, not exactly one: it would not get the "
+                "app pods' security group, the only one they admit"
+            )
+    return problems
+
+
 def main(paths: list[str]) -> int:
     problems = [problem for path in paths for problem in check_file(Path(path))]
     for problem in problems:
         print(f"ERROR {problem}")
     if not problems:
-        checked = "SecretProviderClass, image pins, migrations Job, message worker, no secrets"
+        checked = (
+            "SecretProviderClass, SecurityGroupPolicy, image pins, migrations Job, message worker, no secrets"
+        )
         print(f"OK {len(paths)} overlay(s): {checked}")
     return 1 if problems else 0
 
