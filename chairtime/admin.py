@@ -25,6 +25,8 @@ from django.db.models.base import ModelBase
 from django.http import HttpRequest
 from django.urls import URLPattern, URLResolver, reverse
 from django.utils import timezone
+from django.utils.formats import date_format
+from django.utils.translation import gettext_lazy as _
 
 
 class SalonDateListFilter(admin.DateFieldListFilter):
@@ -61,7 +63,7 @@ class SalonDateListFilter(admin.DateFieldListFilter):
         ).aggregate(**{f"month_{n}": Count("pk", filter=Q(**month)) for n, month in enumerate(months)})
         already = [{k: str(v) for k, v in params.items()} for _, params in self.links]
         return tuple(
-            (f"{month[self.lookup_kwarg_since]:%B %Y}", month)
+            (date_format(month[self.lookup_kwarg_since], "YEAR_MONTH_FORMAT"), month)
             for n, month in enumerate(months)
             if counts[f"month_{n}"] and {k: str(v) for k, v in month.items()} not in already
         )
@@ -83,9 +85,9 @@ def filter_dates_in_python(model_admin: admin.ModelAdmin) -> None:
 
 
 class ChairtimeAdminSite(admin.AdminSite):
-    site_header = "Chairtime back office"
+    site_header = _("Chairtime back office")
     site_title = "Chairtime"
-    index_title = "Run the salon"
+    index_title = _("Run the salon")
 
     def register(
         self, model_or_iterable: ModelBase | Iterable[ModelBase], admin_class=None, **options
