@@ -144,7 +144,7 @@ class ScheduleChangeGuard:
         self.message_user(  # type: ignore[attr-defined]
             request,
             gettext(
-                "Of the appointments this change affected: kept as exceptions: %(kept)s; "
+                "Of the appointments this change affected, kept as exceptions: %(kept)s; "
                 "cancelled (their customers are being told): %(cancelled)s."
             )
             % {"kept": kept, "cancelled": cancelled},
@@ -389,7 +389,7 @@ class WorkingHoursInline(admin.TabularInline):
     model = WorkingHours
     extra = 0
     verbose_name = _("working hours")
-    verbose_name_plural = _("working hours")
+    verbose_name_plural = pgettext_lazy("plural", "working hours")
 
 
 class TimeOffInline(admin.TabularInline):
@@ -397,7 +397,7 @@ class TimeOffInline(admin.TabularInline):
     extra = 0
     fields = ["start", "end", "reason"]
     verbose_name = _("time off")
-    verbose_name_plural = _("time off")
+    verbose_name_plural = pgettext_lazy("plural", "time off")
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[TimeOff]:
         # Past time off is history; only what still matters is edited here.
