@@ -17,7 +17,7 @@ from django.utils.html import format_html
 from django.utils.translation import gettext, ngettext, pgettext_lazy
 from django.utils.translation import gettext_lazy as _
 
-from chairtime.admin import SalonDateListFilter
+from chairtime.admin import LabelledDateTimes, SalonDateListFilter
 from chairtime.booking import schedule_changes, services
 from chairtime.booking.errors import BookingError
 from chairtime.booking.models import (
@@ -40,7 +40,7 @@ from chairtime.booking.transactions import run_durable
 from chairtime.formats import format_long_day, format_time, format_time_range
 
 
-class RetryingModelAdmin(admin.ModelAdmin):
+class RetryingModelAdmin(LabelledDateTimes, admin.ModelAdmin):
     """The back office's writes run as the booking services' do: a deadlock or lock
     timeout (a staff edit of a stylist's hours meeting a booking that locks that
     stylist, a list edit meeting a load_salon) rolls the request's transaction back
@@ -392,7 +392,7 @@ class WorkingHoursInline(admin.TabularInline):
     verbose_name_plural = pgettext_lazy("plural", "working hours")
 
 
-class TimeOffInline(admin.TabularInline):
+class TimeOffInline(LabelledDateTimes, admin.TabularInline):
     model = TimeOff
     extra = 0
     fields = ["start", "end", "reason"]

@@ -104,7 +104,7 @@ def test_it_shows_the_salon_settings_in_the_manager_s_language(manager, demo, la
             ],
             "es": [
                 "Contacto (en los correos y en las entradas de calendario)",
-                "Reserva en línea",
+                "Reservas en línea",
                 "Cambios, recordatorios y lista de espera",
             ],
         },
@@ -364,3 +364,19 @@ def test_the_month_filter_names_months_in_the_manager_s_language(manager, demo):
     french_months = "janvier février mars avril mai juin juillet août septembre octobre novembre décembre"
     assert f">{french_months.split()[local.month - 1]} {local.year}<" in text
     assert local.strftime("%B %Y") not in text  # no English month names
+
+
+@pytest.mark.parametrize("language", LANGUAGES)
+def test_the_date_and_time_boxes_are_named_in_the_manager_s_language(manager, demo, language):
+    response = manager.get("/admin/booking/timeoff/add/", **speak(manager, language))
+
+    # (The field's own name, "Start", comes from the model, in English.)
+    assert_speaks(
+        response,
+        language,
+        {
+            "en": ['aria-label="Start: date"', 'aria-label="End: time"'],
+            "fr": ['aria-label="Start : date"', 'aria-label="End : heure"'],
+            "es": ['aria-label="Start: fecha"', 'aria-label="End: hora"'],
+        },
+    )
