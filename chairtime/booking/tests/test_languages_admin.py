@@ -380,3 +380,63 @@ def test_the_date_and_time_boxes_are_named_in_the_manager_s_language(manager, de
             "es": ['aria-label="Start: fecha"', 'aria-label="End: hora"'],
         },
     )
+
+
+@pytest.mark.parametrize("language", LANGUAGES)
+def test_what_became_of_the_affected_appointments_is_said_in_the_manager_s_language(manager, demo, language):
+    day = demo.next_working_day(min_days_ahead=3)
+    appointment = book(demo, day, 10)
+
+    response = manager.post(
+        "/admin/booking/timeoff/add/",
+        {
+            "stylist": demo.ana.pk,
+            "start_0": day.isoformat(),
+            "start_1": "09:00",
+            "end_0": day.isoformat(),
+            "end_1": "12:00",
+            "_save": "Save",
+            "_schedule_decisions": "1",
+            f"decision-{appointment.pk}": "cancel",
+        },
+        follow=True,
+        **speak(manager, language),
+    )
+
+    assert_speaks(
+        response,
+        language,
+        {
+            "en": ["kept as exceptions: 0; cancelled (their customers are being told): 1."],
+            "fr": ["conservés comme exceptions : 0 ; annulés (leurs clients sont prévenus) : 1."],
+            "es": ["mantenidas como excepciones: 0; canceladas (se está avisando a sus clientes): 1."],
+        },
+    )
+
+
+@pytest.mark.parametrize("language", LANGUAGES)
+def test_a_list_edit_that_would_strand_a_booking_says_so_in_the_manager_s_language(manager, demo, language):
+    book(demo, demo.next_working_day(), 10)
+    form = {"form-TOTAL_FORMS": "2", "form-INITIAL_FORMS": "2", "_save": "Save"}
+    for n, stylist in enumerate(sorted([demo.ana, demo.ben], key=lambda s: (s.position, s.name))):
+        form |= {
+            f"form-{n}-id": str(stylist.pk),
+            f"form-{n}-is_active": "" if stylist == demo.ana else "on",
+            f"form-{n}-position": str(stylist.position),
+        }
+
+    response = manager.post("/admin/booking/stylist/", form, follow=True, **speak(manager, language))
+
+    assert_speaks(
+        response,
+        language,
+        {
+            "en": [
+                "Nothing was saved: this would leave 1 booked appointment(s) outside their stylist's hours."
+            ],
+            "fr": ["Rien n'a été enregistré : ce changement laisserait 1 rendez-vous réservé en dehors"],
+            "es": [
+                "No se ha guardado nada: esto dejaría 1 cita reservada fuera del horario de su estilista."
+            ],
+        },
+    )
