@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import re
 from collections import defaultdict
-from datetime import date, timedelta
+from datetime import date, timedelta, tzinfo
 
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -14,8 +14,10 @@ from django.template.response import TemplateResponse
 from django.urls import URLPattern, path, reverse
 from django.utils import timezone
 from django.utils.html import format_html
+from django.utils.translation import gettext, ngettext, pgettext_lazy
+from django.utils.translation import gettext_lazy as _
 
-from chairtime.admin import SalonDateListFilter
+from chairtime.admin import LabelledDateTimes, SalonDateListFilter
 from chairtime.booking import schedule_changes, services
 from chairtime.booking.errors import BookingError
 from chairtime.booking.models import (
@@ -35,9 +37,10 @@ from chairtime.booking.models import (
     WorkingHours,
 )
 from chairtime.booking.transactions import run_durable
+from chairtime.formats import format_long_day, format_time, format_time_range
 
 
-class RetryingModelAdmin(admin.ModelAdmin):
+class RetryingModelAdmin(LabelledDateTimes, admin.ModelAdmin):
     """The back office's writes run as the booking services' do: a deadlock or lock
     timeout (a staff edit of a stylist's hours meeting a booking that locks that
     stylist, a list edit meeting a load_salon) rolls the request's transaction back
@@ -128,7 +131,7 @@ class ScheduleChangeGuard:
             if value not in {d.value for d in schedule_changes.Decision}:
                 raise _NeedsDecisions(
                     affected,
-                    "Choose keep or cancel for every appointment below."
+                    gettext("Choose keep or cancel for every appointment below.")
                     if "_schedule_decisions" in request.POST
                     else "",
                 )
@@ -140,8 +143,11 @@ class ScheduleChangeGuard:
         kept, cancelled = done[schedule_changes.Decision.KEEP], done[schedule_changes.Decision.CANCEL]
         self.message_user(  # type: ignore[attr-defined]
             request,
-            f"Of the appointments this change affected, {kept} kept as exceptions and "
-            f"{cancelled} cancelled (their customers are being told).",
+            gettext(
+                "Of the appointments this change affected, kept as exceptions: %(kept)s; "
+                "cancelled (their customers are being told): %(cancelled)s."
+            )
+            % {"kept": kept, "cancelled": cancelled},
             messages.SUCCESS,
         )
 
@@ -149,11 +155,21 @@ class ScheduleChangeGuard:
         try:
             return super().changelist_view(request, *args, **kwargs)  # type: ignore[misc]
         except _NeedsDecisions as needed:  # a list edit or a bulk delete: rolled back
+            count = len(needed.affected)
+            # The English says "appointment(s)" either way (and a test reads it);
+            # ngettext lets French and Spanish write the right form.
             self.message_user(  # type: ignore[attr-defined]
                 request,
-                f"Nothing was saved: this would leave {len(needed.affected)} booked appointment(s) "
-                "outside their stylist's hours. Make the change from each item's own page, "
-                "which lists them and asks what to do with each.",
+                ngettext(
+                    "Nothing was saved: this would leave %(count)s booked appointment(s) outside "
+                    "their stylist's hours. Make the change from each item's own page, which lists "
+                    "them and asks what to do with each.",
+                    "Nothing was saved: this would leave %(count)s booked appointment(s) outside "
+                    "their stylist's hours. Make the change from each item's own page, which lists "
+                    "them and asks what to do with each.",
+                    count,
+                )
+                % {"count": count},
                 messages.ERROR,
             )
             return HttpResponseRedirect(request.get_full_path())
@@ -178,17 +194,37 @@ class ScheduleChangeGuard:
             for value in values
             if name not in ("csrfmiddlewaretoken", "_schedule_decisions") and not name.startswith("decision-")
         ]
+        salon = Salon.cached()
         context = {
             **self.admin_site.each_context(request),  # type: ignore[attr-defined]
             "opts": opts,
-            "title": "Appointments this change affects",
+            "title": gettext("Appointments this change affects"),
             "affected": needed.affected,
+            "rows": _affected_rows(needed.affected, salon.tz),
             "error": needed.error,
             "replay": replay,
-            "time_zone": Salon.cached().time_zone,
+            "time_zone": salon.time_zone,
             "back_url": reverse(f"admin:{opts.app_label}_{opts.model_name}_changelist"),
         }
         return TemplateResponse(request, "admin/booking/schedule_change.html", context, status=409)
+
+
+def _affected_rows(affected: list[schedule_changes.Affected], zone: tzinfo) -> list[dict]:
+    """The decision page's rows: each appointment's day and times in the salon's
+    zone, written the reader's language's way, and why it no longer fits."""
+    rows = []
+    for item in affected:
+        start, end = item.appointment.starts_at.astimezone(zone), item.appointment.ends_at.astimezone(zone)
+        rows.append(
+            {
+                "appointment": item.appointment,
+                "day": format_long_day(start.date()),
+                "times": format_time_range(start, end),
+                "start": format_time(start),
+                "reason": item.reason_text,
+            }
+        )
+    return rows
 
 
 def _local_day(instant) -> date:
@@ -200,10 +236,10 @@ class SalonAdmin(RetryingModelAdmin):
     list_display = ["name", "time_zone", "slot_minutes", "min_notice_minutes", "horizon_days"]
     fieldsets = [
         (None, {"fields": ["name", "time_zone", "currency"]}),
-        ("Contact (in e-mails and calendar entries)", {"fields": ["address", "phone"]}),
-        ("Online booking", {"fields": ["slot_minutes", "min_notice_minutes", "horizon_days"]}),
+        (_("Contact (in e-mails and calendar entries)"), {"fields": ["address", "phone"]}),
+        (_("Online booking"), {"fields": ["slot_minutes", "min_notice_minutes", "horizon_days"]}),
         (
-            "Changes, reminders and the waitlist",
+            _("Changes, reminders and the waitlist"),
             {"fields": ["change_notice_minutes", "reminder_minutes", "waitlist_hold_minutes"]},
         ),
     ]
@@ -231,24 +267,61 @@ class ServicePhaseFormSet(BaseInlineFormSet):
         problems = []
         for stylist, phases in versions.items():
             phases.sort(key=lambda data: data["position"])
-            which = f"{stylist}'s own phases" if stylist else "The standard phases"
-            if phases[0]["processing"]:
-                problems.append(
-                    f"{which}: the first phase cannot be a processing phase; "
-                    "a service starts with the stylist at work."
-                )
-            if len(phases) > 1 and phases[-1]["processing"]:
-                problems.append(
-                    f"{which}: the last phase cannot be a processing phase; "
-                    "a service ends with the stylist at work."
-                )
-            total = sum(data["minutes"] for data in phases)
-            if not 5 <= total <= MAX_SERVICE_MINUTES:
-                problems.append(
-                    f"{which} add up to {total} minutes; a service lasts 5 to {MAX_SERVICE_MINUTES}."
-                )
+            problems += _phase_problems(phases, stylist.name if stylist else None)
         if problems:
             raise ValidationError(problems)
+
+
+def _phase_problems(phases: list[dict], stylist: str | None) -> list[str]:
+    """What is wrong with one version of a service's phases (sorted), in whole
+    sentences: the standard phases (``stylist`` None) or one stylist's own."""
+    names = {"stylist": stylist}
+    problems = []
+    if phases[0]["processing"]:
+        problems.append(
+            gettext(
+                "%(stylist)s's own phases: the first phase cannot be a processing phase; "
+                "a service starts with the stylist at work."
+            )
+            % names
+            if stylist
+            else gettext(
+                "The standard phases: the first phase cannot be a processing phase; "
+                "a service starts with the stylist at work."
+            )
+        )
+    if len(phases) > 1 and phases[-1]["processing"]:
+        problems.append(
+            gettext(
+                "%(stylist)s's own phases: the last phase cannot be a processing phase; "
+                "a service ends with the stylist at work."
+            )
+            % names
+            if stylist
+            else gettext(
+                "The standard phases: the last phase cannot be a processing phase; "
+                "a service ends with the stylist at work."
+            )
+        )
+    total = sum(data["minutes"] for data in phases)
+    if not 5 <= total <= MAX_SERVICE_MINUTES:
+        values = {**names, "total": total, "max": MAX_SERVICE_MINUTES}
+        problems.append(
+            ngettext(
+                "%(stylist)s's own phases add up to %(total)s minute; a service lasts 5 to %(max)s minutes.",
+                "%(stylist)s's own phases add up to %(total)s minutes; a service lasts 5 to %(max)s minutes.",
+                total,
+            )
+            % values
+            if stylist
+            else ngettext(
+                "The standard phases add up to %(total)s minute; a service lasts 5 to %(max)s minutes.",
+                "The standard phases add up to %(total)s minutes; a service lasts 5 to %(max)s minutes.",
+                total,
+            )
+            % values
+        )
+    return problems
 
 
 class ServicePhaseInline(admin.TabularInline):
@@ -256,7 +329,8 @@ class ServicePhaseInline(admin.TabularInline):
     formset = ServicePhaseFormSet
     extra = 0
     fields = ["position", "minutes", "processing", "resources", "stylist"]
-    verbose_name_plural = (
+    verbose_name = _("phase")
+    verbose_name_plural = _(
         "phases (stylist empty: the standard phases, whose minutes become the service's length; "
         "a stylist: that stylist's own version)"
     )
@@ -271,7 +345,7 @@ class ServiceAdmin(RetryingModelAdmin):
     prepopulated_fields = {"key": ["name"]}
     inlines = [ServicePhaseInline]
 
-    @admin.display(description="stylists")
+    @admin.display(description=_("stylists"))
     def stylist_count(self, obj: Service) -> int:
         return obj.stylists.filter(is_active=True).count()
 
@@ -290,7 +364,7 @@ class ResourceAdmin(RetryingModelAdmin):
     prepopulated_fields = {"key": ["name"]}
     fields = ["key", "name", "quantity"]
 
-    @admin.display(description="units")
+    @admin.display(description=_("units"))
     def unit_count(self, obj: Resource) -> int:
         return obj.units.count()
 
@@ -314,12 +388,16 @@ class ResourceAdmin(RetryingModelAdmin):
 class WorkingHoursInline(admin.TabularInline):
     model = WorkingHours
     extra = 0
+    verbose_name = _("working hours")
+    verbose_name_plural = pgettext_lazy("plural", "working hours")
 
 
-class TimeOffInline(admin.TabularInline):
+class TimeOffInline(LabelledDateTimes, admin.TabularInline):
     model = TimeOff
     extra = 0
     fields = ["start", "end", "reason"]
+    verbose_name = _("time off")
+    verbose_name_plural = pgettext_lazy("plural", "time off")
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[TimeOff]:
         # Past time off is history; only what still matters is edited here.
@@ -330,7 +408,8 @@ class SpecialHoursInline(admin.TabularInline):
     model = SpecialHours
     extra = 0
     fields = ["date", "start", "end", "reason"]
-    verbose_name_plural = "special hours (replace the weekly hours on these dates)"
+    verbose_name = _("special hours")
+    verbose_name_plural = _("special hours (replace the weekly hours on these dates)")
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[SpecialHours]:
         # Past days are history; only what still matters is edited here.
@@ -343,8 +422,8 @@ class StylistServiceInline(admin.TabularInline):
     model = StylistService
     extra = 0
     fields = ["service", "price", "duration_minutes"]
-    verbose_name = "service offered"
-    verbose_name_plural = "services offered (price and length: empty for the service's own)"
+    verbose_name = _("service offered")
+    verbose_name_plural = _("services offered (price and length: empty for the service's own)")
 
 
 @admin.register(Stylist)
@@ -359,7 +438,7 @@ class StylistAdmin(ScheduleChangeGuard, RetryingModelAdmin):
     def get_queryset(self, request: HttpRequest) -> QuerySet[Stylist]:
         return super().get_queryset(request).prefetch_related("services")
 
-    @admin.display(description="services")
+    @admin.display(description=_("services"))
     def offered_services(self, obj: Stylist) -> str:
         return ", ".join(s.name for s in obj.services.all())
 
@@ -399,9 +478,9 @@ class SpecialHoursAdmin(ScheduleChangeGuard, RetryingModelAdmin):
     ordering = ["-date", "start"]
     list_select_related = ["stylist"]
 
-    @admin.display(description="for", ordering="stylist__name")
+    @admin.display(description=pgettext_lazy("special hours for", "for"), ordering="stylist__name")
     def who(self, obj: SpecialHours) -> str:
-        return obj.stylist.name if obj.stylist_id else "The whole salon"
+        return obj.stylist.name if obj.stylist_id else gettext("The whole salon")
 
     def schedule_scope(self, obj: SpecialHours) -> schedule_changes.Scope:
         return schedule_changes.Scope((obj.stylist_id,) if obj.stylist_id else None, obj.date, obj.date)
@@ -412,9 +491,13 @@ class ScheduleExceptionAdmin(admin.ModelAdmin):
     """Appointments staff kept although a schedule change left them outside their
     stylist's hours (docs/architecture.md). Read only: made by the guarded forms."""
 
-    list_display = ["appointment", "stylist", "starts_at", "reason", "kept_by", "kept_at"]
+    list_display = ["appointment", "stylist", "starts_at", "why", "kept_by", "kept_at"]
     list_select_related = ["appointment__service", "appointment__stylist", "stylist", "kept_by"]
     ordering = ["-starts_at"]
+
+    @admin.display(description=_("why it no longer fits"), ordering="reason")
+    def why(self, obj: ScheduleException) -> str:
+        return schedule_changes.reason_text(obj.reason)
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
@@ -529,22 +612,23 @@ class AppointmentAdmin(RetryingModelAdmin):
         except BookingError as e:
             self.message_user(request, e.message, messages.WARNING)
         else:
-            self.message_user(request, "Cancelled; its time is free again.", messages.SUCCESS)
+            self.message_user(request, gettext("Cancelled; its time is free again."), messages.SUCCESS)
         return HttpResponseRedirect(
             reverse("admin:booking_appointment_change", args=[object_id], current_app=self.admin_site.name)
         )
 
-    @admin.display(description="status", ordering="status")
+    @admin.display(description=_("status"), ordering="status")
     def status_badge(self, obj: Appointment) -> str:
         return format_html('<span class="status-{}">{}</span>', obj.status, obj.get_status_display())
 
-    @admin.display(description="day view")
+    @admin.display(description=_("day view"))
     def day_view_link(self, obj: Appointment) -> str:
         day = timezone.localtime(obj.starts_at).date()
         url = reverse("booking:staff_day") + f"?date={day.isoformat()}"
-        return format_html('<a href="{}">{}</a>', url, f"All appointments on {day:%A %d %B %Y}")
+        text = gettext("All appointments on %(day)s") % {"day": format_long_day(day)}
+        return format_html('<a href="{}">{}</a>', url, text)
 
-    @admin.action(description="Cancel the selected appointments")
+    @admin.action(description=_("Cancel the selected appointments"))
     def cancel_appointments(self, request: HttpRequest, queryset: QuerySet[Appointment]) -> None:
         cancelled, refused = 0, []
         for appointment_id in queryset.values_list("pk", flat=True):
@@ -554,6 +638,11 @@ class AppointmentAdmin(RetryingModelAdmin):
             except BookingError as e:
                 refused.append(f"#{appointment_id}: {e.message}")
         if cancelled:
-            self.message_user(request, f"Cancelled {cancelled} appointment(s).", messages.SUCCESS)
+            self.message_user(
+                request,
+                ngettext("Cancelled %(count)s appointment.", "Cancelled %(count)s appointments.", cancelled)
+                % {"count": cancelled},
+                messages.SUCCESS,
+            )
         for line in refused:
             self.message_user(request, line, messages.WARNING)

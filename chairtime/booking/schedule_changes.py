@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
 from django.db.models import Max, Min, Q
+from django.utils.translation import gettext, gettext_noop
 
 from chairtime.booking import availability, selectors, services
 from chairtime.booking.errors import BookingError, Problem
@@ -40,13 +41,22 @@ from chairtime.booking.models import (
 # there online; a bound keeps a save of weekly hours cheap).
 LOOK_AHEAD = timedelta(days=400)
 
+# Why an appointment no longer fits. Kept in English, as written here, in a kept
+# appointment's ScheduleException.reason (one row, whoever reads it, in whatever
+# language): reason_text() shows it in the reader's language.
 _REASONS = {
-    availability.Refusal.CLOSED: "the salon is closed that day",
-    availability.Refusal.OUTSIDE_HOURS: "outside the stylist's hours",
-    availability.Refusal.TIME_OFF: "the stylist is away",
+    availability.Refusal.CLOSED: gettext_noop("the salon is closed that day"),
+    availability.Refusal.OUTSIDE_HOURS: gettext_noop("outside the stylist's hours"),
+    availability.Refusal.TIME_OFF: gettext_noop("the stylist is away"),
 }
-NOT_OFFERED = "the stylist no longer offers this service"
-NOT_ACTIVE = "the stylist is no longer active"
+NOT_OFFERED = gettext_noop("the stylist no longer offers this service")
+NOT_ACTIVE = gettext_noop("the stylist is no longer active")
+
+
+def reason_text(reason: str) -> str:
+    """A reason from this module in the active language (a reason written
+    before it was translated, or by hand, as it is)."""
+    return gettext(reason) if reason else reason
 
 
 class Decision(enum.StrEnum):
@@ -85,7 +95,11 @@ class Scope:
 @dataclass(frozen=True)
 class Affected:
     appointment: Appointment
-    reason: str
+    reason: str  # English, as stored; reason_text() for a page
+
+    @property
+    def reason_text(self) -> str:
+        return reason_text(self.reason)
 
 
 def lock(scope: Scope) -> list[int]:

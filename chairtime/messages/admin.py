@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from django.contrib import admin
 from django.forms import BaseInlineFormSet
+from django.utils.translation import gettext_lazy as _
 
 from chairtime.booking.admin import AppointmentAdmin
 from chairtime.messages.models import Message
@@ -77,7 +78,7 @@ class MessageInline(admin.TabularInline):
     model = Message
     fk_name = "appointment"
     formset = VisitMessages
-    verbose_name_plural = "Messages to the customer"
+    verbose_name_plural = _("Messages to the customer")
     fields = ["created_at", "kind", "state", "attempts", "next_attempt_at", "sent_at", "last_error"]
     readonly_fields = fields
     extra = 0
