@@ -6,7 +6,7 @@ import csv
 from datetime import date, timedelta
 from decimal import Decimal
 
-from babel.numbers import format_currency
+from babel.numbers import format_currency, get_currency_precision
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.utils import timezone
@@ -43,6 +43,12 @@ def _percent(value: float | None) -> str:
 
 def _hours(value: timedelta) -> str:
     return f"{value.total_seconds() / 3600:.2f}"
+
+
+def _amount(amount: Decimal, currency: str) -> str:
+    """An amount for the CSV: the currency's own decimals ("1234.50", not the "1234.5"
+    SQLite's sum gives back), a dot, no grouping."""
+    return str(amount.quantize(Decimal(1).scaleb(-get_currency_precision(currency))))
 
 
 def _money(amount: Decimal, currency: str) -> str:
@@ -94,7 +100,7 @@ def report(request: HttpRequest) -> HttpResponse:
 
 def _shown(row: Row, currency: str) -> dict:
     """A row for the page: decimals, percentages and money in the reader's language."""
-    shown = _display(row)
+    shown = _display(row, currency)
     for key in ("working", "booked", "utilisation", "no_show_rate", "late_cancel_rate", "rebooking_rate"):
         shown[key] = _localised(shown[key])
     shown["revenue"] = _money(row.revenue, currency)
@@ -110,7 +116,7 @@ def _localised(figure: str) -> str:
     return number_format(Decimal(figure), decimal_pos=len(figure.partition(".")[2]))
 
 
-def _display(row: Row) -> dict:
+def _display(row: Row, currency: str) -> dict:
     """A row for the CSV: machine-readable numbers (a dot for decimals)."""
     return {
         "label": row.label,
@@ -119,7 +125,7 @@ def _display(row: Row) -> dict:
         "utilisation": _percent(row.utilisation),
         "appointments": row.appointments,
         "completed": row.completed,
-        "revenue": row.revenue,
+        "revenue": _amount(row.revenue, currency),
         "no_shows": row.no_shows,
         "no_show_rate": _percent(row.no_show_rate),
         "cancelled": row.cancelled,
@@ -157,7 +163,7 @@ def _csv(figures: Report) -> HttpResponse:
     revenue = gettext("Revenue (%(currency)s)") % {"currency": figures.currency}
     writer.writerow([str(title) if key != "revenue" else revenue for key, title in COLUMNS])
     for row in [*figures.rows, figures.total]:
-        shown = _display(row)
+        shown = _display(row, figures.currency)
         # A spreadsheet runs a cell that starts with = + - @: a stylist's name is text.
         shown["label"] = "'" + shown["label"] if shown["label"][:1] in "=+-@\t\r" else shown["label"]
         writer.writerow([shown[key] for key, _ in COLUMNS])
