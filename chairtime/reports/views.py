@@ -11,7 +11,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.utils import timezone
 from django.utils.formats import number_format
-from django.utils.translation import get_language, gettext, gettext_lazy, to_locale
+from django.utils.translation import get_language, gettext, gettext_lazy, pgettext_lazy, to_locale
 
 from chairtime.booking.models import Salon
 from chairtime.formats import format_price
@@ -136,18 +136,19 @@ def _display(row: Row, currency: str) -> dict:
     }
 
 
-# The CSV's columns: the titles in the reader's language, the cells not.
+# The CSV's columns: the titles in the reader's language, the cells not. "Completed"
+# and "Cancelled" count appointments: plural, unlike an appointment's status.
 COLUMNS = [
     ("label", gettext_lazy("Stylist")),
     ("working", gettext_lazy("Working hours")),
     ("booked", gettext_lazy("Booked hours")),
     ("utilisation", gettext_lazy("Utilisation %")),
     ("appointments", gettext_lazy("Appointments")),
-    ("completed", gettext_lazy("Completed")),
+    ("completed", pgettext_lazy("appointments, a report column", "Completed")),
     ("revenue", gettext_lazy("Revenue")),
     ("no_shows", gettext_lazy("No-shows")),
     ("no_show_rate", gettext_lazy("No-show rate %")),
-    ("cancelled", gettext_lazy("Cancelled")),
+    ("cancelled", pgettext_lazy("appointments, a report column", "Cancelled")),
     ("late_cancels", gettext_lazy("Late cancellations")),
     ("late_cancel_rate", gettext_lazy("Late-cancel rate %")),
     ("rebooked", gettext_lazy("Rebooked")),
