@@ -11,8 +11,9 @@ import pytest
 from django.conf import settings
 
 from chairtime.clients.models import ColourFormula
-from chairtime.clients.tests.conftest import CREATED, make_card, visit_of
+from chairtime.clients.tests.conftest import CREATED, make_card, staff_user, visit_of
 from chairtime.formats import DASH
+from chairtime.frontdesk.models import Role
 
 NBSP = "\u00a0"
 FUTURE = datetime(2027, 3, 15, 17, tzinfo=UTC)  # Monday, 10:00 in Los Angeles
@@ -226,3 +227,23 @@ def test_the_data_export_keeps_its_keys_and_codes_in_english(client, demo, desk)
     assert set(data) == {"salon", "client", "colour_formulas", "appointments", "messages"}
     assert data["appointments"][0]["status"] == "confirmed"
     assert data["appointments"][0]["starts_at"] == "2027-03-15T17:00:00+00:00"
+
+
+@pytest.mark.parametrize(
+    ("language", "refusal"),
+    [
+        ("fr", f"Ce client n'a aucun rendez-vous avec vous{NBSP}: un styliste ne voit que les fiches"),
+        ("es", "Este cliente no tiene ninguna cita con usted: un estilista solo ve las fichas"),
+    ],
+)
+def test_a_stylist_is_told_why_a_card_is_closed_in_their_language(client, demo, language, refusal):
+    card = make_card(demo)
+    visit_of(card, demo, PAST, stylist=demo.ben)
+    client.force_login(staff_user("ana", Role.STYLIST, stylist=demo.ana))
+
+    response = client.get(f"/staff/clients/{card.pk}/", **speak(client, language))
+
+    assert response.status_code == 403
+    page = response.content.decode().replace("&#x27;", "'")
+    assert refusal in page
+    assert "has no visit with you" not in page
