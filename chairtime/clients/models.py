@@ -11,6 +11,7 @@ from __future__ import annotations
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
+from django.utils.translation import gettext, gettext_lazy
 
 from chairtime.booking.models import Appointment, Salon
 
@@ -64,7 +65,8 @@ class Client(models.Model):
         ]
 
     def __str__(self) -> str:
-        return self.name or f"Erased client {self.pk}"
+        # The heading of an erased card, in the reader's language.
+        return self.name or gettext("Erased client %(number)s") % {"number": self.pk}
 
     def save(self, *args, **kwargs) -> None:
         self.email = normalise_email(self.email)
@@ -83,9 +85,9 @@ class ClientAppointment(models.Model):
     """An appointment's card. An appointment has at most one (the primary key)."""
 
     class How(models.TextChoices):
-        EMAIL = "email", "Booked online with the card's e-mail address"
-        STAFF = "staff", "Attached by staff"
-        BACKFILL = "backfill", "Matched by e-mail when cards were introduced"
+        EMAIL = "email", gettext_lazy("Booked online with the card's e-mail address")
+        STAFF = "staff", gettext_lazy("Attached by staff")
+        BACKFILL = "backfill", gettext_lazy("Matched by e-mail when cards were introduced")
 
     appointment = models.OneToOneField(
         Appointment, on_delete=models.CASCADE, primary_key=True, related_name="client_link"

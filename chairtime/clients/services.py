@@ -20,6 +20,7 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.utils import timezone
+from django.utils.translation import gettext, ngettext
 
 from chairtime.booking.models import Appointment
 from chairtime.clients.models import Client, ClientAppointment, ColourFormula, normalise_email
@@ -27,11 +28,13 @@ from chairtime.messages.models import Message
 
 logger = logging.getLogger(__name__)
 
+# Stored on the appointments of an erased client: data, not a sentence, so it stays
+# the same whatever the language of the manager who erased them.
 ERASED_NAME = "Erased client"
 
 
 class ClientError(Exception):
-    """A refusal, with a sentence for staff."""
+    """A refusal, with a sentence for staff in the language of the request."""
 
 
 def attach_booked(appointments: Sequence[Appointment], *, now: datetime) -> Client | None:
@@ -86,7 +89,7 @@ def attach(*, client: Client, appointment_ids: Sequence[int], now: datetime | No
     returns how many. The explicit way to join what the attach rule keeps apart
     (a booking with another address, or none)."""
     if client.is_erased:
-        raise ClientError("This client was erased: nothing can be attached to the card.")
+        raise ClientError(gettext("This client was erased: nothing can be attached to the card."))
     now = now or timezone.now()
     with transaction.atomic():
         ids = list(Appointment.objects.filter(pk__in=appointment_ids).values_list("pk", flat=True))
@@ -112,7 +115,7 @@ def client_start(*, salon_id: int, name: str, phone: str, now: datetime | None =
 
 def client_update_notes(*, client: Client, notes: str) -> None:
     if client.is_erased:
-        raise ClientError("This client was erased: the card cannot be written to.")
+        raise ClientError(gettext("This client was erased: the card cannot be written to."))
     client.notes = notes
     client.save(update_fields=["notes"])
 
@@ -128,12 +131,12 @@ def formula_add(
 ) -> ColourFormula:
     """A dated colour formula on the card, optionally for one of its visits."""
     if client.is_erased:
-        raise ClientError("This client was erased: the card cannot be written to.")
+        raise ClientError(gettext("This client was erased: the card cannot be written to."))
     if (
         appointment_id is not None
         and not client.appointment_links.filter(appointment_id=appointment_id).exists()
     ):
-        raise ClientError("That appointment is not one of this client's.")
+        raise ClientError(gettext("That appointment is not one of this client's."))
     return ColourFormula.objects.create(
         client=client,
         appointment_id=appointment_id,
@@ -158,16 +161,21 @@ def client_erase(*, client_id: int, by: AbstractBaseUser, now: datetime | None =
     with transaction.atomic():
         client = Client.objects.select_for_update().filter(pk=client_id).first()
         if client is None:
-            raise ClientError("There is no such client.")
+            raise ClientError(gettext("There is no such client."))
         if client.is_erased:
-            raise ClientError("This client was already erased.")
+            raise ClientError(gettext("This client was already erased."))
         appointments = Appointment.objects.filter(client_link__client=client)
         upcoming = appointments.filter(status=Appointment.Status.CONFIRMED, ends_at__gt=now).count()
         if upcoming:
-            what = "an appointment" if upcoming == 1 else f"{upcoming} appointments"
             raise ClientError(
-                f"This client has {what} still to come: cancel "
-                f"{'it' if upcoming == 1 else 'them'} first (the customer is told), then erase the client."
+                ngettext(
+                    "This client has an appointment still to come: cancel it first"
+                    " (the customer is told), then erase the client.",
+                    "This client has %(count)s appointments still to come: cancel them first"
+                    " (the customer is told), then erase the client.",
+                    upcoming,
+                )
+                % {"count": upcoming}
             )
         ids = list(appointments.values_list("pk", flat=True))
         visit_ids = list(appointments.exclude(visit=None).values_list("visit_id", flat=True).distinct())

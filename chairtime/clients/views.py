@@ -17,6 +17,7 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.translation import gettext
 
 from chairtime.booking.models import Appointment, Salon
 from chairtime.booking.views import format_long_day, format_time_range, require_http_methods, require_safe
@@ -47,14 +48,19 @@ def _client_or_404(client_id: int, salon: Salon, staff: StaffMember) -> Client:
     if client is None:
         raise Http404("There is no such client.")
     if staff.is_stylist and not selectors.is_client_of(client, staff.stylist_id):
-        refuse("This client has no visit with you: a stylist sees only their own clients' cards.")
+        refuse(gettext("This client has no visit with you: a stylist sees only their own clients' cards."))
     return client
 
 
 def visit_label(appointment: Appointment, salon: Salon) -> str:
     start = appointment.starts_at.astimezone(salon.tz)
     end = appointment.ends_at.astimezone(salon.tz)
-    return f"{format_long_day(start.date())}, {format_time_range(start, end)}: {appointment.service.name}"
+    # Translators: a visit on a client's card: its day, its times, its service.
+    return gettext("%(day)s, %(times)s: %(service)s") % {
+        "day": format_long_day(start.date()),
+        "times": format_time_range(start, end),
+        "service": appointment.service.name,
+    }
 
 
 @require_safe
@@ -129,7 +135,7 @@ def notes(request: HttpRequest, client_id: int) -> HttpResponse:
         services.client_update_notes(client=client, notes=form.cleaned_data["notes"])
     except services.ClientError as error:
         return _card_page(request, client, salon, error=str(error), status=409)
-    messages.success(request, "Notes saved.")
+    messages.success(request, gettext("Notes saved."))
     return redirect("clients:card", client_id=client.pk)
 
 
@@ -157,7 +163,7 @@ def formula_add(request: HttpRequest, client_id: int) -> HttpResponse:
         )
     except services.ClientError as error:
         return _card_page(request, client, salon, formula_form=form, error=str(error), status=409)
-    messages.success(request, "Formula added.")
+    messages.success(request, gettext("Formula added."))
     return redirect(reverse("clients:card", args=[client.pk]) + "#formulas")
 
 
@@ -188,7 +194,9 @@ def erase(request: HttpRequest, client_id: int) -> HttpResponse:
         except services.ClientError as refusal:
             error = str(refusal)
         else:
-            messages.success(request, "The client was erased. Their appointments are kept, anonymised.")
+            messages.success(
+                request, gettext("The client was erased. Their appointments are kept, anonymised.")
+            )
             return redirect("clients:card", client_id=client.pk)
     card = selectors.client_card(client=client, salon=salon, now=timezone.now())
     context = {
@@ -196,6 +204,7 @@ def erase(request: HttpRequest, client_id: int) -> HttpResponse:
         "card": card,
         "error": error,
         "visit_count": len(card.upcoming) + len(card.past),
+        "erased_name": services.ERASED_NAME,
         "staff": _member(request),
         "salon": salon,
     }

@@ -29,6 +29,7 @@ from decimal import Decimal
 
 from django.db.models import Count, DurationField, Exists, ExpressionWrapper, F, OuterRef, Q, Sum
 from django.db.models.functions import Lower
+from django.utils.translation import gettext, ngettext
 
 from chairtime.booking import availability, selectors
 from chairtime.booking.models import Appointment, Hold, Salon, Stylist
@@ -72,8 +73,10 @@ class Row:
         return self.rebooked / self.completed if self.completed else None
 
     def __add__(self, other: Row) -> Row:
+        """The two rows' figures added up, under the first's label: ``sum(rows,
+        Row(total_label))`` gives the total its own."""
         return Row(
-            "All stylists",
+            self.label,
             *(
                 getattr(self, name) + getattr(other, name)
                 for name in (
@@ -108,9 +111,14 @@ class RangeError(ValueError):
 
 def salon_report(first_day: date, last_day: date, *, now: datetime) -> Report:
     if last_day < first_day:
-        raise RangeError("The last day is before the first day.")
+        raise RangeError(gettext("The last day is before the first day."))
     if (last_day - first_day).days + 1 > MAX_DAYS:
-        raise RangeError(f"A report covers at most {MAX_DAYS} days.")
+        raise RangeError(
+            ngettext(
+                "A report covers at most %(days)s day.", "A report covers at most %(days)s days.", MAX_DAYS
+            )
+            % {"days": MAX_DAYS}
+        )
     salon = Salon.load()
     window_start, _ = availability.day_bounds(first_day, salon.tz)
     _, window_end = availability.day_bounds(last_day, salon.tz)
@@ -144,7 +152,8 @@ def salon_report(first_day: date, last_day: date, *, now: datetime) -> Report:
                 revenue=found.get("revenue") or Decimal("0.00"),
             )
         )
-    total = sum(rows, Row("All stylists"))
+    # The total's label is a row title in the page and the CSV, in the reader's language.
+    total = sum(rows, Row(gettext("All stylists")))
     return Report(first_day, last_day, rows, total, salon.currency, salon.time_zone)
 
 

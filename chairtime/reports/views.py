@@ -4,12 +4,17 @@ from __future__ import annotations
 
 import csv
 from datetime import date, timedelta
+from decimal import Decimal
 
+from babel.numbers import format_currency, get_currency_precision
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.utils import timezone
+from django.utils.formats import number_format
+from django.utils.translation import get_language, gettext, gettext_lazy, pgettext_lazy, to_locale
 
 from chairtime.booking.models import Salon
+from chairtime.formats import format_price
 from chairtime.frontdesk.access import desk_view
 from chairtime.frontdesk.models import Role
 from chairtime.reports.figures import MAX_DAYS, RangeError, Report, Row, salon_report
@@ -17,13 +22,19 @@ from chairtime.reports.figures import MAX_DAYS, RangeError, Report, Row, salon_r
 DEFAULT_DAYS = 28
 
 
-def _day(value: str | None, default: date, name: str) -> date:
+def _day(value: str | None, default: date, refusal: str) -> date:
+    """The day ``value`` names (YYYY-MM-DD, what a date field sends), else
+    ``default`` when it is empty; ``refusal`` says why not, with ``%(value)s``."""
     if not value:
         return default
     try:
         return date.fromisoformat(value)
     except ValueError:
-        raise RangeError(f"The {name} must be a date written as YYYY-MM-DD, not {value[:40]!r}.") from None
+        raise RangeError(refusal % {"value": repr(value[:40])}) from None
+
+
+# The CSV's numbers are for spreadsheets and scripts: a dot for decimals in every
+# language (docs/reports.md). The page writes the same figures as its language does.
 
 
 def _percent(value: float | None) -> str:
@@ -34,6 +45,20 @@ def _hours(value: timedelta) -> str:
     return f"{value.total_seconds() / 3600:.2f}"
 
 
+def _amount(amount: Decimal, currency: str) -> str:
+    """An amount for the CSV: the currency's own decimals ("1234.50", not the "1234.5"
+    SQLite's sum gives back), a dot, no grouping."""
+    return str(amount.quantize(Decimal(1).scaleb(-get_currency_precision(currency))))
+
+
+def _money(amount: Decimal, currency: str) -> str:
+    """Revenue as the reader's language writes it; a revenue of nothing is "$0.00",
+    not the "Free" that format_price says of a price."""
+    if amount:
+        return format_price(amount, currency)
+    return format_currency(amount, currency, locale=to_locale(get_language() or "en"))
+
+
 @desk_view(frozenset({Role.MANAGER}))
 def report(request: HttpRequest) -> HttpResponse:
     salon = Salon.cached()
@@ -41,8 +66,16 @@ def report(request: HttpRequest) -> HttpResponse:
     today = now.astimezone(salon.tz).date()
     context: dict = {"salon": salon, "max_days": MAX_DAYS}
     try:
-        last_day = _day(request.GET.get("to"), today, "last day")
-        first_day = _day(request.GET.get("from"), last_day - timedelta(days=DEFAULT_DAYS - 1), "first day")
+        last_day = _day(
+            request.GET.get("to"),
+            today,
+            gettext("The last day must be a date written as YYYY-MM-DD, not %(value)s."),
+        )
+        first_day = _day(
+            request.GET.get("from"),
+            last_day - timedelta(days=DEFAULT_DAYS - 1),
+            gettext("The first day must be a date written as YYYY-MM-DD, not %(value)s."),
+        )
         figures = salon_report(first_day, last_day, now=now)
     except RangeError as e:
         context |= {
@@ -57,13 +90,34 @@ def report(request: HttpRequest) -> HttpResponse:
         "report": figures,
         "first_day": figures.first_day.isoformat(),
         "last_day": figures.last_day.isoformat(),
-        "rows": [_display(row) for row in figures.rows],
-        "total": _display(figures.total),
+        "first": figures.first_day,
+        "last": figures.last_day,
+        "rows": [_shown(row, figures.currency) for row in figures.rows],
+        "total": _shown(figures.total, figures.currency),
     }
     return render(request, "reports/report.html", context)
 
 
-def _display(row: Row) -> dict:
+def _shown(row: Row, currency: str) -> dict:
+    """A row for the page: decimals, percentages and money in the reader's language."""
+    shown = _display(row, currency)
+    for key in ("working", "booked", "utilisation", "no_show_rate", "late_cancel_rate", "rebooking_rate"):
+        shown[key] = _localised(shown[key])
+    shown["revenue"] = _money(row.revenue, currency)
+    return shown
+
+
+def _localised(figure: str) -> str:
+    """The CSV's figure ("66.7") as the reader's language writes it ("66,7"). Rounded
+    once, by the CSV's format, so the page and the download agree (Django's
+    number_format cuts a float's digits instead of rounding them)."""
+    if not figure:
+        return figure
+    return number_format(Decimal(figure), decimal_pos=len(figure.partition(".")[2]))
+
+
+def _display(row: Row, currency: str) -> dict:
+    """A row for the CSV: machine-readable numbers (a dot for decimals)."""
     return {
         "label": row.label,
         "working": _hours(row.working),
@@ -71,7 +125,7 @@ def _display(row: Row) -> dict:
         "utilisation": _percent(row.utilisation),
         "appointments": row.appointments,
         "completed": row.completed,
-        "revenue": row.revenue,
+        "revenue": _amount(row.revenue, currency),
         "no_shows": row.no_shows,
         "no_show_rate": _percent(row.no_show_rate),
         "cancelled": row.cancelled,
@@ -82,21 +136,23 @@ def _display(row: Row) -> dict:
     }
 
 
+# The CSV's columns: the titles in the reader's language, the cells not. "Completed"
+# and "Cancelled" count appointments: plural, unlike an appointment's status.
 COLUMNS = [
-    ("label", "Stylist"),
-    ("working", "Working hours"),
-    ("booked", "Booked hours"),
-    ("utilisation", "Utilisation %"),
-    ("appointments", "Appointments"),
-    ("completed", "Completed"),
-    ("revenue", "Revenue"),
-    ("no_shows", "No-shows"),
-    ("no_show_rate", "No-show rate %"),
-    ("cancelled", "Cancelled"),
-    ("late_cancels", "Late cancellations"),
-    ("late_cancel_rate", "Late-cancel rate %"),
-    ("rebooked", "Rebooked"),
-    ("rebooking_rate", "Rebooking rate %"),
+    ("label", gettext_lazy("Stylist")),
+    ("working", gettext_lazy("Working hours")),
+    ("booked", gettext_lazy("Booked hours")),
+    ("utilisation", gettext_lazy("Utilisation %")),
+    ("appointments", gettext_lazy("Appointments")),
+    ("completed", pgettext_lazy("appointments, a report column", "Completed")),
+    ("revenue", gettext_lazy("Revenue")),
+    ("no_shows", gettext_lazy("No-shows")),
+    ("no_show_rate", gettext_lazy("No-show rate %")),
+    ("cancelled", pgettext_lazy("appointments, a report column", "Cancelled")),
+    ("late_cancels", gettext_lazy("Late cancellations")),
+    ("late_cancel_rate", gettext_lazy("Late-cancel rate %")),
+    ("rebooked", gettext_lazy("Rebooked")),
+    ("rebooking_rate", gettext_lazy("Rebooking rate %")),
 ]
 
 
@@ -105,11 +161,10 @@ def _csv(figures: Report) -> HttpResponse:
     response = HttpResponse(content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="{name}"'
     writer = csv.writer(response)
-    writer.writerow(
-        [title if key != "revenue" else f"Revenue ({figures.currency})" for key, title in COLUMNS]
-    )
+    revenue = gettext("Revenue (%(currency)s)") % {"currency": figures.currency}
+    writer.writerow([str(title) if key != "revenue" else revenue for key, title in COLUMNS])
     for row in [*figures.rows, figures.total]:
-        shown = _display(row)
+        shown = _display(row, figures.currency)
         # A spreadsheet runs a cell that starts with = + - @: a stylist's name is text.
         shown["label"] = "'" + shown["label"] if shown["label"][:1] in "=+-@\t\r" else shown["label"]
         writer.writerow([shown[key] for key, _ in COLUMNS])
