@@ -15,14 +15,16 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Q
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 
 from chairtime.booking.models import Appointment, Salon, Stylist
 
 
 class Role(models.TextChoices):
-    MANAGER = "manager", "Owner or manager"
-    FRONT_DESK = "desk", "Front desk"
-    STYLIST = "stylist", "Stylist"
+    MANAGER = "manager", _("Owner or manager")
+    FRONT_DESK = "desk", _("Front desk")
+    STYLIST = "stylist", _("Stylist")
 
 
 class StaffMember(models.Model):
@@ -40,7 +42,7 @@ class StaffMember(models.Model):
         null=True,
         blank=True,
         related_name="staff_member",
-        help_text="For a stylist's account: which stylist they are.",
+        help_text=_("For a stylist's account: which stylist they are."),
     )
 
     class Meta:
@@ -58,9 +60,11 @@ class StaffMember(models.Model):
 
     def clean(self) -> None:
         if self.role == Role.STYLIST and self.stylist_id is None:
-            raise ValidationError({"stylist": "A stylist's account must say which stylist they are."})
+            raise ValidationError(
+                {"stylist": gettext("A stylist's account must say which stylist they are.")}
+            )
         if self.role != Role.STYLIST and self.stylist_id is not None:
-            raise ValidationError({"stylist": "Only a stylist's account names a stylist."})
+            raise ValidationError({"stylist": gettext("Only a stylist's account names a stylist.")})
 
     @property
     def is_manager(self) -> bool:
@@ -80,11 +84,11 @@ class StaffMember(models.Model):
 
 
 class Attendance(models.TextChoices):
-    BOOKED = "booked", "Booked"
-    ARRIVED = "arrived", "Arrived"
-    IN_PROGRESS = "in_progress", "In progress"
-    COMPLETED = "completed", "Completed"
-    NO_SHOW = "no_show", "No-show"
+    BOOKED = "booked", _("Booked")
+    ARRIVED = "arrived", _("Arrived")
+    IN_PROGRESS = "in_progress", _("In progress")
+    COMPLETED = "completed", _("Completed")
+    NO_SHOW = "no_show", _("No-show")
 
 
 class AppointmentState(models.Model):
@@ -107,14 +111,14 @@ class AppointmentEvent(models.Model):
     """One change to an appointment made at the desk, with who and when."""
 
     class Kind(models.TextChoices):
-        BOOKED = "booked", "Booked at the desk"
-        MOVED = "moved", "Moved at the desk"
-        ARRIVED = "arrived", "Arrived"
-        IN_PROGRESS = "in_progress", "In progress"
-        COMPLETED = "completed", "Completed"
-        NO_SHOW = "no_show", "No-show"
-        CANCELLED_BY_CUSTOMER = "cancelled_customer", "Cancelled by the customer"
-        CANCELLED_BY_SALON = "cancelled_salon", "Cancelled by the salon"
+        BOOKED = "booked", _("Booked at the desk")
+        MOVED = "moved", _("Moved at the desk")
+        ARRIVED = "arrived", _("Arrived")
+        IN_PROGRESS = "in_progress", _("In progress")
+        COMPLETED = "completed", _("Completed")
+        NO_SHOW = "no_show", _("No-show")
+        CANCELLED_BY_CUSTOMER = "cancelled_customer", _("Cancelled by the customer")
+        CANCELLED_BY_SALON = "cancelled_salon", _("Cancelled by the salon")
 
     appointment = models.ForeignKey(Appointment, on_delete=models.CASCADE, related_name="desk_events")
     kind = models.CharField(max_length=24, choices=Kind.choices)
