@@ -22,7 +22,7 @@ from zoneinfo import ZoneInfo
 
 from django.db.models import Q
 from django.utils.formats import date_format, time_format
-from django.utils.translation import gettext, gettext_lazy
+from django.utils.translation import gettext, pgettext_lazy
 
 from chairtime.booking.availability import Policy, StylistSchedule, day_bounds
 from chairtime.booking.availability.rules import working_spans
@@ -224,7 +224,7 @@ def status_of(appointment: Appointment) -> str:
 
 # Lazy labels: each page shows them in its reader's language. "Cancelled" is the
 # desk's own word for Appointment.Status.CANCELLED (booking's label is not the desk's).
-STATUS_LABELS = {**dict(Attendance.choices), "cancelled": gettext_lazy("Cancelled")}
+STATUS_LABELS = {**dict(Attendance.choices), "cancelled": pgettext_lazy("appointment status", "Cancelled")}
 
 
 def layout(
@@ -387,7 +387,7 @@ class _Words:
         self.special_hours = gettext("Special hours %(hours)s")
         self.away = gettext("Away %(time)s")
         self.away_because = gettext("Away %(time)s: %(reason)s")
-        self.processing = gettext("Processing \u2013 free to book")
+        self.processing = gettext("Processing – free to book")  # noqa: RUF001 (xgettext reads no \u escape)
         self.setup = gettext("Set-up")
         self.cleanup = gettext("Clean-up")
         self.now = gettext("Now, %(time)s")

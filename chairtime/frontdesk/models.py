@@ -15,7 +15,7 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Q
-from django.utils.translation import gettext
+from django.utils.translation import gettext, pgettext_lazy
 from django.utils.translation import gettext_lazy as _
 
 from chairtime.booking.models import Appointment, Salon, Stylist
@@ -83,12 +83,15 @@ class StaffMember(models.Model):
         return not self.is_stylist or stylist_id == self.stylist_id
 
 
+# The statuses' words carry a context (xgettext needs it written out each time):
+# it keeps them apart from the same English words elsewhere ("Completed" as a
+# column of counted visits is plural in French and Spanish).
 class Attendance(models.TextChoices):
-    BOOKED = "booked", _("Booked")
-    ARRIVED = "arrived", _("Arrived")
-    IN_PROGRESS = "in_progress", _("In progress")
-    COMPLETED = "completed", _("Completed")
-    NO_SHOW = "no_show", _("No-show")
+    BOOKED = "booked", pgettext_lazy("appointment status", "Booked")
+    ARRIVED = "arrived", pgettext_lazy("appointment status", "Arrived")
+    IN_PROGRESS = "in_progress", pgettext_lazy("appointment status", "In progress")
+    COMPLETED = "completed", pgettext_lazy("appointment status", "Completed")
+    NO_SHOW = "no_show", pgettext_lazy("appointment status", "No-show")
 
 
 class AppointmentState(models.Model):
@@ -113,10 +116,10 @@ class AppointmentEvent(models.Model):
     class Kind(models.TextChoices):
         BOOKED = "booked", _("Booked at the desk")
         MOVED = "moved", _("Moved at the desk")
-        ARRIVED = "arrived", _("Arrived")
-        IN_PROGRESS = "in_progress", _("In progress")
-        COMPLETED = "completed", _("Completed")
-        NO_SHOW = "no_show", _("No-show")
+        ARRIVED = "arrived", pgettext_lazy("appointment status", "Arrived")
+        IN_PROGRESS = "in_progress", pgettext_lazy("appointment status", "In progress")
+        COMPLETED = "completed", pgettext_lazy("appointment status", "Completed")
+        NO_SHOW = "no_show", pgettext_lazy("appointment status", "No-show")
         CANCELLED_BY_CUSTOMER = "cancelled_customer", _("Cancelled by the customer")
         CANCELLED_BY_SALON = "cancelled_salon", _("Cancelled by the salon")
 

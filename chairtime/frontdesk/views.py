@@ -14,7 +14,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
-from django.utils.translation import gettext
+from django.utils.translation import gettext, pgettext_lazy
 from django.utils.translation import gettext_lazy as _
 
 from chairtime.booking import selectors
@@ -43,10 +43,10 @@ from chairtime.frontdesk.models import Attendance, StaffMember
 
 # What each button asks, and who may press it.
 ACTIONS = {
-    "arrived": (_("Arrived"), Attendance.ARRIVED),
-    "in_progress": (_("In progress"), Attendance.IN_PROGRESS),
-    "completed": (_("Completed"), Attendance.COMPLETED),
-    "no_show": (_("No-show"), Attendance.NO_SHOW),
+    "arrived": (pgettext_lazy("appointment status", "Arrived"), Attendance.ARRIVED),
+    "in_progress": (pgettext_lazy("appointment status", "In progress"), Attendance.IN_PROGRESS),
+    "completed": (pgettext_lazy("appointment status", "Completed"), Attendance.COMPLETED),
+    "no_show": (pgettext_lazy("appointment status", "No-show"), Attendance.NO_SHOW),
     "cancel_customer": (_("Cancel: the customer asked"), None),
     "cancel_salon": (_("Cancel: the salon cancels"), None),
 }
