@@ -10,7 +10,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from django.conf import settings
-from django.utils import timezone
+from django.utils import timezone, translation
 
 from chairtime.announcements.store import Announcement
 from chairtime.booking.models import Salon
@@ -19,6 +19,14 @@ pytestmark = pytest.mark.django_db
 
 LIST_URL = "/admin/announcements/"
 ADD_URL = "/admin/announcements/add/"
+
+
+@pytest.fixture(autouse=True)
+def default_language_afterwards():
+    """LocaleMiddleware leaves the last request's language active in the thread:
+    the next test on this worker gets the default back."""
+    yield
+    translation.deactivate()
 
 
 @pytest.fixture(autouse=True)

@@ -13,6 +13,7 @@ import pytest
 from django.conf import settings
 from django.test import Client
 from django.urls import reverse
+from django.utils import translation
 
 from chairtime.booking.tests.factories import AppointmentFactory
 from chairtime.formats import DASH
@@ -21,6 +22,14 @@ from chairtime.frontdesk.tests.conftest import DAY, NOW, logged_in
 from chairtime.frontdesk.tests.test_calendar import count_queries
 
 TODAY = date(2027, 3, 1)  # NOW's day: a Monday
+
+
+@pytest.fixture(autouse=True)
+def default_language_afterwards():
+    """LocaleMiddleware leaves the last request's language active in the thread:
+    the next test on this worker gets the default back."""
+    yield
+    translation.deactivate()
 
 
 def text(response) -> str:
