@@ -27,6 +27,7 @@ from django.shortcuts import render
 from django.urls import URLPattern, path, reverse
 from django.utils import timezone
 from django.utils.decorators import method_decorator
+from django.utils.translation import gettext, gettext_lazy, ngettext
 from django.views.decorators.http import require_http_methods
 
 from chairtime.announcements.forms import AnnouncementForm
@@ -43,11 +44,18 @@ logger = logging.getLogger("chairtime.announcements")
 PERMISSION = "booking.change_salon"
 _read_only = method_decorator(require_http_methods(["GET", "HEAD"]))
 _read_write = method_decorator(require_http_methods(["GET", "HEAD", "POST"]))
-UNAVAILABLE_MESSAGE = (
+UNAVAILABLE_MESSAGE = gettext_lazy(
     "The announcements store (DynamoDB) cannot be reached right now, so announcements "
     "cannot be shown or changed. The public pages keep working without them. "
     "Try again in a minute; if it persists, tell whoever runs the servers."
 )
+# What was done, one sentence each: a verb dropped into one sentence would not
+# agree in French and Spanish.
+DONE = {
+    "added": gettext_lazy("The announcement was added."),
+    "changed": gettext_lazy("The announcement was changed."),
+    "deleted": gettext_lazy("The announcement was deleted."),
+}
 
 
 def has_permission(request: HttpRequest) -> bool:
@@ -105,8 +113,14 @@ class AnnouncementAdminViews:
     def _saved_message(self, what: str) -> str:
         seconds = settings.ANNOUNCEMENTS_CACHE_SECONDS
         if not seconds:
-            return f"The announcement was {what}. The public pages show the change at once."
-        return f"The announcement was {what}. Every public page shows the change within {seconds} seconds."
+            when = gettext("The public pages show the change at once.")
+        else:
+            when = ngettext(
+                "Every public page shows the change within %(seconds)s second.",
+                "Every public page shows the change within %(seconds)s seconds.",
+                seconds,
+            ) % {"seconds": seconds}
+        return f"{DONE[what]} {when}"
 
     # --- views ----------------------------------------------------------------------------
 
@@ -119,11 +133,11 @@ class AnnouncementAdminViews:
             announcements = newest_first(get_store().list_all())
         except AnnouncementStoreError as e:
             _log_store_error(request, e, "list")
-            announcements, store_error = [], UNAVAILABLE_MESSAGE
+            announcements, store_error = [], str(UNAVAILABLE_MESSAGE)
         context = self._context(
             request,
             salon,
-            title="Announcements",
+            title=gettext("Announcements"),
             rows=[(a, a.status(now)) for a in announcements],
             store_error=store_error,
         )
@@ -144,7 +158,7 @@ class AnnouncementAdminViews:
             original = get_store().get(announcement_id)
         except AnnouncementStoreError as e:
             _log_store_error(request, e, "get")
-            return self._unavailable(request, salon, "Change announcement")
+            return self._unavailable(request, salon, gettext("Change announcement"))
         if original is None:
             raise Http404("No such announcement; it may have been deleted or have expired.")
         return self._form_view(request, salon, original=original)
@@ -168,7 +182,9 @@ class AnnouncementAdminViews:
                         get_store().put(announcement)
                     except AnnouncementStoreError as e:
                         _log_store_error(request, e, "put")
-                        store_error = UNAVAILABLE_MESSAGE + " Nothing was saved; your text is still below."
+                        store_error = (
+                            f"{UNAVAILABLE_MESSAGE} {gettext('Nothing was saved; your text is still below.')}"
+                        )
                     else:
                         messages.success(request, self._saved_message("changed" if original else "added"))
                         return HttpResponseRedirect(self._url("announcements_list"))
@@ -177,7 +193,7 @@ class AnnouncementAdminViews:
             context = self._context(
                 request,
                 salon,
-                title="Change announcement" if original else "Add announcement",
+                title=gettext("Change announcement") if original else gettext("Add announcement"),
                 original=original,
                 announcement_status=original.status(now) if original else None,
                 adminform=helpers.AdminForm(
@@ -206,18 +222,18 @@ class AnnouncementAdminViews:
                 if store.delete(announcement_id):
                     messages.success(request, self._saved_message("deleted"))
                 else:
-                    messages.info(request, "That announcement had already been deleted.")
+                    messages.info(request, gettext("That announcement had already been deleted."))
                 return HttpResponseRedirect(self._url("announcements_list"))
             announcement = store.get(announcement_id)
         except AnnouncementStoreError as e:
             _log_store_error(request, e, "delete")
-            return self._unavailable(request, salon, "Delete announcement")
+            return self._unavailable(request, salon, gettext("Delete announcement"))
         if announcement is None:
             raise Http404("No such announcement; it may have been deleted or have expired.")
         context = self._context(
             request,
             salon,
-            title="Delete announcement",
+            title=gettext("Delete announcement"),
             announcement=announcement,
             announcement_status=announcement.status(timezone.now()),
         )
@@ -225,7 +241,7 @@ class AnnouncementAdminViews:
             return render(request, "admin/announcements/delete.html", context)
 
     def _unavailable(self, request: HttpRequest, salon: Salon, title: str) -> HttpResponse:
-        context = self._context(request, salon, title=title, store_error=UNAVAILABLE_MESSAGE)
+        context = self._context(request, salon, title=title, store_error=str(UNAVAILABLE_MESSAGE))
         return render(request, "admin/announcements/unavailable.html", context, status=503)
 
 
@@ -244,13 +260,13 @@ def app_list_entry(request: HttpRequest) -> dict | None:
     current_app = getattr(request, "current_app", None)
     list_url = reverse("admin:announcements_list", current_app=current_app)
     return {
-        "name": "Announcements",
+        "name": gettext("Announcements"),
         "app_label": "announcements",
         "app_url": list_url,
         "has_module_perms": True,
         "models": [
             {
-                "name": "Announcements",
+                "name": gettext("Announcements"),
                 "object_name": "Announcement",
                 "admin_url": list_url,
                 "add_url": reverse("admin:announcements_add", current_app=current_app),

@@ -3,6 +3,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from django import forms
+from django.utils.translation import gettext, gettext_lazy
 
 from chairtime.announcements.store import MAX_TEXT_LENGTH, InvalidAnnouncement, check_announcement
 
@@ -26,19 +27,19 @@ class AnnouncementForm(forms.Form):
     """
 
     text = forms.CharField(
+        label=gettext_lazy("Text"),
         max_length=MAX_TEXT_LENGTH,
         widget=forms.Textarea(attrs={"rows": 4, "cols": 80}),
-        help_text=f"Shown on the public pages. Up to {MAX_TEXT_LENGTH} characters.",
     )
     starts_at = forms.DateTimeField(
         required=False,
         widget=LocalDateTimeInput,
-        help_text="Leave empty to show it as soon as it is saved.",
+        help_text=gettext_lazy("Leave empty to show it as soon as it is saved."),
     )
     ends_at = forms.DateTimeField(
         required=False,
         widget=LocalDateTimeInput,
-        help_text=(
+        help_text=gettext_lazy(
             "Leave empty to show it until you delete it. "
             "An announcement is deleted automatically 30 days after it ends."
         ),
@@ -47,8 +48,12 @@ class AnnouncementForm(forms.Form):
     def __init__(self, *args, now: datetime, time_zone_name: str, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self.now = now
-        self.fields["starts_at"].label = f"Show from ({time_zone_name} time)"
-        self.fields["ends_at"].label = f"Show until ({time_zone_name} time)"
+        # Per request, in the reader's language: they hold a number and a zone.
+        self.fields["text"].help_text = gettext("Shown on the public pages. Up to %(limit)s characters.") % {
+            "limit": MAX_TEXT_LENGTH
+        }
+        self.fields["starts_at"].label = gettext("Show from (%(zone)s time)") % {"zone": time_zone_name}
+        self.fields["ends_at"].label = gettext("Show until (%(zone)s time)") % {"zone": time_zone_name}
 
     def _unchanged_to_the_minute(self, name: str) -> bool:
         """The picker shows minutes only; an untouched time keeps its stored seconds."""
@@ -75,5 +80,7 @@ class AnnouncementForm(forms.Form):
         # Only a new or changed end is checked: fixing a typo in an announcement
         # that has already ended must stay possible.
         if ends_at is not None and not ends_at_unchanged and ends_at <= self.now:
-            self.add_error("ends_at", "That time has already passed, so the announcement would never show.")
+            self.add_error(
+                "ends_at", gettext("That time has already passed, so the announcement would never show.")
+            )
         return cleaned

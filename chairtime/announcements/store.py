@@ -49,6 +49,7 @@ from django.conf import settings
 from django.core.cache import cache
 from django.core.signals import setting_changed
 from django.utils import timezone
+from django.utils.translation import gettext
 
 from chairtime.ops import metrics
 
@@ -109,18 +110,24 @@ def check_announcement(*, text: str, starts_at: datetime | None, ends_at: dateti
     same rules, so the messages live here once.
     """
     if not isinstance(text, str) or not text.strip():
-        raise InvalidAnnouncement("text", "An announcement needs some text.")
+        raise InvalidAnnouncement("text", gettext("An announcement needs some text."))
     if len(text) > MAX_TEXT_LENGTH:
         raise InvalidAnnouncement(
-            "text", f"Keep it to {MAX_TEXT_LENGTH} characters or fewer (this has {len(text)})."
+            "text",
+            gettext("Keep it to %(limit)s characters or fewer (this has %(length)s).")
+            % {"limit": MAX_TEXT_LENGTH, "length": len(text)},
         )
     for name, value in (("starts_at", starts_at), ("ends_at", ends_at)):
         if value is not None and (not isinstance(value, datetime) or timezone.is_naive(value)):
-            raise InvalidAnnouncement(name, "A time must include its time zone (UTC offset).")
+            raise InvalidAnnouncement(name, gettext("A time must include its time zone (UTC offset)."))
         if value is not None and not FIRST_YEAR <= value.year <= LAST_YEAR:
-            raise InvalidAnnouncement(name, f"Give a time between the years {FIRST_YEAR} and {LAST_YEAR}.")
+            raise InvalidAnnouncement(
+                name,
+                gettext("Give a time between the years %(first)s and %(last)s.")
+                % {"first": FIRST_YEAR, "last": LAST_YEAR},
+            )
     if starts_at is not None and ends_at is not None and ends_at <= starts_at:
-        raise InvalidAnnouncement("ends_at", "The end must be after the start.")
+        raise InvalidAnnouncement("ends_at", gettext("The end must be after the start."))
 
 
 class Status(StrEnum):
@@ -130,7 +137,13 @@ class Status(StrEnum):
 
     @property
     def label(self) -> str:
-        return {"scheduled": "Scheduled", "visible": "Visible now", "expired": "Expired"}[self.value]
+        """In the reader's language (the back office's lists and pages)."""
+        labels = {
+            "scheduled": gettext("Scheduled"),
+            "visible": gettext("Visible now"),
+            "expired": gettext("Expired"),
+        }
+        return labels[self.value]
 
 
 @dataclass(frozen=True)

@@ -17,6 +17,7 @@ from django.contrib.auth.views import redirect_to_login
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.urls import reverse
+from django.utils.translation import gettext_lazy as _
 
 from chairtime.frontdesk.models import Role, StaffMember
 
@@ -24,6 +25,14 @@ ALL_ROLES = frozenset(Role)
 DESK_ROLES = frozenset({Role.MANAGER, Role.FRONT_DESK})
 
 View = Callable[..., HttpResponse]
+
+# Whole sentences per role: a label dropped into one sentence reads wrong in French
+# and Spanish (gender, articles, capitals).
+NOT_FOR_ROLE = {
+    Role.MANAGER: _("This page is not part of what an owner or manager account may use."),
+    Role.FRONT_DESK: _("This page is not part of what a front desk account may use."),
+    Role.STYLIST: _("This page is not part of what a stylist account may use."),
+}
 
 
 class Refused(Exception):
@@ -69,14 +78,11 @@ def desk_view(roles: frozenset[Role] = ALL_ROLES) -> Callable[[View], View]:
             if staff is None:
                 return forbidden(
                     request,
-                    "Your account has no role at the front desk. Ask the salon's manager to give you one.",
+                    _("Your account has no role at the front desk. Ask the salon's manager to give you one."),
                 )
             request.staff = staff  # type: ignore[attr-defined]
             if staff.role not in roles:
-                return forbidden(
-                    request,
-                    f"This page is not part of what a {staff.get_role_display().lower()} account may use.",
-                )
+                return forbidden(request, NOT_FOR_ROLE[staff.role])
             try:
                 response = view(request, *args, **kwargs)
             except Refused as refused:

@@ -16,11 +16,13 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, time, timedelta
 from itertools import pairwise
 from zoneinfo import ZoneInfo
 
 from django.db.models import Q
+from django.utils.formats import date_format, time_format
+from django.utils.translation import gettext, pgettext_lazy
 
 from chairtime.booking.availability import Policy, StylistSchedule, day_bounds
 from chairtime.booking.availability.rules import working_spans
@@ -224,7 +226,9 @@ def status_of(appointment: Appointment) -> str:
     return attendance_of(appointment)
 
 
-STATUS_LABELS = {**dict(Attendance.choices), "cancelled": "Cancelled"}
+# Lazy labels: each page shows them in its reader's language. "Cancelled" is the
+# desk's own word for Appointment.Status.CANCELLED (booking's label is not the desk's).
+STATUS_LABELS = {**dict(Attendance.choices), "cancelled": pgettext_lazy("appointment status", "Cancelled")}
 
 
 def layout(
@@ -243,6 +247,8 @@ def layout(
     tz = salon.tz
     today = now.astimezone(tz).date()
     step = timedelta(minutes=salon.slot_minutes)
+    # Translated once per page, not once per block: a busy day has hundreds.
+    words = _Words()
 
     def wall_minute(instant: datetime, day: date) -> int:
         local = instant.astimezone(tz)
@@ -306,10 +312,10 @@ def layout(
             index += 1
             blocks = column.blocks
             if day in schedule.closures:
-                column.closed = schedule.closures[day] or "Closed"
+                column.closed = schedule.closures[day] or words.closed
             note = schedule.special_notes.get((s.pk, day)) or schedule.special_notes.get((None, day))
             if note and not column.closed:
-                column.note = f"Special hours {note}"
+                column.note = words.special_hours % {"hours": note}
             spans = working[(s.pk, day)]
             for a, b in spans:
                 if block := place("work", a, b, day, status="special" if note else ""):
@@ -320,8 +326,11 @@ def layout(
                 if t.start < day_end and t.end > day_start
             ]
             for a, b, reason in away:
-                label = f"Away {format_time_range(a.astimezone(tz), b.astimezone(tz))}" + (
-                    f": {reason}" if reason else ""
+                span = format_time_range(a.astimezone(tz), b.astimezone(tz))
+                label = (
+                    (words.away_because % {"time": span, "reason": reason})
+                    if reason
+                    else (words.away % {"time": span})
                 )
                 if block := place("away", a, b, day, label=label):
                     blocks.append(block)
@@ -350,29 +359,44 @@ def layout(
                     blocks.append(block)
                 for kind, a, b in _phases(appointment, holds):
                     text = (
-                        "Processing \u2013 free to book"
+                        words.processing
                         if kind == "gap"
-                        else ("Set-up" if b <= appointment.starts_at else "Clean-up")
+                        else (words.setup if b <= appointment.starts_at else words.cleanup)
                     )
                     if block := place(kind, a, b, day, label=text):
                         blocks.append(block)
             if may_book_for(s.pk) and not column.closed:
-                blocks.extend(_free_slots(spans, busy, away, step, now, day, place, s, book_url, tz))
-            now_label = f"Now, {format_time(now.astimezone(tz))}"
+                blocks.extend(_free_slots(spans, busy, away, step, now, day, place, s, book_url, tz, words))
+            now_label = words.now % {"time": format_time(now.astimezone(tz))}
             is_now = day == today and day_start <= now < day_end
             if is_now and (block := place("now", now, now, day, label=now_label)):
                 blocks.append(block)
             for block in blocks:
                 block.place_in(column.index)
             columns.append(column)
-        groups.append(Group(day, day.strftime("%A %-d %B"), day == today, columns))
-    hours = [Block("hour", row(m), 60 // ROW_MINUTES, label=_minute_label(m)) for m in range(first, last, 60)]
+        groups.append(Group(day, date_format(day, "DAY_FORMAT"), day == today, columns))
+    hours = [Block("hour", row(m), 60 // ROW_MINUTES, label=_hour_label(m)) for m in range(first, last, 60)]
     return Calendar(groups, hours, first, last, cancelled, count)
 
 
-def _minute_label(minute: int) -> str:
-    hour = minute // 60 % 24
-    return f"{hour % 12 or 12}:00 {'AM' if hour < 12 else 'PM'}"
+def _hour_label(minute: int) -> str:
+    """The time axis: "9:00 AM" in English, "09:00" in French and Spanish."""
+    return time_format(time(minute // 60 % 24), "TIME_FORMAT")
+
+
+class _Words:
+    """The grid's words in the active language, each translated once per page."""
+
+    def __init__(self) -> None:
+        self.closed = gettext("Closed")
+        self.special_hours = gettext("Special hours %(hours)s")
+        self.away = gettext("Away %(time)s")
+        self.away_because = gettext("Away %(time)s: %(reason)s")
+        self.processing = gettext("Processing – free to book")  # noqa: RUF001 (xgettext reads no \u escape)
+        self.setup = gettext("Set-up")
+        self.cleanup = gettext("Clean-up")
+        self.now = gettext("Now, %(time)s")
+        self.book = gettext("Book %(stylist)s at %(time)s")
 
 
 def _phases(appointment: Appointment, holds: list[tuple[datetime, datetime]]):
@@ -393,7 +417,7 @@ def _phases(appointment: Appointment, holds: list[tuple[datetime, datetime]]):
             yield "gap", b, a
 
 
-def _free_slots(spans, busy, away, step, now, day, place, stylist, book_url, tz) -> list[Block]:
+def _free_slots(spans, busy, away, step, now, day, place, stylist, book_url, tz, words) -> list[Block]:
     """A link on every start of the stylist's grid (each working interval steps
     from its own start, as the booking rules do) whose slot is free."""
     taken = sorted([*busy, *((a, b) for a, b, _ in away)])
@@ -409,7 +433,7 @@ def _free_slots(spans, busy, away, step, now, day, place, stylist, book_url, tz)
                     t,
                     end,
                     day,
-                    label=f"Book {stylist.name} at {format_time(local)}",
+                    label=words.book % {"stylist": stylist.name, "time": format_time(local)},
                     url=book_url(stylist, local),
                 ):
                     found.append(block)

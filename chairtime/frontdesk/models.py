@@ -15,14 +15,16 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Q
+from django.utils.translation import gettext, pgettext_lazy
+from django.utils.translation import gettext_lazy as _
 
 from chairtime.booking.models import Appointment, Salon, Stylist
 
 
 class Role(models.TextChoices):
-    MANAGER = "manager", "Owner or manager"
-    FRONT_DESK = "desk", "Front desk"
-    STYLIST = "stylist", "Stylist"
+    MANAGER = "manager", _("Owner or manager")
+    FRONT_DESK = "desk", _("Front desk")
+    STYLIST = "stylist", _("Stylist")
 
 
 class StaffMember(models.Model):
@@ -40,7 +42,7 @@ class StaffMember(models.Model):
         null=True,
         blank=True,
         related_name="staff_member",
-        help_text="For a stylist's account: which stylist they are.",
+        help_text=_("For a stylist's account: which stylist they are."),
     )
 
     class Meta:
@@ -58,9 +60,11 @@ class StaffMember(models.Model):
 
     def clean(self) -> None:
         if self.role == Role.STYLIST and self.stylist_id is None:
-            raise ValidationError({"stylist": "A stylist's account must say which stylist they are."})
+            raise ValidationError(
+                {"stylist": gettext("A stylist's account must say which stylist they are.")}
+            )
         if self.role != Role.STYLIST and self.stylist_id is not None:
-            raise ValidationError({"stylist": "Only a stylist's account names a stylist."})
+            raise ValidationError({"stylist": gettext("Only a stylist's account names a stylist.")})
 
     @property
     def is_manager(self) -> bool:
@@ -85,12 +89,15 @@ class StaffMember(models.Model):
         return not self.is_stylist or stylist_id == self.stylist_id
 
 
+# The statuses' words carry a context (xgettext needs it written out each time):
+# it keeps them apart from the same English words elsewhere ("Completed" as a
+# column of counted visits is plural in French and Spanish).
 class Attendance(models.TextChoices):
-    BOOKED = "booked", "Booked"
-    ARRIVED = "arrived", "Arrived"
-    IN_PROGRESS = "in_progress", "In progress"
-    COMPLETED = "completed", "Completed"
-    NO_SHOW = "no_show", "No-show"
+    BOOKED = "booked", pgettext_lazy("appointment status", "Booked")
+    ARRIVED = "arrived", pgettext_lazy("appointment status", "Arrived")
+    IN_PROGRESS = "in_progress", pgettext_lazy("appointment status", "In progress")
+    COMPLETED = "completed", pgettext_lazy("appointment status", "Completed")
+    NO_SHOW = "no_show", pgettext_lazy("appointment status", "No-show")
 
 
 class AppointmentState(models.Model):
@@ -113,14 +120,14 @@ class AppointmentEvent(models.Model):
     """One change to an appointment made at the desk, with who and when."""
 
     class Kind(models.TextChoices):
-        BOOKED = "booked", "Booked at the desk"
-        MOVED = "moved", "Moved at the desk"
-        ARRIVED = "arrived", "Arrived"
-        IN_PROGRESS = "in_progress", "In progress"
-        COMPLETED = "completed", "Completed"
-        NO_SHOW = "no_show", "No-show"
-        CANCELLED_BY_CUSTOMER = "cancelled_customer", "Cancelled by the customer"
-        CANCELLED_BY_SALON = "cancelled_salon", "Cancelled by the salon"
+        BOOKED = "booked", _("Booked at the desk")
+        MOVED = "moved", _("Moved at the desk")
+        ARRIVED = "arrived", pgettext_lazy("appointment status", "Arrived")
+        IN_PROGRESS = "in_progress", pgettext_lazy("appointment status", "In progress")
+        COMPLETED = "completed", pgettext_lazy("appointment status", "Completed")
+        NO_SHOW = "no_show", pgettext_lazy("appointment status", "No-show")
+        CANCELLED_BY_CUSTOMER = "cancelled_customer", _("Cancelled by the customer")
+        CANCELLED_BY_SALON = "cancelled_salon", _("Cancelled by the salon")
 
     appointment = models.ForeignKey(Appointment, on_delete=models.CASCADE, related_name="desk_events")
     kind = models.CharField(max_length=24, choices=Kind.choices)

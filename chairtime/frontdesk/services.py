@@ -12,6 +12,7 @@ from datetime import datetime
 
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
+from django.utils.translation import gettext
 
 from chairtime.booking import services as booking
 from chairtime.booking.models import Appointment
@@ -36,6 +37,12 @@ class DeskError(Exception):
     def __init__(self, message: str) -> None:
         super().__init__(message)
         self.message = message
+
+
+def _marked(attendance: str) -> str:
+    """An attendance's label inside a sentence ("already marked arrived"): lower
+    case in English, French and Spanish alike."""
+    return str(Attendance(attendance).label).lower()
 
 
 def _record(appointments: Sequence[Appointment], kind: str, user: AbstractBaseUser, now: datetime) -> None:
@@ -74,23 +81,25 @@ def appointment_mark(
     people at the desk pressing buttons at once change it one after the other,
     each seeing the other's change."""
     if attendance not in TRANSITIONS:
-        raise DeskError("That is not a change the desk can make.")
+        raise DeskError(gettext("That is not a change the desk can make."))
     with transaction.atomic():
         appointment = lock_appointment(appointment_id)
         if appointment is None:
-            raise DeskError("That appointment does not exist.")
+            raise DeskError(gettext("That appointment does not exist."))
         if appointment.status != Appointment.Status.CONFIRMED:
-            raise DeskError("This appointment is cancelled, so its attendance cannot change.")
+            raise DeskError(gettext("This appointment is cancelled, so its attendance cannot change."))
         current = current_attendance(appointment)
         allowed, after_start = TRANSITIONS[attendance]
         if current not in allowed:
             raise DeskError(
-                f"This appointment is already marked {Attendance(current).label.lower()}, "
-                f"so it cannot be marked {Attendance(attendance).label.lower()}."
+                gettext("This appointment is already marked %(current)s, so it cannot be marked %(new)s.")
+                % {"current": _marked(current), "new": _marked(attendance)}
             )
         if after_start and now < appointment.starts_at:
-            label = Attendance(attendance).label.lower()
-            raise DeskError(f"This appointment has not started yet, so it cannot be marked {label}.")
+            raise DeskError(
+                gettext("This appointment has not started yet, so it cannot be marked %(new)s.")
+                % {"new": _marked(attendance)}
+            )
         AppointmentState.objects.update_or_create(
             appointment=appointment,
             defaults={"attendance": attendance, "changed_at": now, "changed_by": user},
@@ -108,7 +117,8 @@ def appointment_cancel(
     state = AppointmentState.objects.filter(appointment_id=appointment_id).first()
     if state is not None and state.attendance != Attendance.BOOKED:
         raise DeskError(
-            f"The customer is marked {state.get_attendance_display().lower()}: it is too late to cancel."
+            gettext("The customer is marked %(current)s: it is too late to cancel.")
+            % {"current": _marked(state.attendance)}
         )
     appointment = booking.appointment_cancel(appointment_id=appointment_id, now=now)
     visit = (

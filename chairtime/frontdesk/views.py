@@ -14,6 +14,8 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.translation import gettext, pgettext_lazy
+from django.utils.translation import gettext_lazy as _
 
 from chairtime.booking import selectors
 from chairtime.booking import services as booking
@@ -41,12 +43,20 @@ from chairtime.frontdesk.models import Attendance, StaffMember
 
 # What each button asks, and who may press it.
 ACTIONS = {
-    "arrived": ("Arrived", Attendance.ARRIVED),
-    "in_progress": ("In progress", Attendance.IN_PROGRESS),
-    "completed": ("Completed", Attendance.COMPLETED),
-    "no_show": ("No-show", Attendance.NO_SHOW),
-    "cancel_customer": ("Cancel: the customer asked", None),
-    "cancel_salon": ("Cancel: the salon cancels", None),
+    "arrived": (pgettext_lazy("appointment status", "Arrived"), Attendance.ARRIVED),
+    "in_progress": (pgettext_lazy("appointment status", "In progress"), Attendance.IN_PROGRESS),
+    "completed": (pgettext_lazy("appointment status", "Completed"), Attendance.COMPLETED),
+    "no_show": (pgettext_lazy("appointment status", "No-show"), Attendance.NO_SHOW),
+    "cancel_customer": (_("Cancel: the customer asked"), None),
+    "cancel_salon": (_("Cancel: the salon cancels"), None),
+}
+# What the page says once a button worked: whole sentences, so each language
+# words them its own way.
+MARKED = {
+    "arrived": _("Marked arrived."),
+    "in_progress": _("Marked in progress."),
+    "completed": _("Marked completed."),
+    "no_show": _("Marked no-show."),
 }
 STYLIST_ACTIONS = {"arrived", "in_progress", "completed", "no_show"}
 
@@ -75,9 +85,10 @@ def _day_param(request: HttpRequest, today: date, back: str) -> date:
     if day is None:
         raise PageProblem(
             400,
-            f"That is not a date. Use the form YYYY-MM-DD, for example {today.isoformat()}.",
+            gettext("That is not a date. Use the form YYYY-MM-DD, for example %(today)s.")
+            % {"today": today.isoformat()},
             back_url=reverse(back),
-            back_label="Show today",
+            back_label=gettext("Show today"),
         )
     return day
 
@@ -183,7 +194,7 @@ def day(request: HttpRequest) -> HttpResponse:
         "today_url": url,
         "other_url": f"{reverse('frontdesk:week')}?date={shown:%Y-%m-%d}"
         + (f"&stylist={staff.stylist_id}" if staff.is_stylist else ""),
-        "other_label": "Week",
+        "other_label": gettext("Week view"),
     }
     return _render_calendar(request, stylists=stylists, days=[shown], now=now, extra=extra)
 
@@ -204,7 +215,7 @@ def week(request: HttpRequest) -> HttpResponse:
         raw = str(staff.stylist_id)
     if raw in ("", "all"):
         if staff.is_stylist:
-            refuse("A stylist's account shows only their own calendar.")
+            refuse(gettext("A stylist's account shows only their own calendar."))
         stylists = calendar.stylists_for(days[0], days[-1], salon.tz)
         who = "all"
     else:
@@ -212,26 +223,26 @@ def week(request: HttpRequest) -> HttpResponse:
         if stylist is None:
             raise PageProblem(
                 404,
-                "There is no such stylist.",
+                gettext("There is no such stylist."),
                 back_url=reverse("frontdesk:week"),
-                back_label="Show everyone",
+                back_label=gettext("Show everyone"),
             )
         if not staff.may_see_stylist(stylist.pk):
-            refuse("A stylist's account shows only their own calendar, not another stylist's.")
+            refuse(gettext("A stylist's account shows only their own calendar, not another stylist's."))
         stylists = [stylist]
         who = str(stylist.pk)
     url = reverse("frontdesk:week")
     suffix = f"&stylist={who}"
     extra = {
         "view": "week",
-        "title": f"Week of {format_long_day(first)}",
+        "title": gettext("Week of %(day)s") % {"day": format_long_day(first)},
         "is_today": first <= today <= days[-1],
         "shown": shown,
         "prev_url": f"{url}?date={first - timedelta(days=7):%Y-%m-%d}{suffix}",
         "next_url": f"{url}?date={first + timedelta(days=7):%Y-%m-%d}{suffix}",
         "today_url": f"{url}?stylist={who}",
         "other_url": f"{reverse('frontdesk:day')}?date={shown:%Y-%m-%d}",
-        "other_label": "Day",
+        "other_label": gettext("Day view"),
         "who": who,
         "stylist_choices": [] if staff.is_stylist else Stylist.objects.filter(is_active=True),
     }
@@ -258,7 +269,7 @@ def book(request: HttpRequest) -> HttpResponse:
             data = form.cleaned_data
             start = parse_start(f"{data['time']:%H:%M}", data["date"], salon.tz)
             if start is None:
-                form.add_error("time", "That time does not exist on that day (the clocks change).")
+                form.add_error("time", gettext("That time does not exist on that day (the clocks change)."))
             else:
                 now = timezone.now()
                 services = list(data["services"])
@@ -282,7 +293,11 @@ def book(request: HttpRequest) -> HttpResponse:
                 else:
                     if not appointments[0].desk_events.exists():
                         desk.record_booked(appointments, user=request.user, now=now)
-                    messages.success(request, f"Booked {data['customer_name']} with {data['stylist'].name}.")
+                    messages.success(
+                        request,
+                        gettext("Booked %(customer)s with %(stylist)s.")
+                        % {"customer": data["customer_name"], "stylist": data["stylist"].name},
+                    )
                     _join_card(request, salon, data, appointments, now)
                     return redirect("frontdesk:appointment", appointment_id=appointments[0].pk)
         if status == 200:
@@ -359,7 +374,9 @@ def _join_card(request: HttpRequest, salon: Salon, data: dict, appointments: lis
     try:
         client_cards.attach(client=card, appointment_ids=[a.pk for a in appointments], now=now)
     except client_cards.ClientError as error:
-        messages.warning(request, f"The visit is booked but not on the client's card: {error}")
+        messages.warning(
+            request, gettext("The visit is booked but not on the client's card: %(why)s") % {"why": error}
+        )
 
 
 def _local_span(salon: Salon, first: Appointment, last: Appointment) -> str:
@@ -373,9 +390,9 @@ def _visible_appointment(request: HttpRequest, appointment_id: int) -> Appointme
     staff: StaffMember = request.staff  # type: ignore[attr-defined]
     appointment = selectors.appointment_get(appointment_id)
     if appointment is None:
-        raise PageProblem(404, "There is no such appointment.", back_url=reverse("frontdesk:day"))
+        raise PageProblem(404, gettext("There is no such appointment."), back_url=reverse("frontdesk:day"))
     if not staff.may_see_stylist(appointment.stylist_id):
-        refuse("A stylist's account shows only their own appointments.")
+        refuse(gettext("A stylist's account shows only their own appointments."))
     return appointment
 
 
@@ -431,9 +448,9 @@ def status(request: HttpRequest, appointment_id: int) -> HttpResponse:
     action = request.POST.get("action", "")
     if action not in dict(_actions_for(staff)):
         if action in ACTIONS:
-            refuse("Only the front desk and managers can cancel appointments.")
+            refuse(gettext("Only the front desk and managers can cancel appointments."))
         raise PageProblem(
-            400, "That is not a change the desk can make.", back_url=_appointment_url(appointment)
+            400, gettext("That is not a change the desk can make."), back_url=_appointment_url(appointment)
         )
     now = timezone.now()
     try:
@@ -441,12 +458,12 @@ def status(request: HttpRequest, appointment_id: int) -> HttpResponse:
             desk.appointment_cancel(
                 appointment_id=appointment.pk, by_salon=action == "cancel_salon", user=request.user, now=now
             )
-            messages.success(request, "Cancelled. The time is free again.")
+            messages.success(request, gettext("Cancelled. The time is free again."))
         else:
             desk.appointment_mark(
                 appointment_id=appointment.pk, attendance=ACTIONS[action][1], user=request.user, now=now
             )
-            messages.success(request, f"Marked {ACTIONS[action][0].lower()}.")
+            messages.success(request, str(MARKED[action]))
     except (BookingError, desk.DeskError) as error:
         messages.error(request, error.message)
         return _appointment_page(request, selectors.appointment_get(appointment.pk), status=409)
@@ -489,7 +506,7 @@ def move(request: HttpRequest, appointment_id: int) -> HttpResponse:
         if wants_json:
             return JsonResponse({"error": "A cancelled appointment cannot be moved."}, status=409)
         raise PageProblem(
-            409, "A cancelled appointment cannot be moved.", back_url=_appointment_url(appointment)
+            409, gettext("A cancelled appointment cannot be moved."), back_url=_appointment_url(appointment)
         )
     visit = selectors.visit_appointment_list(appointment)
     status = 200
@@ -499,7 +516,7 @@ def move(request: HttpRequest, appointment_id: int) -> HttpResponse:
             data = form.cleaned_data
             start = parse_start(f"{data['time']:%H:%M}", data["date"], salon.tz)
             if start is None:
-                form.add_error("time", "That time does not exist on that day (the clocks change).")
+                form.add_error("time", gettext("That time does not exist on that day (the clocks change)."))
             else:
                 if request.POST.get("time_of") == "appointment":
                     start = _visit_start(start, appointment, visit)
@@ -523,7 +540,7 @@ def move(request: HttpRequest, appointment_id: int) -> HttpResponse:
                     desk.record_moved(moved, user=request.user, now=now)
                     when = _local_span(salon, moved[0], moved[-1])
                     day_label = format_long_day(moved[0].starts_at.astimezone(salon.tz).date())
-                    message = f"Moved to {day_label}, {when}."
+                    message = gettext("Moved to %(day)s, %(time)s.") % {"day": day_label, "time": when}
                     messages.success(request, message)
                     if wants_json:
                         return JsonResponse({"message": message})
@@ -544,5 +561,18 @@ def move(request: HttpRequest, appointment_id: int) -> HttpResponse:
         "visit": visit,
         "time": _local_span(salon, visit[0], visit[-1]),
         "day_label": format_long_day(visit[0].starts_at.astimezone(salon.tz).date()),
+        "summary": _visit_summary(visit),
     }
     return render(request, "frontdesk/move.html", context, status=status)
+
+
+def _visit_summary(visit: list[Appointment]) -> str:
+    """ "Cut with Ana, then Colour with Ben": each language orders its own words."""
+    pieces = [
+        gettext("%(service)s with %(stylist)s") % {"service": a.service.name, "stylist": a.stylist.name}
+        for a in visit
+    ]
+    summary = pieces[0]
+    for later in pieces[1:]:
+        summary = gettext("%(earlier)s, then %(later)s") % {"earlier": summary, "later": later}
+    return summary

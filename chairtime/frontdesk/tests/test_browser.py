@@ -12,7 +12,9 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from axe_playwright_python.base import AxeResults
 from axe_playwright_python.sync_playwright import Axe
+from django.conf import settings
 from django.utils import timezone
 from playwright.sync_api import Browser, Page, expect
 
@@ -20,6 +22,7 @@ from chairtime.booking import services
 from chairtime.booking.models import Appointment
 from chairtime.booking.tests.fixtures import make_colour_salon
 from chairtime.clients.models import Client
+from chairtime.frontdesk import services as desk_services
 from chairtime.frontdesk.models import AppointmentEvent, Role, StaffMember
 
 pytestmark = pytest.mark.browser
@@ -275,3 +278,65 @@ def test_the_week_view_drags_an_appointment_to_another_day(
     kim.refresh_from_db()
     assert (kim.stylist_id, kim.starts_at) == (demo_tx.ana.pk, demo_tx.local(day + timedelta(days=1), 15))
     page.context.close()
+
+
+# --- axe in each language ---------------------------------------------------------
+
+
+def axe_counts(page) -> tuple[dict[str, int], AxeResults]:
+    """The page's WCAG violations, as elements by impact (axe-core's critical,
+    serious, moderate, minor), and axe's results for the failure's report."""
+    results = AXE.run(
+        page, options={"runOnly": {"type": "tag", "values": WCAG}, "resultTypes": ["violations"]}
+    )
+    counts = {"critical": 0, "serious": 0, "moderate": 0, "minor": 0}
+    for violation in results.response["violations"]:
+        counts[violation["impact"]] += len(violation["nodes"])
+    return counts, results
+
+
+@pytest.mark.parametrize("language", ["en", "fr", "es"])
+def test_the_desks_pages_pass_axe_in_each_language(
+    browser: Browser, live_server, demo_tx, django_user_model, language, capsys
+):
+    """The calendar (day and week), the booking page, an appointment and its move
+    page, each in English, French and Spanish: no critical or serious violation
+    (WCAG 2.2 A and AA). A translation changes what axe reads: the lang attribute,
+    the accessible names, the lengths of labels."""
+    colour = make_colour_salon(demo_tx)
+    day = demo_tx.next_working_day()
+    [appointment] = services.visit_book(
+        items=[services.ItemRequest(colour.colour.pk, demo_tx.ana.pk)],
+        start=demo_tx.local(day, 10),
+        customer_name="Priya Shah",
+        customer_email="priya@example.com",
+    )
+    user = django_user_model.objects.create_user(username="fred", password="a long pass phrase")
+    StaffMember.objects.create(user=user, role=Role.FRONT_DESK)
+    desk_services.record_booked([appointment], user=user, now=timezone.now())
+
+    context = browser.new_context(viewport={"width": 1440, "height": 900})
+    context.add_cookies([{"name": settings.LANGUAGE_COOKIE_NAME, "value": language, "url": live_server.url}])
+    page = context.new_page()
+    page.goto(f"{live_server.url}/desk/login/")
+    page.locator("#id_username").fill("fred")
+    page.locator("#id_password").fill("a long pass phrase")
+    page.locator(".desk-login form button[type=submit]").click()
+    expect(page.locator("nav.desk-nav")).to_be_visible()
+
+    found = {}
+    for name, path in (
+        ("day", f"/desk/day/?date={day}"),
+        ("week", f"/desk/week/?date={day}&stylist=all"),
+        ("book", f"/desk/book/?stylist={demo_tx.ana.pk}&start={day}T14:00"),
+        ("appointment", f"/desk/appointment/{appointment.pk}/"),
+        ("move", f"/desk/appointment/{appointment.pk}/move/"),
+    ):
+        page.goto(f"{live_server.url}{path}")
+        expect(page.locator("html")).to_have_attribute("lang", language)
+        counts, results = axe_counts(page)
+        found[name] = counts
+        assert counts["critical"] == counts["serious"] == 0, results.generate_report()
+    context.close()
+    with capsys.disabled():
+        print(f"\naxe, {language}: {found}")

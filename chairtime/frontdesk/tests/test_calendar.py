@@ -129,14 +129,15 @@ def test_the_week_shows_one_column_per_day(desk, demo):
     assert response.status_code == 200
     body = response.content.decode()
     days = [d.strip() for d in re.findall(r'<h2 class="cal__day[^"]*">([^<]+)', body)]
+    # The language's DAY_FORMAT (docs/languages.md): English puts the month first.
     assert days == [
-        "Monday 1 March",
-        "Tuesday 2 March",
-        "Wednesday 3 March",
-        "Thursday 4 March",
-        "Friday 5 March",
-        "Saturday 6 March",
-        "Sunday 7 March",
+        "Monday, March 1",
+        "Tuesday, March 2",
+        "Wednesday, March 3",
+        "Thursday, March 4",
+        "Friday, March 5",
+        "Saturday, March 6",
+        "Sunday, March 7",
     ]
     assert "Zoe" in text(body)
     everyone = desk.front.get(f"{WEEK_URL}?date={DAY}&stylist=all").content.decode()

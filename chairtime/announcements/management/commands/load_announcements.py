@@ -5,7 +5,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import BaseCommand, CommandError, no_translations
 from django.utils import timezone
 
 from chairtime.announcements.store import (
@@ -69,6 +69,9 @@ class Command(BaseCommand):
     def add_arguments(self, parser) -> None:
         parser.add_argument("file", type=Path, help="Path to the JSON file.")
 
+    # An operator's command: the rules' messages (store.check_announcement, translated
+    # for the back office) stay in English here, whatever language the process last used.
+    @no_translations
     def handle(self, *args, file: Path, **options) -> None:
         now = timezone.now()
         announcements = self._read(file, now)
