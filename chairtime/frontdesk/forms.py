@@ -9,6 +9,11 @@ from django import forms
 from chairtime.booking.models import Service, Stylist
 from chairtime.clients.models import Client
 
+# A date box (<input type="date">) holds only YYYY-MM-DD, whatever the page's language:
+# Django would write the language's own format (09/12/2026 in French), which the
+# browser drops, and the form comes back "Give a date."
+ISO_DATE = "%Y-%m-%d"
+
 
 class DeskBookingForm(forms.Form):
     services = forms.ModelMultipleChoiceField(
@@ -26,7 +31,7 @@ class DeskBookingForm(forms.Form):
     )
     date = forms.DateField(
         label="Date",
-        widget=forms.DateInput(attrs={"type": "date"}),
+        widget=forms.DateInput(attrs={"type": "date"}, format=ISO_DATE),
         error_messages={"invalid": "Give a date."},
     )
     time = forms.TimeField(
@@ -68,7 +73,7 @@ class DeskMoveForm(forms.Form):
 
     date = forms.DateField(
         label="New date",
-        widget=forms.DateInput(attrs={"type": "date"}),
+        widget=forms.DateInput(attrs={"type": "date"}, format=ISO_DATE),
         error_messages={"required": "Give a date.", "invalid": "Give a date."},
     )
     time = forms.TimeField(
