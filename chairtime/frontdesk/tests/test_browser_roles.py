@@ -69,7 +69,7 @@ class Journey:
     base_url: str
     demo: DemoSalon
     day: date
-    clock: time_machine.Coordinates
+    clock: time_machine.Traveller
 
     def _(self, msgid: str) -> str:
         return translated(self.lang, msgid)
