@@ -15,7 +15,7 @@ PYTEST_ARGS ?=
 # pytest-xdist workers for the suites without a browser (auto: one per core).
 PYTEST_WORKERS ?= auto
 BROWSER_TESTS := chairtime/booking/tests/test_browser.py chairtime/frontdesk/tests/test_browser.py \
-  chairtime/clients/tests/test_browser.py
+  chairtime/frontdesk/tests/test_browser_roles.py chairtime/clients/tests/test_browser.py
 IGNORE_BROWSER_TESTS := $(foreach t,$(BROWSER_TESTS),--ignore=$(t))
 # The browser tests run in a pytest process of their own (see test_browser.py).
 # $(2): --database-tests-only on PostgreSQL and MariaDB, where a test that uses no

@@ -64,7 +64,8 @@ def report(request: HttpRequest) -> HttpResponse:
     salon = Salon.cached()
     now = timezone.now()
     today = now.astimezone(salon.tz).date()
-    context: dict = {"salon": salon, "max_days": MAX_DAYS}
+    # The staff member draws the desk's navigation (frontdesk/base.html), as on every desk page.
+    context: dict = {"salon": salon, "max_days": MAX_DAYS, "staff": request.staff}  # type: ignore[attr-defined]
     try:
         last_day = _day(
             request.GET.get("to"),

@@ -148,6 +148,14 @@ def test_the_manager_sees_the_report_and_downloads_it(manager):
     assert by_name["All stylists"][7] == "1"
 
 
+@pytest.mark.parametrize("query", [{}, {"from": "2027-02-30"}])
+def test_the_report_page_keeps_the_desks_navigation(manager, query):
+    # The desk's pages share one navigation (and the way to sign out): a report, or
+    # a bad range's 400, is no dead end.
+    page = manager.get("/desk/reports/", query).content.decode()
+    assert 'aria-label="Front desk"' in page and 'action="/desk/logout/"' in page
+
+
 @pytest.mark.parametrize(
     ("query", "message"),
     [
