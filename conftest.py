@@ -25,6 +25,19 @@ def _fresh_cache():
     catalog.clear()
 
 
+@pytest.fixture(autouse=True)
+def _default_language():
+    """Every test starts in the default language. LocaleMiddleware activates each
+    request's language in the thread and leaves it there: after a test that sent
+    Accept-Language: fr, the next one's service calls would book in French (the
+    visit keeps it) and its e-mails be written in French."""
+    from django.utils import translation
+
+    translation.deactivate()
+    yield
+    translation.deactivate()
+
+
 # --- make test: the tests that do not touch the database run once -------------------
 # The PostgreSQL and MariaDB runs of `make test` pass --database-tests-only: a test
 # that asks for no database (pure booking rules, the deploy tools) cannot answer

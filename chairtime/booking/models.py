@@ -609,6 +609,10 @@ class Visit(models.Model):
 
     salon = models.ForeignKey(Salon, on_delete=models.CASCADE, related_name="visits", default=1)
     created_at = models.DateTimeField()
+    # The language the customer booked in: its e-mails are written in it, whatever
+    # the worker's (docs/messages.md). db_default: the previous release inserts
+    # visits without this column.
+    language = models.CharField(max_length=8, choices=settings.LANGUAGES, default="en", db_default="en")
 
     def __str__(self) -> str:
         return f"visit {self.pk} booked at {self.created_at:%Y-%m-%d %H:%M} UTC"
@@ -722,6 +726,8 @@ class WaitlistEntry(models.Model):
     created_at = models.DateTimeField()
     # When the entry left WAITING/OFFERED (booked, left, expired).
     closed_at = models.DateTimeField(null=True, blank=True)
+    # The language the customer joined in: the waitlist's e-mails are written in it.
+    language = models.CharField(max_length=8, choices=settings.LANGUAGES, default="en", db_default="en")
 
     class Meta:
         ordering = ["created_at", "pk"]

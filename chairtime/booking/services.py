@@ -55,9 +55,11 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 
+from django.conf import settings
 from django.db import DatabaseError, IntegrityError, transaction
 from django.db.models import Q, QuerySet
 from django.utils import timezone
+from django.utils.translation import get_language, get_supported_language_variant
 
 from chairtime.booking import availability, selectors
 from chairtime.booking.availability import Refusal
@@ -108,6 +110,23 @@ def lock_stylists(stylist_ids: Iterable[int]) -> list[int]:
         .select_for_update()
         .values_list("pk", flat=True),
     )
+
+
+def supported_language(code: str | None) -> str:
+    """``code`` as one of settings.LANGUAGES: "fr-ca" is "fr"; a language the
+    salon does not speak (or none) is settings.LANGUAGE_CODE."""
+    try:
+        return get_supported_language_variant(code or "")
+    except LookupError:
+        return settings.LANGUAGE_CODE
+
+
+def customer_language() -> str:
+    """The language the customer is using now: the one LocaleMiddleware activated
+    for their request (the switch, else Accept-Language; the API's too). Stored
+    with the visit or the waitlist place, because their e-mails are written later
+    by a worker that has no request (docs/messages.md)."""
+    return supported_language(get_language())
 
 
 def clear_lapsed_holds(stylist_ids: Iterable[int], resource_ids: Iterable[int], now: datetime) -> int:
@@ -271,6 +290,9 @@ def visit_book(
     else is relaxed: a start in the past, outside hours, off the grid, or over a
     stylist's or a resource's busy time is refused as for anyone.
 
+    The visit keeps the language active at the call (:func:`customer_language`):
+    its e-mails are written in it, and a move keeps it.
+
     Raises BookingError when a service or stylist does not exist, when the visit
     does not fit at this moment (taken, outside hours, a resource in use, too
     soon, ...), or when the customer already holds a service at its start.
@@ -280,6 +302,7 @@ def visit_book(
     if not 1 <= len(items) <= MAX_VISIT_ITEMS:
         raise BookingError(Problem.VISIT_SIZE)
     now = now or timezone.now()
+    language = customer_language()
     customer_email = customer_email.strip()
 
     def book() -> tuple[list[Appointment], bool]:
@@ -296,6 +319,7 @@ def visit_book(
             customer_email=customer_email,
             customer_phone=customer_phone,
             by_staff=by_staff,
+            language=language,
         )
         if claim is not None:
             claim.appointment = appointments[0]
@@ -394,6 +418,7 @@ def _book_locked(
     customer_name: str,
     customer_email: str,
     customer_phone: str,
+    language: str,
     by_staff: bool = False,
 ) -> list[Appointment]:
     locked, locked_resources = _lock_for(items)
@@ -421,7 +446,7 @@ def _book_locked(
     ]
     if _customer_holds(asked, customer_email):
         raise BookingError(Problem.ALREADY_BOOKED)
-    return _write_visit(wanted, plan, search, now, customer_name, customer_email, customer_phone)
+    return _write_visit(wanted, plan, search, now, customer_name, customer_email, customer_phone, language)
 
 
 def _lock_for(items: Sequence[ItemRequest], also: Iterable[int] = ()) -> tuple[list[int], set[int]]:
@@ -551,8 +576,9 @@ def _write_visit(
     customer_name: str,
     customer_email: str,
     customer_phone: str,
+    language: str,
 ) -> list[Appointment]:
-    visit = Visit.objects.create(created_at=now)
+    visit = Visit.objects.create(created_at=now, language=language)
     stylists = {s.pk: s for _, candidates in wanted for s in candidates}
     appointments = []
     holds = []

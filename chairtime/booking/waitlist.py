@@ -73,6 +73,7 @@ def waitlist_join(
     (waitlist_day), and a day that still has a free time for it
     (times_available: the customer should book that)."""
     now = now or timezone.now()
+    language = services.customer_language()
     customer_email = customer_email.strip()
     salon = Salon.cached()
     service = selectors.service_get(service_id)
@@ -111,6 +112,7 @@ def waitlist_join(
             customer_email=customer_email,
             customer_phone=customer_phone.strip(),
             created_at=now,
+            language=language,
         )
         entry.full_clean(exclude=["salon", "service", "stylist"])
         entry.save(force_insert=True)
@@ -259,8 +261,12 @@ def waitlist_offer_take(*, offer_id: int, now: datetime | None = None) -> list[A
     service's own locked path (stylists, resources, re-check, write, the
     confirmation e-mail) in one transaction: refused (offer_expired) once the
     hold has ended, and, like any booking, if the time no longer fits the
-    salon's rules (too_soon, ...), in which case nothing changes."""
+    salon's rules (too_soon, ...), in which case nothing changes.
+
+    The visit is in the language the customer takes it in (their request's),
+    as any booking; the place's own language only covers the waitlist's e-mails."""
     now = now or timezone.now()
+    language = services.customer_language()
 
     def take() -> list[Appointment]:
         row = WaitlistOffer.objects.filter(pk=offer_id).values("entry_id").first()
@@ -286,6 +292,7 @@ def waitlist_offer_take(*, offer_id: int, now: datetime | None = None) -> list[A
             customer_name=entry.customer_name,
             customer_email=entry.customer_email,
             customer_phone=entry.customer_phone,
+            language=language,
         )
         offer.state = WaitlistOffer.State.TAKEN
         offer.appointment = appointments[0]

@@ -2,6 +2,10 @@
 zone, with the salon's address and phone, the manage link and, for a
 confirmation, a change or a cancellation, the visit's .ics file.
 
+Each is written in the customer's language (``message_language``: the one they
+booked or joined the waitlist in), whatever language the worker runs in: the
+subject, both bodies, the dates and prices and the .ics file.
+
 A message is written when its turn comes, from the appointments as they are
 then, and only if it is still true (``still_true``): a confirmation or reminder
 of a visit cancelled or moved since is not sent (its cancellation or change is).
@@ -15,20 +19,24 @@ from django.conf import settings
 from django.core.mail import EmailMultiAlternatives
 from django.template.loader import render_to_string
 from django.urls import reverse
+from django.utils import translation
+from django.utils.translation import gettext, gettext_lazy
 
 from chairtime.booking import selectors
 from chairtime.booking.models import Appointment, Salon, WaitlistEntry, WaitlistOffer
 from chairtime.booking.tokens import make_manage_token, make_offer_token, make_waitlist_token
+from chairtime.formats import format_duration, format_long_day, format_price, format_time, format_time_range
 from chairtime.messages import ics
 from chairtime.messages.models import Message
 
+# Lazy: each is translated when its e-mail is written, in the customer's language.
 SUBJECTS = {
-    Message.Kind.VISIT_BOOKED: "Your appointment at {salon} on {day} is booked",
-    Message.Kind.VISIT_CHANGED: "Your appointment at {salon} is moved to {day}",
-    Message.Kind.VISIT_CANCELLED: "Your appointment at {salon} on {day} is cancelled",
-    Message.Kind.REMINDER: "Reminder: your appointment at {salon} on {day} at {time}",
-    Message.Kind.WAITLIST_JOINED: "You are on the waitlist of {salon} for {day}",
-    Message.Kind.WAITLIST_OFFER: "A time at {salon} on {day} at {time} is held for you",
+    Message.Kind.VISIT_BOOKED: gettext_lazy("Your appointment at %(salon)s on %(day)s is booked"),
+    Message.Kind.VISIT_CHANGED: gettext_lazy("Your appointment at %(salon)s is moved to %(day)s"),
+    Message.Kind.VISIT_CANCELLED: gettext_lazy("Your appointment at %(salon)s on %(day)s is cancelled"),
+    Message.Kind.REMINDER: gettext_lazy("Reminder: your appointment at %(salon)s on %(day)s at %(time)s"),
+    Message.Kind.WAITLIST_JOINED: gettext_lazy("You are on the waitlist of %(salon)s for %(day)s"),
+    Message.Kind.WAITLIST_OFFER: gettext_lazy("A time at %(salon)s on %(day)s at %(time)s is held for you"),
 }
 # The calendar file's iTIP method per kind (RFC 5546); a reminder carries none.
 CALENDAR_METHODS = {
@@ -44,17 +52,29 @@ def manage_url(lead: Appointment) -> str:
 
 
 def email_for(message: Message, *, now: datetime) -> EmailMultiAlternatives | None:
-    """The e-mail of ``message``, or None when it is no longer true."""
-    from chairtime.booking.views import (
-        format_duration,
-        format_long_day,
-        format_price,
-        format_time,
-        format_time_range,
-    )
+    """The e-mail of ``message`` in its customer's language, or None when it is
+    no longer true."""
+    with translation.override(message_language(message)):
+        if message.waitlist_entry_id is not None:
+            return _waitlist_email(message, now=now)
+        return _visit_email(message, now=now)
 
+
+def message_language(message: Message) -> str:
+    """The language ``message`` is written in: the one its customer booked the
+    visit or joined the waitlist in (stored with the visit, the waitlist place).
+    The worker has no request: whatever language it runs in does not count. A
+    visit from before visits existed has none stored: the site's default."""
     if message.waitlist_entry_id is not None:
-        return _waitlist_email(message, now=now)
+        return message.waitlist_entry.language
+    if message.visit_id is not None:
+        return message.visit.language
+    if message.appointment.visit_id is not None:
+        return message.appointment.visit.language
+    return settings.LANGUAGE_CODE
+
+
+def _visit_email(message: Message, *, now: datetime) -> EmailMultiAlternatives | None:
     appointments = selectors.visit_appointment_list(message.appointment)
     if not still_true(message, appointments, now=now):
         return None
@@ -152,8 +172,6 @@ def _waitlist_email(message: Message, *, now: datetime) -> EmailMultiAlternative
     """A waitlist e-mail, or None when it is no longer true: a confirmation of a
     place the customer has already left, an offer no longer open or whose hold
     has ended (a worker back from an outage must not send a dead link)."""
-    from chairtime.booking.views import format_long_day, format_time, format_time_range
-
     if not message.recipient:
         return None
     entry = WaitlistEntry.objects.select_related("service", "stylist").get(pk=message.waitlist_entry_id)
@@ -184,7 +202,8 @@ def _waitlist_email(message: Message, *, now: datetime) -> EmailMultiAlternative
                 "start_time": f"{format_time(start)} {start.tzname()}",
                 "time": format_time_range(start, offer.ends_at.astimezone(tz), zone=True),
                 "offered_stylist": offer.stylist.name,
-                "held_until": f"{format_long_day(until.date())}, {format_time(until)} {until.tzname()}",
+                "held_until": gettext("%(day)s at %(time)s")
+                % {"day": format_long_day(until.date()), "time": f"{format_time(until)} {until.tzname()}"},
                 "offer_url": waitlist_offer_url(offer),
             }
         )
@@ -192,14 +211,19 @@ def _waitlist_email(message: Message, *, now: datetime) -> EmailMultiAlternative
 
 
 def _email(message: Message, salon, context: dict) -> EmailMultiAlternatives:
-    """The message's e-mail: its kind's subject, text and HTML templates over ``context``."""
+    """The message's e-mail: its kind's subject, text and HTML templates over
+    ``context``, in the active language (``email_for`` activates the customer's)."""
     template = f"messages/{message.kind}"
-    subject = SUBJECTS[message.kind].format(salon=salon.name, day=context["day"], time=context["start_time"])
+    subject = str(SUBJECTS[message.kind]) % {
+        "salon": salon.name,
+        "day": context["day"],
+        "time": context["start_time"],
+    }
     email = EmailMultiAlternatives(
         subject=subject,
         body=render_to_string(f"{template}.txt", context),
         to=[message.recipient],
-        headers={"X-Chairtime-Message": str(message.pk)},
+        headers={"X-Chairtime-Message": str(message.pk), "Content-Language": translation.get_language()},
     )
     email.attach_alternative(render_to_string(f"{template}.html", context), "text/html")
     return email

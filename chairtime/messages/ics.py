@@ -9,6 +9,9 @@ whatever the customer's own zone, and computes the same instant as we store.
 
 LOCATION is the salon's address when it has one; the event's alarm goes off as
 long before the start as the salon's last e-mail reminder (2 hours without any).
+
+The summary and description are in the active language: the customer's, which
+the e-mail's composer activates (or the manage page's request, for a download).
 """
 
 from __future__ import annotations
@@ -20,9 +23,11 @@ from zoneinfo import ZoneInfo
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.utils.html import strip_tags
+from django.utils.translation import gettext
 from icalendar import Alarm, Calendar, Event, vCalAddress, vText
 
 from chairtime.booking.models import Appointment, Salon
+from chairtime.formats import format_time
 
 PRODID = "-//Chairtime//Booking//EN"
 # The calendar's alarm when the salon sends no reminders.
@@ -87,15 +92,21 @@ def visit_calendar(
     event.add("dtstart", calendar_time(min(a.starts_at for a in appointments), tz))
     event.add("dtend", calendar_time(max(a.ends_at for a in appointments), tz))
     services = ", ".join(a.service.name for a in appointments)
-    event.add("summary", f"{services} at {salon.name}")
+    summary = gettext("%(services)s at %(salon)s") % {"services": services, "salon": salon.name}
+    event.add("summary", summary)
     lines = [
-        f"{a.service.name} with {a.stylist.name} at {a.starts_at.astimezone(tz):%H:%M}" for a in appointments
+        gettext("%(service)s with %(stylist)s at %(time)s")
+        % {
+            "service": a.service.name,
+            "stylist": a.stylist.name,
+            "time": format_time(a.starts_at.astimezone(tz)),
+        }
+        for a in appointments
     ]
-    contact = [line for line in (salon.name, salon.address, salon.phone and f"Phone: {salon.phone}") if line]
-    event.add(
-        "description",
-        "\n".join([*lines, "", *contact, "", f"See, change or cancel your appointment: {manage_url}"]),
-    )
+    phone = salon.phone and gettext("Phone: %(phone)s") % {"phone": salon.phone}
+    contact = [line for line in (salon.name, salon.address, phone) if line]
+    manage = gettext("See, change or cancel your appointment: %(url)s") % {"url": manage_url}
+    event.add("description", "\n".join([*lines, "", *contact, "", manage]))
     event.add("url", manage_url)
     if salon.address:
         event.add("location", salon.address)
@@ -114,7 +125,7 @@ def visit_calendar(
     if not cancelled:
         alarm = Alarm()
         alarm.add("action", "DISPLAY")
-        alarm.add("description", strip_tags(f"{services} at {salon.name}"))
+        alarm.add("description", strip_tags(summary))
         alarm.add("trigger", -alarm_before(salon))
         event.add_component(alarm)
     calendar.add_component(event)

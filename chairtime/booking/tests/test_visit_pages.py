@@ -322,8 +322,8 @@ def test_it_puts_the_whole_visit_in_the_calendar_file(client, demo, clock):
     assert event.decoded("dtstart") == demo.local(TOMORROW, 9)
     assert event.decoded("dtend") == demo.local(TOMORROW, 12)
     assert str(event["summary"]) == "Colour, Haircut at Demo Salon"
-    assert "Colour with Ana at 09:00" in str(event["description"])
-    assert "Haircut with Ben at 11:00" in str(event["description"])
+    assert "Colour with Ana at 9:00 AM" in str(event["description"])  # the reader's language's time
+    assert "Haircut with Ben at 11:00 AM" in str(event["description"])
 
 
 # --- resources ----------------------------------------------------------------------------------
