@@ -28,6 +28,7 @@ from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import Http404, HttpRequest, HttpResponse
 from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
+from django.utils.translation import gettext, gettext_lazy
 from ninja import NinjaAPI, Path, Query, Status
 from ninja.decorators import decorate_view
 from ninja.errors import HttpError
@@ -87,10 +88,13 @@ class JSONParser(Parser):
         try:
             return json.loads(request.body)
         except json.JSONDecodeError as e:
-            where = f"line {e.lineno}, column {e.colno}"
-            raise _InvalidJSON(f"The request body is not valid JSON: {e.msg} ({where}).") from None
+            # e.msg is the JSON parser's own English ("Expecting value").
+            raise _InvalidJSON(
+                gettext("The request body is not valid JSON: %(problem)s (line %(line)s, column %(column)s).")
+                % {"problem": e.msg, "line": e.lineno, "column": e.colno}
+            ) from None
         except UnicodeDecodeError:
-            raise _InvalidJSON("The request body is not valid JSON: it is not UTF-8 text.") from None
+            raise _InvalidJSON(gettext("The request body is not valid JSON: it is not UTF-8 text.")) from None
 
 
 class _API(NinjaAPI):
@@ -122,7 +126,7 @@ api = _API(
 
 IDEMPOTENCY_KEY = "Idempotency-Key"
 _IDEMPOTENCY_KEY = re.compile(r"[\x21-\x7e]{16,255}")
-IDEMPOTENCY_KEY_HELP = (
+IDEMPOTENCY_KEY_HELP = gettext_lazy(
     "The Idempotency-Key header must be 16 to 255 visible ASCII characters, "
     "for example a random UUID made for this booking."
 )
@@ -596,17 +600,17 @@ _PROBLEM_STATUS = {
     Problem.WAITLIST_DAY: 422,
 }
 _PROBLEM_FIELD = {Problem.STYLIST_DOES_NOT_OFFER: "stylist", Problem.WAITLIST_DAY: "date"}
-# Friendlier words for pydantic's most frequent messages.
+# Friendlier words for pydantic's most frequent messages (pydantic's own stay English).
 _MESSAGES = {
-    "missing": "This field is required",
-    "extra_forbidden": "This field is not part of the request; check its spelling",
+    "missing": gettext_lazy("This field is required"),
+    "extra_forbidden": gettext_lazy("This field is not part of the request; check its spelling"),
     # JSON can carry lone surrogates ("\ud800"), which no database could store.
-    "string_unicode": "Text must be valid Unicode",
+    "string_unicode": gettext_lazy("Text must be valid Unicode"),
 }
-_BODY_MISSING = "The request body must be a JSON object; it is empty"
+_BODY_MISSING = gettext_lazy("The request body must be a JSON object; it is empty")
 # Rules about the body as a whole (schemas.AppointmentIn), not its shape.
 _WHOLE_BODY_RULES = {"items_or_service", "items_or_stylist"}
-_BODY_NOT_OBJECT = "The request body must be a JSON object"
+_BODY_NOT_OBJECT = gettext_lazy("The request body must be a JSON object")
 # Model fields, as named in the API, for errors that get as far as full_clean().
 _MODEL_FIELD_LOC = {
     "customer_name": ["body", "customer", "name"],
@@ -617,7 +621,8 @@ _MODEL_FIELD_LOC = {
 
 
 def _error(request: HttpRequest, status: int, detail: str, code: str, **extra: Any) -> HttpResponse:
-    return api.create_response(request, {"detail": detail, "code": code, **extra}, status=status)
+    # detail: the sentence for people, in the request's language; code: for programs, always English.
+    return api.create_response(request, {"detail": str(detail), "code": code, **extra}, status=status)
 
 
 def _invalid(request: HttpRequest, errors: list[dict[str, Any]]) -> HttpResponse:
@@ -626,7 +631,7 @@ def _invalid(request: HttpRequest, errors: list[dict[str, Any]]) -> HttpResponse
         where = ".".join(str(part) for part in error["loc"][1:])
         message = error["msg"].rstrip(".")
         sentences.append(f"{where}: {message}" if where else message)
-    detail = "; ".join(sentences) + "." if sentences else "The request is not valid."
+    detail = "; ".join(sentences) + "." if sentences else gettext("The request is not valid.")
     return _error(request, 422, detail, "invalid", errors=errors)
 
 
@@ -655,9 +660,9 @@ def _validation_error(request: HttpRequest, exc: NinjaValidationError) -> HttpRe
         if loc == ["body"] and error["type"] in _WHOLE_BODY_RULES:
             message = error["msg"]
         elif loc == ["body"]:  # the body as a whole: absent, or not an object
-            message = _BODY_MISSING if error["type"] == "missing" else _BODY_NOT_OBJECT
+            message = str(_BODY_MISSING if error["type"] == "missing" else _BODY_NOT_OBJECT)
         else:
-            message = _MESSAGES.get(error["type"], error["msg"]).removeprefix("Value error, ")
+            message = str(_MESSAGES.get(error["type"], error["msg"])).removeprefix("Value error, ")
         errors.append({"loc": loc, "msg": message, "type": error["type"]})
     return _invalid(request, errors)
 
@@ -688,12 +693,12 @@ def _http_error(request: HttpRequest, exc: HttpError) -> HttpResponse:
 
 @api.exception_handler(Http404)
 def _not_found(request: HttpRequest, exc: Http404) -> HttpResponse:
-    return _error(request, 404, "There is nothing at this address. See /api/v1/docs.", "not_found")
+    return _error(request, 404, gettext("There is nothing at this address. See /api/v1/docs."), "not_found")
 
 
 @api.exception_handler(RequestDataTooBig)
 def _too_big(request: HttpRequest, exc: RequestDataTooBig) -> HttpResponse:
-    return _error(request, 413, "The request body is too large.", "too_large")
+    return _error(request, 413, gettext("The request body is too large."), "too_large")
 
 
 @api.exception_handler(SuspiciousOperation)
@@ -702,6 +707,8 @@ def _suspicious(request: HttpRequest, exc: SuspiciousOperation) -> HttpResponse:
     # DEBUG on) and log an ERROR with the whole query string.
     if isinstance(exc, TooManyFieldsSent):
         limit = settings.DATA_UPLOAD_MAX_NUMBER_FIELDS
-        detail = f"The request has too many query parameters; at most {limit} are allowed."
+        detail = gettext("The request has too many query parameters; at most %(limit)s are allowed.") % {
+            "limit": limit
+        }
         return _error(request, 400, detail, "too_many_parameters")
-    return _error(request, 400, "The request is not valid.", "bad_request")
+    return _error(request, 400, gettext("The request is not valid."), "bad_request")

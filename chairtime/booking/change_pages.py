@@ -22,6 +22,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone as dj_timezone
+from django.utils.translation import gettext
 from django.views.decorators.cache import never_cache
 
 from chairtime.booking import availability, catalog, selectors, services
@@ -46,10 +47,17 @@ from chairtime.booking.views import (
 )
 from chairtime.ops.security import rate_limit
 
-CANNOT_CHANGE_ONLINE = (
-    "This {what} cannot be changed online any more: one of its services or stylists is no longer "
-    "booked online. Please call the salon."
-)
+
+def cannot_change_online(*, visit: bool) -> str:
+    if visit:
+        return gettext(
+            "This visit cannot be changed online any more: one of its services or stylists is no longer "
+            "booked online. Please call the salon."
+        )
+    return gettext(
+        "This appointment cannot be changed online any more: one of its services or stylists is no "
+        "longer booked online. Please call the salon."
+    )
 
 
 def _change_url(token: str, day: date | None = None) -> str:
@@ -68,8 +76,9 @@ def _wanted(visit: list[Appointment]) -> list[tuple[Service, list[Stylist]]]:
             s.pk for s in config.stylists_for(service)
         }
         if not offered:
-            what = "visit" if len(visit) > 1 else "appointment"
-            raise PageProblem(409, CANNOT_CHANGE_ONLINE.format(what=what), title="Please call the salon")
+            raise PageProblem(
+                409, cannot_change_online(visit=len(visit) > 1), title=gettext("Please call the salon")
+            )
         wanted.append((service, [config.stylists[appointment.stylist_id]]))
     return wanted
 
@@ -147,9 +156,9 @@ def change(request: HttpRequest, token: str) -> HttpResponse:
     if asked and day is None:
         raise PageProblem(
             400,
-            "That is not a date we can show. Please choose one of the days listed.",
+            gettext("That is not a date we can show. Please choose one of the days listed."),
             back_url=_change_url(token),
-            back_label="Choose a day",
+            back_label=gettext("Choose a day"),
         )
     if day is None:  # most moves stay on the day: its times first
         day = context["visit"][0]["appointment"].starts_at.astimezone(Salon.cached().tz).date()
@@ -170,9 +179,9 @@ def change_confirm(request: HttpRequest, token: str, day: str, start: str) -> Ht
         malformed = chosen_day is None or len(start) > 11 or _START.fullmatch(start) is None
         raise PageProblem(
             400 if malformed else 404,
-            "That is not a start time we offer on this day. Please choose one of the times listed.",
+            gettext("That is not a start time we offer on this day. Please choose one of the times listed."),
             back_url=_change_url(token, chosen_day),
-            back_label="Choose a time",
+            back_label=gettext("Choose a time"),
         )
     context = appointment_view(request, appointment, token, now)
     if request.method != "POST":
@@ -198,6 +207,9 @@ def change_confirm(request: HttpRequest, token: str, day: str, start: str) -> Ht
             return private(render(request, "booking/manage.html", context, status=409))
         appointment.refresh_from_db()
         return change_page(request, appointment, token, now, day=chosen_day, error=e.message, status=409)
-    what = "visit" if context["is_visit"] else "appointment"
-    messages.success(request, f"Your {what} has a new time. An e-mail with the details is on its way.")
+    if context["is_visit"]:
+        moved = gettext("Your visit has a new time. An e-mail with the details is on its way.")
+    else:
+        moved = gettext("Your appointment has a new time. An e-mail with the details is on its way.")
+    messages.success(request, moved)
     return redirect("booking:manage", token=token)

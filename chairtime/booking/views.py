@@ -37,12 +37,12 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone as dj_timezone
 from django.utils.formats import date_format
-from django.utils.translation import gettext
+from django.utils.translation import gettext, gettext_lazy, ngettext, npgettext, pgettext, pgettext_lazy
 from django.views.decorators.cache import never_cache
 
 from chairtime.booking import catalog, selectors, services, tokens
 from chairtime.booking.availability import Refusal
-from chairtime.booking.errors import BookingError, too_late_to_change
+from chairtime.booking.errors import BookingError, refusal_message, too_late_to_change
 from chairtime.booking.forms import ContactForm
 from chairtime.booking.models import FIRST_DATE, LAST_DATE, Appointment, Hold, Salon, Service, Stylist
 from chairtime.formats import (
@@ -60,7 +60,15 @@ from chairtime.messages.ics import visit_calendar
 from chairtime.ops.security import rate_limit
 
 ANY = "any"
-STEPS = ("Service", "Stylist", "Day", "Time", "Details")
+# The booking steps' names: short nouns in a navigation bar, in their own context
+# (pgettext) so a language may word them unlike the same word elsewhere.
+STEPS = (
+    pgettext_lazy("booking step", "Service"),
+    pgettext_lazy("booking step", "Stylist"),
+    pgettext_lazy("booking step", "Day"),
+    pgettext_lazy("booking step", "Time"),
+    pgettext_lazy("booking step", "Details"),
+)
 # Contact details typed into a booking that then lost its time, kept so the
 # customer does not type them again after choosing another time.
 CONTACT_SESSION_KEY = "chairtime.contact"
@@ -89,6 +97,12 @@ def format_start(start: datetime, tz: ZoneInfo) -> str:
     """A start as the pages show it: "1:30 AM", naming the zone ("1:30 AM PST")
     when the wall time happens twice that day."""
     return format_time(start) + (f" {start.tzname()}" if wall_time_repeats(start, tz) else "")
+
+
+def day_and_time(day: str, time: str) -> str:
+    """ "Monday, December 7, 2:30 PM": a day and a time (or a time range) written
+    together, as the active language joins them."""
+    return pgettext("a day, then a time", "%(day)s, %(time)s") % {"day": day, "time": time}
 
 
 def start_slug(start: datetime, tz: ZoneInfo) -> str:
@@ -158,9 +172,11 @@ def require_http_methods(methods: list[str]) -> Callable[[View], View]:
                     request,
                     PageProblem(
                         405,
-                        "This page cannot be used that way. Please use the links and buttons on "
-                        "the page, or start again from the booking page.",
-                        title="That did not work",
+                        gettext(
+                            "This page cannot be used that way. Please use the links and buttons on "
+                            "the page, or start again from the booking page."
+                        ),
+                        title=gettext("That did not work"),
                     ),
                 )
                 response["Allow"] = ", ".join(methods)
@@ -269,7 +285,7 @@ class Item:
 
     @property
     def stylist_name(self) -> str:
-        return self.stylist.name if self.stylist else "Any stylist"
+        return self.stylist.name if self.stylist else gettext("Any stylist")
 
 
 def visit_url(name: str, items: Sequence[Item], *more: Any) -> str:
@@ -377,10 +393,10 @@ def load_service(service_id: int) -> Service:
     if service is None:
         raise PageProblem(
             404,
-            "That service does not exist or can no longer be booked.",
+            gettext("That service does not exist or can no longer be booked."),
             back_url=reverse("booking:home"),
-            back_label="See all services",
-            title="Service not found",
+            back_label=gettext("See all services"),
+            title=gettext("Service not found"),
         )
     return service
 
@@ -394,10 +410,11 @@ def load_item(config: catalog.Catalog, service_id: int, stylist: int | None) -> 
         if chosen is None:
             raise PageProblem(
                 404,
-                f"That stylist does not offer {service.name.lower()} or takes no bookings.",
+                gettext("That stylist does not offer %(service)s or takes no bookings.")
+                % {"service": service.name.lower()},
                 back_url=reverse("booking:stylist", args=[service.pk]),
-                back_label="Choose a stylist",
-                title="Stylist not available",
+                back_label=gettext("Choose a stylist"),
+                title=gettext("Stylist not available"),
             )
     candidates = [chosen] if chosen else candidates
     return Item(service, chosen, candidates, figures(config, service, candidates))
@@ -413,11 +430,10 @@ def read_then(request: HttpRequest) -> list[tuple[int, int | None]]:
     if len(values) > services.MAX_VISIT_ITEMS - 1:
         raise PageProblem(
             400,
-            f"A visit books at most {services.MAX_VISIT_ITEMS} services. Please remove one, "
-            "or book the rest separately.",
+            too_many_services_message(),
             back_url=reverse("booking:home"),
-            back_label="Start again",
-            title="Too many services",
+            back_label=gettext("Start again"),
+            title=gettext("Too many services"),
         )
     found = []
     for value in values:
@@ -425,10 +441,10 @@ def read_then(request: HttpRequest) -> list[tuple[int, int | None]]:
         if match is None:
             raise PageProblem(
                 400,
-                "That list of services is not one we understand. Please choose your services again.",
+                gettext("That list of services is not one we understand. Please choose your services again."),
                 back_url=reverse("booking:home"),
-                back_label="Start again",
-                title="Services not understood",
+                back_label=gettext("Start again"),
+                title=gettext("Services not understood"),
             )
         service_id, stylist = match.groups()
         found.append((int(service_id), None if stylist == ANY else int(stylist)))
@@ -449,9 +465,9 @@ def load_day(choice: Choice, value: str) -> date:
     if day is None:
         raise PageProblem(
             400,
-            "That is not a date we understand. Please choose a day from the list.",
+            gettext("That is not a date we understand. Please choose a day from the list."),
             back_url=choice.day_url,
-            back_label="Choose a day",
+            back_label=gettext("Choose a day"),
         )
     choice.day = day
     return day
@@ -512,12 +528,12 @@ def summary(choice: Choice) -> list[dict]:
     if not choice.is_visit:
         item = choice.items[0]
         rows = [
-            {"label": "Service", "value": item.service.name},
-            {"label": "Length", "value": item.figures.duration},
-            {"label": "Price", "value": item.figures.price},
+            {"label": gettext("Service"), "value": item.service.name},
+            {"label": gettext("Length"), "value": item.figures.duration},
+            {"label": gettext("Price"), "value": item.figures.price},
         ]
         if choice.step > 2:
-            rows.append({"label": "Stylist", "value": item.stylist_name})
+            rows.append({"label": gettext("Stylist"), "value": item.stylist_name})
     else:
         rows = []
         for number, (item, times) in enumerate(zip(choice.items, item_times(choice), strict=True), 1):
@@ -527,15 +543,15 @@ def summary(choice: Choice) -> list[dict]:
                 parts.insert(1, format_time_range(start, end))
             rows.append({"label": f"{number}. {item.service.name}", "value": " · ".join(parts)})
     if choice.day is not None and choice.step > 3:
-        rows.append({"label": "Day", "value": format_day(choice.day)})
+        rows.append({"label": gettext("Day"), "value": format_day(choice.day)})
     if choice.start is not None:
         local = choice.start.astimezone(tz)
         times = item_times(choice)
         if times[-1] is not None:
             end = times[-1][1].astimezone(tz)
-            rows.append({"label": "Time", "value": format_time_range(local, end, zone=True)})
+            rows.append({"label": gettext("Time"), "value": format_time_range(local, end, zone=True)})
         else:
-            rows.append({"label": "Starts", "value": f"{format_time(local)} {local.tzname()}"})
+            rows.append({"label": gettext("Starts"), "value": f"{format_time(local)} {local.tzname()}"})
     if choice.is_visit:
         low = sum((item.figures.shortest for item in choice.items), 0)
         high = sum((item.figures.longest for item in choice.items), 0)
@@ -546,13 +562,20 @@ def summary(choice: Choice) -> list[dict]:
             high,
             choice.salon.currency,
         )
-        rows.append({"label": "Total time", "value": total.duration})
-        rows.append({"label": "Total price", "value": total.price})
+        rows.append({"label": gettext("Total time"), "value": total.duration})
+        rows.append({"label": gettext("Total price"), "value": total.price})
     return rows
 
 
 def booking_context(choice: Choice, **context: Any) -> dict:
     return {"choice": choice, "steps": steps(choice, choice.step), "summary": summary(choice), **context}
+
+
+TIME_GROUP_NAMES = {
+    "morning": gettext_lazy("Morning"),
+    "afternoon": gettext_lazy("Afternoon"),
+    "evening": gettext_lazy("Evening"),
+}
 
 
 def time_list(choice: Choice, day: date) -> dict:
@@ -563,10 +586,10 @@ def time_list(choice: Choice, day: date) -> dict:
     ).starts
     # On the night the clocks go back a wall time happens twice: name the zone
     # (PDT/PST) on those, and put the offset in their URLs (start_slug).
-    groups: dict[str, list[dict]] = {"Morning": [], "Afternoon": [], "Evening": []}
+    groups: dict[str, list[dict]] = {"morning": [], "afternoon": [], "evening": []}
     for start in starts:
         label = format_start(start, tz)
-        group = "Morning" if start.hour < 12 else "Afternoon" if start.hour < 17 else "Evening"
+        group = "morning" if start.hour < 12 else "afternoon" if start.hour < 17 else "evening"
         groups[group].append(
             {"label": label, "url": choice.url("details", day.isoformat(), start_slug(start, tz))}
         )
@@ -574,7 +597,9 @@ def time_list(choice: Choice, day: date) -> dict:
         datetime.combine(day, time(12), tzinfo=tz).tzname()
     ]
     return {
-        "time_groups": [{"name": name, "times": times} for name, times in groups.items() if times],
+        "time_groups": [
+            {"name": TIME_GROUP_NAMES[group], "times": times} for group, times in groups.items() if times
+        ],
         "time_count": len(starts),
         "zone_names": " / ".join(zones),
         "free_starts": {start.astimezone(UTC) for start in starts},
@@ -611,8 +636,8 @@ def stylist_options(item: Item, url: Callable[[Item], str]) -> list[dict]:
     if item.candidates:
         options.append(
             {
-                "name": "Any stylist",
-                "note": "We pick whoever is free at the time you choose.",
+                "name": gettext("Any stylist"),
+                "note": gettext("We pick whoever is free at the time you choose."),
                 "figures": item.figures,
                 "url": url(Item(item.service, None, item.candidates, item.figures)),
                 "any": True,
@@ -673,14 +698,21 @@ def add_service(request: HttpRequest, service_id: int, stylist: int | None) -> H
     )
 
 
+def too_many_services_message() -> str:
+    return ngettext(
+        "A visit books at most %(count)s service. Please remove one, or book the rest separately.",
+        "A visit books at most %(count)s services. Please remove one, or book the rest separately.",
+        services.MAX_VISIT_ITEMS,
+    ) % {"count": services.MAX_VISIT_ITEMS}
+
+
 def too_many(choice: Choice) -> PageProblem:
     return PageProblem(
         400,
-        f"A visit books at most {services.MAX_VISIT_ITEMS} services. Please remove one, "
-        "or book the rest separately.",
+        too_many_services_message(),
         back_url=choice.day_url,
-        back_label="Back to your visit",
-        title="Too many services",
+        back_label=gettext("Back to your visit"),
+        title=gettext("Too many services"),
     )
 
 
@@ -744,13 +776,13 @@ def month_list(
     months: dict[str, list[dict]] = {}
     for day, free in free_counts:
         if free:
-            state = f"{free} time{'s' if free != 1 else ''}"
+            state = npgettext("free start times", "%(count)s time", "%(count)s times", free) % {"count": free}
         elif day in closed:
-            state = "Closed"
+            state = gettext("Closed")
         elif day == today:
-            state = "No times left"
+            state = gettext("No times left")
         else:
-            state = "Fully booked"
+            state = gettext("Fully booked")
         months.setdefault(format_month(day), []).append(
             {
                 "day": day,
@@ -760,12 +792,29 @@ def month_list(
                 "month": date_format(day, "b"),
                 "long": format_day(day),
                 "state": state,
+                "spoken": spoken_day(format_day(day), free, state, today=day == today),
                 "free": free,
                 "today": day == today,
                 "url": url(day) if free else full_url(day) if full_url and day not in closed else "",
             }
         )
     return [{"name": name, "days": days} for name, days in months.items()]
+
+
+def spoken_day(label: str, free: int, state: str, *, today: bool) -> str:
+    """What a screen reader says of a day of the grid: "Monday, March 1 (today): 9
+    free times", "Tuesday, March 2: Fully booked"."""
+    values = {"day": label, "count": free, "state": state}
+    if free and today:
+        return (
+            ngettext("%(day)s (today): %(count)s free time", "%(day)s (today): %(count)s free times", free)
+            % values
+        )
+    if free:
+        return ngettext("%(day)s: %(count)s free time", "%(day)s: %(count)s free times", free) % values
+    if today:
+        return gettext("%(day)s (today): %(state)s") % values
+    return gettext("%(day)s: %(state)s") % values
 
 
 FIRST_AVAILABLE_SHOWN = 4
@@ -779,7 +828,7 @@ def first_available(choice: Choice, config: catalog.Catalog) -> list[dict]:
     )
     return [
         {
-            "label": f"{format_short_day(start)}, {format_start(start, tz)}",
+            "label": day_and_time(format_short_day(start), format_start(start, tz)),
             "url": choice.url("details", start.astimezone(tz).date().isoformat(), start_slug(start, tz)),
         }
         for start in starts
@@ -796,10 +845,10 @@ def choose_time(request: HttpRequest, service_id: int, stylist: int | None, day:
     if refusal is not None:
         raise PageProblem(
             404,
-            refusal.message,
+            refusal_message(refusal),
             back_url=choice.day_url,
-            back_label="Choose another day",
-            title="This day can't be booked",
+            back_label=gettext("Choose another day"),
+            title=gettext("This day can't be booked"),
         )
     return time_page(request, choice)
 
@@ -834,10 +883,10 @@ def details(request: HttpRequest, service_id: int, stylist: int | None, day: str
         malformed = len(start) > 11 or _START.fullmatch(start) is None
         raise PageProblem(
             400 if malformed else 404,
-            "That is not a start time we offer on this day. Please choose one of the times listed.",
+            gettext("That is not a start time we offer on this day. Please choose one of the times listed."),
             back_url=choice.time_url(),
-            back_label="Choose a time",
-            title="" if malformed else "Time not available",
+            back_label=gettext("Choose a time"),
+            title="" if malformed else gettext("Time not available"),
         )
     choice.start = instant
     if request.method == "POST":
@@ -845,13 +894,14 @@ def details(request: HttpRequest, service_id: int, stylist: int | None, day: str
 
     refusal = day_refusal(choice, chosen_day)
     if refusal is not None:
-        return time_page(request, choice, error=refusal.message, status=409)
+        return time_page(request, choice, error=refusal_message(refusal), status=409)
     if instant not in time_list(choice, chosen_day)["free_starts"]:
         local = instant.astimezone(choice.salon.tz)
         return time_page(
             request,
             choice,
-            error=f"Sorry, {format_time(local)} is not available. Please choose another time.",
+            error=gettext("Sorry, %(time)s is not available. Please choose another time.")
+            % {"time": format_time(local)},
             status=409,
         )
     initial = request.session.get(CONTACT_SESSION_KEY) or {}
@@ -878,7 +928,7 @@ def book(request: HttpRequest, choice: Choice) -> HttpResponse:
     assert choice.day is not None  # noqa: S101 - set by details()
     refusal = day_refusal(choice, choice.day)
     if refusal is not None:
-        return time_page(request, choice, error=refusal.message, status=409)
+        return time_page(request, choice, error=refusal_message(refusal), status=409)
 
     form = ContactForm(request.POST)
     if not form.is_valid():
@@ -900,19 +950,28 @@ def book(request: HttpRequest, choice: Choice) -> HttpResponse:
     except BookingError as e:
         if not e.conflict:
             raise PageProblem(
-                404, e.message, back_url=reverse("booking:home"), back_label="Start again"
+                404, e.message, back_url=reverse("booking:home"), back_label=gettext("Start again")
             ) from e
         request.session[CONTACT_SESSION_KEY] = {key: contact[key] for key in ("name", "email", "phone")}
         return time_page(request, choice, error=e.message, status=409)
 
     request.session.pop(CONTACT_SESSION_KEY, None)
-    what = "visit" if len(appointments) > 1 else "appointment"
-    messages.success(
-        request,
-        "You're booked! Keep this page's address (bookmark it): it is the only way to see or cancel "
-        f"your {what} online.",
-    )
+    messages.success(request, booked_message(visit=len(appointments) > 1))
     return redirect("booking:manage", token=tokens.make_manage_token(appointments[0].pk))
+
+
+def booked_message(*, visit: bool) -> str:
+    """The note on the private page just after booking (also after taking a
+    waitlist offer)."""
+    if visit:
+        return gettext(
+            "You're booked! Keep this page's address (bookmark it): it is the only way to see or cancel "
+            "your visit online."
+        )
+    return gettext(
+        "You're booked! Keep this page's address (bookmark it): it is the only way to see or cancel "
+        "your appointment online."
+    )
 
 
 # --- the customer's private page -----------------------------------------------------------------
@@ -924,11 +983,13 @@ def load_appointment(token: str) -> Appointment:
     if appointment is None:
         raise PageProblem(
             404,
-            "We could not find that appointment. The link may be incomplete or expired; "
-            "please use the full link from your confirmation, or call the salon.",
+            gettext(
+                "We could not find that appointment. The link may be incomplete or expired; "
+                "please use the full link from your confirmation, or call the salon."
+            ),
             back_url=reverse("booking:home"),
-            back_label="Book an appointment",
-            title="Appointment not found",
+            back_label=gettext("Book an appointment"),
+            title=gettext("Appointment not found"),
         )
     return appointment
 
@@ -960,7 +1021,6 @@ def appointment_view(request: HttpRequest, appointment: Appointment, token: str,
         "appointment": appointment,
         "visit": items,
         "is_visit": len(visit) > 1,
-        "what": "visit" if len(visit) > 1 else "appointment",
         "token": token,
         "day": format_long_day(start.date()),
         "time": format_time_range(start, end, zone=True),
@@ -973,7 +1033,9 @@ def appointment_view(request: HttpRequest, appointment: Appointment, token: str,
         "too_late": too_late,
         "too_late_message": too_late_to_change(salon.change_notice_minutes, salon.phone).message,
         "changes_close": (
-            f"{format_long_day(closes.astimezone(tz).date())}, {format_start(closes.astimezone(tz), tz)}"
+            day_and_time(
+                format_long_day(closes.astimezone(tz).date()), format_start(closes.astimezone(tz), tz)
+            )
             if salon.change_notice_minutes
             else ""
         ),
@@ -1020,9 +1082,13 @@ def cancel(request: HttpRequest, token: str) -> HttpResponse:
         context["error"] = e.message
         return private(render(request, "booking/manage.html", context, status=409))
     if context["is_visit"]:
-        messages.success(request, "Your visit is cancelled. The times are free for someone else now.")
+        messages.success(
+            request, gettext("Your visit is cancelled. The times are free for someone else now.")
+        )
     else:
-        messages.success(request, "Your appointment is cancelled. The time is free for someone else now.")
+        messages.success(
+            request, gettext("Your appointment is cancelled. The time is free for someone else now.")
+        )
     return redirect("booking:manage", token=token)
 
 
@@ -1061,10 +1127,13 @@ def staff_day(request: HttpRequest) -> HttpResponse:
     if day is None:
         raise PageProblem(
             400,
-            "That is not a date. Use the form YYYY-MM-DD, for example "
-            f"{today.isoformat()}, or pick a day with the calendar.",
+            gettext(
+                "That is not a date. Use the form YYYY-MM-DD, for example %(today)s, or pick a day with the "
+                "calendar."
+            )
+            % {"today": today.isoformat()},
             back_url=reverse("booking:staff_day"),
-            back_label="Show today",
+            back_label=gettext("Show today"),
         )
     columns, total, cancelled = [], 0, 0
     by_stylist = selectors.appointment_list_for_day(salon=salon, day=day)
@@ -1122,10 +1191,10 @@ def staff_day(request: HttpRequest) -> HttpResponse:
 
 
 PHASE_LABELS = {
-    "work": "Busy",
-    "setup": "Set-up (busy)",
-    "cleanup": "Clean-up (busy)",
-    "processing": "Processing \u2014 free to book",
+    "work": gettext_lazy("Busy"),
+    "setup": gettext_lazy("Set-up (busy)"),
+    "cleanup": gettext_lazy("Clean-up (busy)"),
+    "processing": gettext_lazy("Processing — free to book"),
 }
 
 
@@ -1176,9 +1245,11 @@ def visit_note(appointment: Appointment, members: list[Appointment]) -> str:
     if len(members) < 2:
         return ""
     index = members.index(appointment)
-    note = f"Visit {index + 1} of {len(members)}"
+    values = {"position": index + 1, "count": len(members)}
     if index + 1 < len(members):
         following = members[index + 1]
-        return f"{note} · then {following.service.name} with {following.stylist.name}"
+        values.update(service=following.service.name, stylist=following.stylist.name)
+        return gettext("Visit %(position)s of %(count)s · then %(service)s with %(stylist)s") % values
     before = members[index - 1]
-    return f"{note} · after {before.service.name} with {before.stylist.name}"
+    values.update(service=before.service.name, stylist=before.stylist.name)
+    return gettext("Visit %(position)s of %(count)s · after %(service)s with %(stylist)s") % values

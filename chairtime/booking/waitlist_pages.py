@@ -17,15 +17,18 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone as dj_timezone
+from django.utils.translation import gettext
 from django.views.decorators.cache import never_cache
 
 from chairtime.booking import tokens, waitlist
-from chairtime.booking.errors import BookingError, Problem
+from chairtime.booking.errors import BookingError, Problem, refusal_message
 from chairtime.booking.forms import ContactForm
 from chairtime.booking.models import Salon, WaitlistEntry, WaitlistOffer
 from chairtime.booking.views import (
     PageProblem,
+    booked_message,
     booking_context,
+    day_and_time,
     day_refusal,
     format_day,
     format_long_day,
@@ -51,13 +54,15 @@ def join(request: HttpRequest, service_id: int, stylist: int | None, day: str) -
     if choice.is_visit:
         raise PageProblem(
             400,
-            "The waitlist takes one service at a time. Please join it for each service separately.",
+            gettext("The waitlist takes one service at a time. Please join it for each service separately."),
             back_url=choice.time_url(),
-            back_label="Back to the times",
+            back_label=gettext("Back to the times"),
         )
     refusal = day_refusal(choice, chosen_day)
     if refusal is not None:
-        raise PageProblem(404, refusal.message, back_url=choice.day_url, back_label="Choose another day")
+        raise PageProblem(
+            404, refusal_message(refusal), back_url=choice.day_url, back_label=gettext("Choose another day")
+        )
     form = ContactForm(request.POST) if request.method == "POST" else ContactForm()
     context = booking_context(choice, form=form, day_label=format_day(chosen_day))
     if request.method != "POST":
@@ -80,7 +85,7 @@ def join(request: HttpRequest, service_id: int, stylist: int | None, day: str) -
             messages.info(request, e.message)
             return redirect(choice.time_url())
         raise PageProblem(
-            409 if e.conflict else 404, e.message, back_url=choice.day_url, back_label="Choose a day"
+            409 if e.conflict else 404, e.message, back_url=choice.day_url, back_label=gettext("Choose a day")
         ) from e
     return redirect("booking:waitlist_leave", token=tokens.make_waitlist_token(entry.pk))
 
@@ -92,14 +97,20 @@ def _by_token(token: str, read, rows, problem: Problem, title: str):
     row = rows.filter(pk=row_id).first() if row_id is not None else None
     if row is None:
         home = reverse("booking:home")
-        raise PageProblem(404, problem.value, back_url=home, back_label="Book an appointment", title=title)
+        raise PageProblem(
+            404, gettext(problem.value), back_url=home, back_label=gettext("Book an appointment"), title=title
+        )
     return row
 
 
 def _load_entry(token: str) -> WaitlistEntry:
     rows = WaitlistEntry.objects.select_related("service", "stylist")
     return _by_token(
-        token, tokens.read_waitlist_token, rows, Problem.WAITLIST_ENTRY_NOT_FOUND, "Waitlist place not found"
+        token,
+        tokens.read_waitlist_token,
+        rows,
+        Problem.WAITLIST_ENTRY_NOT_FOUND,
+        gettext("Waitlist place not found"),
     )
 
 
@@ -111,7 +122,7 @@ def leave(request: HttpRequest, token: str) -> HttpResponse:
     entry = _load_entry(token)
     if request.method == "POST":
         entry = waitlist.waitlist_leave(entry_id=entry.pk)
-        messages.success(request, "You have left the waitlist.")
+        messages.success(request, gettext("You have left the waitlist."))
         return redirect("booking:waitlist_leave", token=token)
     held = entry.offers.filter(state=WaitlistOffer.State.OPEN).order_by("-pk").first()
     context = {
@@ -128,7 +139,9 @@ def leave(request: HttpRequest, token: str) -> HttpResponse:
 
 def _load_offer(token: str) -> WaitlistOffer:
     rows = WaitlistOffer.objects.select_related("entry__service", "stylist")
-    return _by_token(token, tokens.read_offer_token, rows, Problem.OFFER_NOT_FOUND, "Offer not found")
+    return _by_token(
+        token, tokens.read_offer_token, rows, Problem.OFFER_NOT_FOUND, gettext("Offer not found")
+    )
 
 
 @require_http_methods(["GET", "HEAD", "POST"])
@@ -148,11 +161,7 @@ def offer(request: HttpRequest, token: str) -> HttpResponse:
             error, status = e.message, 409
             held.refresh_from_db()
         else:
-            messages.success(
-                request,
-                "You're booked! Keep this page's address (bookmark it): it is the only way to see or "
-                "cancel your appointment online.",
-            )
+            messages.success(request, booked_message(visit=False))
             return redirect("booking:manage", token=tokens.make_manage_token(appointments[0].pk))
     tz = Salon.cached().tz
     start, until = held.starts_at.astimezone(tz), held.expires_at.astimezone(tz)
@@ -163,7 +172,7 @@ def offer(request: HttpRequest, token: str) -> HttpResponse:
         "error": error,
         "day": format_long_day(start.date()),
         "time": format_time_range(start, held.ends_at.astimezone(tz), zone=True),
-        "held_until": f"{format_long_day(until.date())}, {format_time(until)} {until.tzname()}",
+        "held_until": day_and_time(format_long_day(until.date()), f"{format_time(until)} {until.tzname()}"),
         "open": held.state == WaitlistOffer.State.OPEN and held.expires_at > now and held.entry.is_open,
         "taken_url": reverse("booking:manage", args=[tokens.make_manage_token(held.appointment_id)])
         if taken

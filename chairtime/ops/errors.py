@@ -20,6 +20,8 @@ import sys
 from django.db import InterfaceError, OperationalError
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.template import loader
+from django.utils import translation
+from django.utils.translation import gettext_lazy
 from django.views.decorators.csrf import requires_csrf_token
 
 from chairtime.ops.middleware import loggable_path
@@ -33,12 +35,21 @@ DATABASE_UNAVAILABLE = (OperationalError, InterfaceError)
 RETRY_AFTER_SECONDS = 30
 # The JSON API (chairtime.booking.api) answers in its own error format.
 API_PREFIX = "/api/"
-UNAVAILABLE_MESSAGE = "Online booking is briefly unavailable. Please try again in a minute."
+UNAVAILABLE_MESSAGE = gettext_lazy("Online booking is briefly unavailable. Please try again in a minute.")
 
 
-def _plain(template_name: str, status: int) -> HttpResponse:
+def _language(request: HttpRequest | None) -> str:
+    """The reader's language from the request alone (the switch's cookie, else
+    Accept-Language): the failure may have come before LocaleMiddleware chose it."""
+    if request is None:
+        return translation.get_language() or "en"
+    return translation.get_language_from_request(request)
+
+
+def _plain(template_name: str, status: int, request: HttpRequest | None = None) -> HttpResponse:
     """Render without the request: touches neither the database nor the session."""
-    return HttpResponse(loader.render_to_string(template_name, {"plain": True}), status=status)
+    with translation.override(_language(request)):
+        return HttpResponse(loader.render_to_string(template_name, {"plain": True}), status=status)
 
 
 def _friendly(request: HttpRequest, template_name: str, status: int) -> HttpResponse:
@@ -46,7 +57,7 @@ def _friendly(request: HttpRequest, template_name: str, status: int) -> HttpResp
         return HttpResponse(loader.render_to_string(template_name, {}, request=request), status=status)
     except Exception:
         logger.warning("error page rendered without context", exc_info=True)
-        return _plain(template_name, status)
+        return _plain(template_name, status, request)
 
 
 @requires_csrf_token
@@ -75,7 +86,7 @@ def server_error(request: HttpRequest) -> HttpResponse:
         response = database_unavailable(request)
         response._has_been_logged = True  # type: ignore[attr-defined]  # no ERROR + traceback too
         return response
-    return _plain("errors/500.html", 500)
+    return _plain("errors/500.html", 500, request)
 
 
 def log_database_unavailable(request: HttpRequest, error: BaseException) -> None:
@@ -89,9 +100,11 @@ def database_unavailable(request: HttpRequest | None = None) -> HttpResponse:
     """503 with Retry-After: a page for people, JSON for the API."""
     response: HttpResponse
     if request is not None and request.path_info.startswith(API_PREFIX):
-        response = JsonResponse({"detail": UNAVAILABLE_MESSAGE, "code": "unavailable"}, status=503)
+        with translation.override(_language(request)):
+            detail = str(UNAVAILABLE_MESSAGE)
+        response = JsonResponse({"detail": detail, "code": "unavailable"}, status=503)
     else:
-        response = _plain("errors/503.html", 503)
+        response = _plain("errors/503.html", 503, request)
     response["Retry-After"] = str(RETRY_AFTER_SECONDS)
     response["Cache-Control"] = "no-store"
     return response

@@ -30,6 +30,7 @@ from django.core.cache.backends.locmem import LocMemCache
 from django.core.cache.backends.redis import RedisCache
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.template import loader
+from django.utils.translation import gettext_lazy
 from django_ratelimit.core import get_usage
 from redis.exceptions import RedisError
 
@@ -38,7 +39,7 @@ from chairtime.ops.middleware import loggable_path
 logger = logging.getLogger("chairtime.security")
 
 API_PREFIX = "/api/"
-RATE_LIMITED_MESSAGE = (
+RATE_LIMITED_MESSAGE = gettext_lazy(
     "Too many requests from your network in a short time. Please wait a minute and try again."
 )
 
@@ -136,7 +137,7 @@ def too_many_requests(request: HttpRequest, retry_after: int) -> HttpResponse:
     """429 with Retry-After: JSON for the API, a page for people."""
     response: HttpResponse
     if request.path_info.startswith(API_PREFIX):
-        response = JsonResponse({"detail": RATE_LIMITED_MESSAGE, "code": "rate_limited"}, status=429)
+        response = JsonResponse({"detail": str(RATE_LIMITED_MESSAGE), "code": "rate_limited"}, status=429)
     else:
         body = loader.render_to_string("errors/429.html", {"message": RATE_LIMITED_MESSAGE}, request=request)
         response = HttpResponse(body, status=429)

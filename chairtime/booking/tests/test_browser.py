@@ -10,16 +10,18 @@ from __future__ import annotations
 
 import os
 import re
+from collections import Counter
 from pathlib import Path
 
 import pytest
 from axe_playwright_python.sync_playwright import Axe
 from django.test import Client
+from django.utils import translation
 from playwright.sync_api import Browser, Page, expect
 
 from chairtime.booking.models import Appointment
 from chairtime.booking.tests.factories import AppointmentFactory
-from chairtime.booking.views import format_day
+from chairtime.booking.views import format_day, format_time
 
 pytestmark = pytest.mark.browser
 
@@ -45,10 +47,18 @@ def choose_day(page: Page, day) -> None:
     page.get_by_role("link", name=re.compile(rf"^{format_day(day)}(?: \(today\))?:")).click()
 
 
-def fill_details(page: Page) -> None:
-    page.get_by_label("Your name").fill("Zoe Park")
-    page.get_by_label("E-mail address").fill("zoe@example.com")
-    page.get_by_label("Phone number (optional)").fill("+1 415 555 0100")
+FIELD_LABELS = {
+    "en": ("Your name", "E-mail address", "Phone number (optional)"),
+    "fr": ("Votre nom", "Adresse e-mail", "Numéro de téléphone (facultatif)"),
+    "es": ("Su nombre", "Correo electrónico", "Teléfono (opcional)"),
+}
+
+
+def fill_details(page: Page, language: str = "en") -> None:
+    name, email, phone = FIELD_LABELS[language]
+    page.get_by_label(name).fill("Zoe Park")
+    page.get_by_label(email).fill("zoe@example.com")
+    page.get_by_label(phone).fill("+1 415 555 0100")
 
 
 def fits_the_screen(page: Page) -> bool:
@@ -266,52 +276,103 @@ def test_it_shows_staff_the_day_sheet(browser: Browser, live_server, demo_tx, dj
     context.close()
 
 
-def assert_accessible(page: Page) -> None:
-    """axe-core (WCAG 2.x A and AA rules) finds nothing on the page as shown."""
+def assert_accessible(page: Page) -> Counter[str]:
+    """axe-core (WCAG 2.x A and AA rules) finds nothing on the page as shown;
+    returns the violations by impact (all zero when it passes)."""
     results = AXE.run(
         page, options={"runOnly": {"type": "tag", "values": WCAG}, "resultTypes": ["violations"]}
     )
+    impacts = Counter(violation["impact"] for violation in results.response["violations"])
     assert results.violations_count == 0, f"{page.url}\n{results.generate_report()}"
+    return impacts
 
 
+# The visit's words in each language (the services' and people's names stay as they are).
+VISIT_WORDS = {
+    "en": {
+        "locale": "en-US",
+        "today": "(today)",
+        "add": "Add another service",
+        "book": "Book visit (2 services)",
+        "booked": "You're booked!",
+        "cancel": "Cancel this visit (2 services)…",
+        "confirm": "Yes, cancel the visit (2 services)",
+        "cancelled": "Your visit is cancelled.",
+    },
+    "fr": {
+        "locale": "fr-FR",
+        "today": "(aujourd'hui)",
+        "add": "Ajouter une prestation",
+        "book": "Réserver la visite (2 prestations)",
+        "booked": "C'est réservé",
+        "cancel": "Annuler cette visite (2 prestations)…",
+        "confirm": "Oui, annuler la visite (2 prestations)",
+        "cancelled": "Votre visite est annulée.",
+    },
+    "es": {
+        "locale": "es-ES",
+        "today": "(hoy)",
+        "add": "Añadir otro servicio",
+        "book": "Reservar la visita (2 servicios)",
+        "booked": "¡Reserva hecha!",
+        "cancel": "Cancelar esta visita (2 servicios)…",
+        "confirm": "Sí, cancelar la visita (2 servicios)",
+        "cancelled": "Su visita está cancelada.",
+    },
+}
+
+
+@pytest.mark.parametrize("language", ["en", "fr", "es"])
 @pytest.mark.parametrize("device", ["desktop", "phone"])
 def test_every_page_of_booking_and_managing_a_visit_passes_axe(
-    browser: Browser, live_server, demo_tx, device
+    browser: Browser, live_server, demo_tx, device, language
 ):
+    """In each language (the browser's locale sends its Accept-Language)."""
+    words = VISIT_WORDS[language]
     day = demo_tx.next_working_day()
+    with translation.override(language):
+        day_label, nine = format_day(day), format_time(demo_tx.local(day, 9))
     context = browser.new_context(
-        **(PHONE if device == "phone" else {"viewport": {"width": 1280, "height": 800}})
+        locale=words["locale"],
+        **(PHONE if device == "phone" else {"viewport": {"width": 1280, "height": 800}}),
     )
     page = context.new_page()
+    impacts: Counter[str] = Counter()
 
     page.goto(live_server.url)
-    assert_accessible(page)  # the services
+    expect(page.locator("html")).to_have_attribute("lang", language)
+    impacts += assert_accessible(page)  # the services
     page.get_by_role("link", name="Colour").click()
-    assert_accessible(page)  # the stylists, with their own prices
+    impacts += assert_accessible(page)  # the stylists, with their own prices
     page.get_by_role("link", name="Ana").click()
-    assert_accessible(page)  # the days
-    page.get_by_role("link", name="Add another service").click()
-    assert_accessible(page)
+    impacts += assert_accessible(page)  # the days
+    page.get_by_role("link", name=words["add"]).click()
+    impacts += assert_accessible(page)
     page.get_by_role("link", name="Haircut").click()
-    assert_accessible(page)
+    impacts += assert_accessible(page)
     page.get_by_role("link", name="Ben").click()
-    assert_accessible(page)  # the days, with the visit
-    choose_day(page, day)
-    assert_accessible(page)  # the times
-    page.get_by_role("link", name="9:00 AM", exact=True).click()
-    assert_accessible(page)  # the details form and the summary
-    fill_details(page)
-    page.get_by_role("button", name="Book visit (2 services)").click()
-    expect(page.get_by_role("status")).to_contain_text("You're booked!")
-    assert_accessible(page)  # the manage page
-    page.get_by_role("link", name="Cancel this visit (2 services)…").click()
-    assert_accessible(page)
-    page.get_by_role("button", name="Yes, cancel the visit (2 services)").click()
-    expect(page.get_by_role("status")).to_contain_text("Your visit is cancelled.")
-    assert_accessible(page)
+    impacts += assert_accessible(page)  # the days, with the visit
+    today = re.escape(words["today"])
+    page.get_by_role("link", name=re.compile(rf"^{re.escape(day_label)}(?: {today})?\s?:")).click()
+    impacts += assert_accessible(page)  # the times
+    page.get_by_role("link", name=nine, exact=True).click()
+    impacts += assert_accessible(page)  # the details form and the summary
+    fill_details(page, language)
+    page.get_by_role("button", name=words["book"]).click()
+    expect(page.get_by_role("status")).to_contain_text(words["booked"])
+    impacts += assert_accessible(page)  # the manage page
+    page.get_by_role("link", name=words["cancel"]).click()
+    impacts += assert_accessible(page)
+    page.get_by_role("button", name=words["confirm"]).click()
+    expect(page.get_by_role("status")).to_contain_text(words["cancelled"])
+    impacts += assert_accessible(page)
     page.goto(f"{live_server.url}/book/999999/")
-    assert_accessible(page)  # an error page
+    impacts += assert_accessible(page)  # an error page
     context.close()
+    counts = ", ".join(
+        f"{impact} {impacts[impact]}" for impact in ("critical", "serious", "moderate", "minor")
+    )
+    print(f"axe, {language} on a {device}: {counts}")  # the counts the run reports (pytest -s)
 
 
 def test_it_moves_an_appointment_to_another_time_and_every_page_passes_axe(page: Page, live_server, demo_tx):
