@@ -8,6 +8,7 @@ import pytest
 from django.conf import settings
 from django.utils import translation
 
+from chairtime.booking.models import Salon
 from chairtime.frontdesk.forms import DeskBookingForm, DeskMoveForm
 
 DAY = date(2027, 3, 2)
@@ -17,7 +18,10 @@ DAY = date(2027, 3, 2)
 @pytest.mark.django_db
 def test_it_fills_the_date_boxes_with_a_date_the_browser_can_show(lang):
     with translation.override(lang):
-        forms = [DeskBookingForm(initial={"date": DAY}, salon_id=1), DeskMoveForm(initial={"date": DAY})]
+        forms = [
+            DeskBookingForm(initial={"date": DAY}, salon=Salon.load()),
+            DeskMoveForm(initial={"date": DAY}),
+        ]
         boxes = [str(form["date"]) for form in forms]
     for box in boxes:
         assert 'type="date"' in box and 'value="2027-03-02"' in box, box
