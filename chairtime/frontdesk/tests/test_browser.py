@@ -235,6 +235,46 @@ def test_the_front_desk_moves_an_appointment_with_the_keyboard_only(
     page.context.close()
 
 
+@pytest.mark.parametrize(
+    ("language", "moving", "target", "kept"),
+    [
+        ("fr", "Déplacement de Haircut · Kim, actuellement à Ana, 10:00", "Ben, 14:00", "Non déplacé"),
+        ("es", "Moviendo Haircut · Kim, ahora a las Ana, 10:00", "Ben, 14:00", "Sin mover"),
+    ],
+)
+def test_the_keyboard_move_speaks_the_pages_language_and_clock(
+    browser: Browser, live_server, demo_tx, django_user_model, language, moving, target, kept
+):
+    """calendar.js takes its sentences from /desk/jsi18n/ and writes times with the
+    language's TIME_FORMAT (14:00, not 2:00 PM)."""
+    day = demo_tx.next_working_day()
+    book_kim(demo_tx, day, 10)
+    user = django_user_model.objects.create_user(username="fred", password="a long pass phrase")
+    StaffMember.objects.create(user=user, role=Role.FRONT_DESK)
+    context = browser.new_context(viewport={"width": 1440, "height": 1200})
+    context.add_cookies([{"name": settings.LANGUAGE_COOKIE_NAME, "value": language, "url": live_server.url}])
+    page = context.new_page()
+    page.goto(f"{live_server.url}/desk/login/")
+    page.locator("#id_username").fill("fred")
+    page.locator("#id_password").fill("a long pass phrase")
+    page.locator(".desk-login form button[type=submit]").click()
+    expect(page.locator("nav.desk-nav")).to_be_visible()
+    page.goto(f"{live_server.url}/desk/day/?date={day}")
+    live = page.locator("#cal-move-live")
+
+    page.locator("a[data-move]", has_text="Haircut · Kim").focus()
+    page.keyboard.press("m")
+    expect(live).to_contain_text(moving)
+    page.keyboard.press("ArrowRight")
+    for _ in range(8):  # four hours of the demo salon's 30-minute slots
+        page.keyboard.press("ArrowDown")
+    expect(live).to_have_text(target)
+    expect(page.locator(".blk--target")).to_have_text("14:00")
+    page.keyboard.press("Escape")
+    expect(live).to_contain_text(kept)
+    context.close()
+
+
 def test_a_touch_on_a_tablet_drags_an_appointment_too(
     browser: Browser, live_server, demo_tx, django_user_model
 ):
