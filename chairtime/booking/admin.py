@@ -46,7 +46,6 @@ class RetryingModelAdmin(LabelledDateTimes, admin.ModelAdmin):
     stylist, a list edit meeting a load_salon) rolls the request's transaction back
     and runs the view again from the start, instead of answering a 500."""
 
-
     def changeform_view(self, request: HttpRequest, *args, **kwargs) -> HttpResponse:
         return self._retrying(request, super().changeform_view, *args, **kwargs)
 
