@@ -19,6 +19,7 @@ from django.db import models, transaction
 from django.db.models import Case, F, Q, Sum, Value, When
 from django.db.models.functions import Lower
 from django.utils import timezone
+from django.utils.dates import WEEKDAYS
 from django.utils.translation import gettext, ngettext, pgettext_lazy
 from django.utils.translation import gettext_lazy as _
 
@@ -544,13 +545,16 @@ class StylistService(models.Model):
 
 
 class Weekday(models.IntegerChoices):
-    MONDAY = 0, _("Monday")
-    TUESDAY = 1, _("Tuesday")
-    WEDNESDAY = 2, _("Wednesday")
-    THURSDAY = 3, _("Thursday")
-    FRIDAY = 4, _("Friday")
-    SATURDAY = 5, _("Saturday")
-    SUNDAY = 6, _("Sunday")
+    # Django's own words for the days (its catalog: "lundi", "lunes"), the same the
+    # dates on every page use: a second translation of "Monday" in our catalogs
+    # would replace Django's everywhere, in every date too.
+    MONDAY = 0, WEEKDAYS[0]
+    TUESDAY = 1, WEEKDAYS[1]
+    WEDNESDAY = 2, WEEKDAYS[2]
+    THURSDAY = 3, WEEKDAYS[3]
+    FRIDAY = 4, WEEKDAYS[4]
+    SATURDAY = 5, WEEKDAYS[5]
+    SUNDAY = 6, WEEKDAYS[6]
 
 
 class WorkingHours(models.Model):
@@ -879,8 +883,12 @@ class WaitlistOffer(models.Model):
         TAKEN = "taken", pgettext_lazy("waitlist offer state", "Booked")
         LAPSED = "lapsed", _("Lapsed or withdrawn")
 
+    # A context: Django's admin has its own "entry" (of its history).
     entry = models.ForeignKey(
-        WaitlistEntry, verbose_name=_("entry"), on_delete=models.CASCADE, related_name="offers"
+        WaitlistEntry,
+        verbose_name=pgettext_lazy("waitlist", "entry"),
+        on_delete=models.CASCADE,
+        related_name="offers",
     )
     stylist = models.ForeignKey(
         Stylist, verbose_name=_("stylist"), on_delete=models.CASCADE, related_name="+"

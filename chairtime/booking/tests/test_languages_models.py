@@ -203,8 +203,8 @@ def test_the_working_hours_name_the_weekdays_in_the_manager_s_language(manager, 
         language,
         {
             "en": [">Monday<", ">Wednesday<", ">Sunday<", "Weekday"],
-            "fr": [">Lundi<", ">Mercredi<", ">Dimanche<", "Jour de la semaine"],
-            "es": [">Lunes<", ">Miércoles<", ">Domingo<", "Día de la semana"],
+            "fr": [">lundi<", ">mercredi<", ">dimanche<", "Jour de la semaine"],
+            "es": [">lunes<", ">miércoles<", ">domingo<", "Día de la semana"],
         },
     )
 
