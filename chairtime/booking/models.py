@@ -19,6 +19,9 @@ from django.db import models, transaction
 from django.db.models import Case, F, Q, Sum, Value, When
 from django.db.models.functions import Lower
 from django.utils import timezone
+from django.utils.dates import WEEKDAYS
+from django.utils.translation import gettext, ngettext, pgettext_lazy
+from django.utils.translation import gettext_lazy as _
 
 # A service may not last longer than this. The availability query relies on it: to
 # find the appointments that overlap a day it reads those that *start* between
@@ -48,8 +51,16 @@ def _outside_years(value: date | datetime | None) -> bool:
     return not FIRST_DATE <= day <= LAST_DATE
 
 
+# One whole sentence per field, so each language can write it its own way.
+_YEARS_MESSAGES = {
+    "start": _("The start must be between %(first)s and %(last)s in the salon's time zone."),
+    "end": _("The end must be between %(first)s and %(last)s in the salon's time zone."),
+    "date": _("The date must be between %(first)s and %(last)s in the salon's time zone."),
+}
+
+
 def _years_message(name: str) -> str:
-    return f"The {name} must be between {FIRST_DATE} and {LAST_DATE} in the salon's time zone."
+    return _YEARS_MESSAGES[name] % {"first": FIRST_DATE, "last": LAST_DATE}
 
 
 def validate_time_zone(value: str) -> None:
@@ -57,7 +68,7 @@ def validate_time_zone(value: str) -> None:
         zoneinfo.ZoneInfo(value)
     except (zoneinfo.ZoneInfoNotFoundError, ValueError):
         raise ValidationError(
-            "%(value)s is not a known time zone; use an IANA name such as Europe/Paris.",
+            _("%(value)s is not a known time zone; use an IANA name such as Europe/Paris."),
             params={"value": value},
         ) from None
 
@@ -74,17 +85,21 @@ def parse_reminder_minutes(value: str) -> list[int]:
         minutes = [int(p) for p in parts]
     except ValueError:
         raise ValidationError(
-            "Write whole numbers of minutes separated by commas, such as 1440,120.", code="invalid"
+            gettext("Write whole numbers of minutes separated by commas, such as 1440,120."), code="invalid"
         ) from None
     if len(minutes) > MAX_REMINDERS:
-        raise ValidationError(f"At most {MAX_REMINDERS} reminders.", code="invalid")
+        raise ValidationError(
+            ngettext("At most %(count)s reminder.", "At most %(count)s reminders.", MAX_REMINDERS)
+            % {"count": MAX_REMINDERS},
+            code="invalid",
+        )
     if any(not 30 <= m <= 60 * 24 * 14 for m in minutes):
         raise ValidationError(
-            "Each reminder must be between 30 minutes and 14 days (20160 minutes) before the start.",
+            gettext("Each reminder must be between 30 minutes and 14 days (20160 minutes) before the start."),
             code="invalid",
         )
     if len(set(minutes)) != len(minutes):
-        raise ValidationError("The same reminder time is given twice.", code="invalid")
+        raise ValidationError(gettext("The same reminder time is given twice."), code="invalid")
     return sorted(minutes, reverse=True)
 
 
@@ -100,77 +115,91 @@ class Salon(models.Model):
 
     # Not auto-incremented: MariaDB refuses a CHECK on an AUTO_INCREMENT column.
     id = models.PositiveSmallIntegerField(primary_key=True, default=1, editable=False)
-    name = models.CharField(max_length=100)
+    name = models.CharField(_("name"), max_length=100)
     time_zone = models.CharField(
+        _("time zone"),
         max_length=64,
         default="UTC",
         validators=[validate_time_zone],
-        help_text="IANA time zone name, e.g. America/Los_Angeles. Working hours are in this zone.",
+        help_text=_("IANA time zone name, e.g. America/Los_Angeles. Working hours are in this zone."),
     )
     slot_minutes = models.PositiveSmallIntegerField(
+        _("slot minutes"),
         default=30,
         validators=[MinValueValidator(5), MaxValueValidator(240)],
-        help_text="Offered start times are this many minutes apart.",
+        help_text=_("Offered start times are this many minutes apart."),
     )
     min_notice_minutes = models.PositiveIntegerField(
+        _("min notice minutes"),
         default=60,
         validators=[MaxValueValidator(60 * 24 * 30)],
-        help_text="How long before a start time booking closes.",
+        help_text=_("How long before a start time booking closes."),
     )
     horizon_days = models.PositiveSmallIntegerField(
+        _("horizon days"),
         default=30,
         validators=[MinValueValidator(0), MaxValueValidator(366)],
-        help_text="How many days ahead customers may book.",
+        help_text=_("How many days ahead customers may book."),
     )
     address = models.CharField(
+        _("address"),
         max_length=300,
         blank=True,
         default="",
         db_default="",
-        help_text="Street address, one line: shown in e-mails and calendar entries.",
+        help_text=_("Street address, one line: shown in e-mails and calendar entries."),
     )
     phone = models.CharField(
+        _("phone"),
         max_length=40,
         blank=True,
         default="",
         db_default="",
-        help_text="The number customers call, e.g. when it is too late to change online.",
+        help_text=_("The number customers call, e.g. when it is too late to change online."),
     )
     currency = models.CharField(
+        _("currency"),
         max_length=3,
         default="USD",
         db_default="USD",
-        validators=[RegexValidator(r"^[A-Z]{3}\Z", "Use a three-letter ISO 4217 code such as USD or EUR.")],
-        help_text="ISO 4217 code of the prices, e.g. USD, EUR, GBP.",
+        validators=[
+            RegexValidator(r"^[A-Z]{3}\Z", _("Use a three-letter ISO 4217 code such as USD or EUR."))
+        ],
+        help_text=_("ISO 4217 code of the prices, e.g. USD, EUR, GBP."),
     )
     change_notice_minutes = models.PositiveIntegerField(
+        _("change notice minutes"),
         default=0,
         db_default=0,
         validators=[MaxValueValidator(MAX_CHANGE_NOTICE_MINUTES)],
-        help_text=(
+        help_text=_(
             "Online, customers may cancel or reschedule until this many minutes before the start; "
             "after that they are asked to call. 0: until the start. Staff are never bound by it."
         ),
     )
     reminder_minutes = models.CharField(
+        _("reminder minutes"),
         max_length=40,
         blank=True,
         default="1440,120",
         db_default="1440,120",
         validators=[validate_reminder_minutes],
-        help_text=(
+        help_text=_(
             "When reminders go out, in minutes before the start, separated by commas: "
             "1440,120 is a day and two hours before. Empty: no reminders."
         ),
     )
     waitlist_hold_minutes = models.PositiveSmallIntegerField(
+        _("waitlist hold minutes"),
         default=30,
         db_default=30,
         validators=[MinValueValidator(5), MaxValueValidator(24 * 60)],
-        help_text="How long a freed time is held for the customer a waitlist offer goes to.",
+        help_text=_("How long a freed time is held for the customer a waitlist offer goes to."),
     )
 
     class Meta:
+        verbose_name = _("salon")
+        verbose_name_plural = _("salons")
         constraints = [
             models.CheckConstraint(condition=Q(id=1), name="salon_is_singleton"),
             models.CheckConstraint(
@@ -191,7 +220,7 @@ class Salon(models.Model):
     @classmethod
     def load(cls) -> Salon:
         """The salon, created with neutral defaults if none was configured yet."""
-        salon, _ = cls.objects.get_or_create(pk=1, defaults={"name": "Chairtime salon"})
+        salon, _created = cls.objects.get_or_create(pk=1, defaults={"name": "Chairtime salon"})
         return salon
 
     @cached_property
@@ -222,30 +251,44 @@ class Salon(models.Model):
 
 
 class Service(models.Model):
-    key = models.SlugField(max_length=50, unique=True, help_text="Stable identifier used by salon files.")
-    name = models.CharField(max_length=100)
-    description = models.TextField(blank=True)
-    duration_minutes = models.PositiveSmallIntegerField(
-        validators=[MinValueValidator(5), MaxValueValidator(MAX_SERVICE_MINUTES)]
+    key = models.SlugField(
+        _("key"), max_length=50, unique=True, help_text=_("Stable identifier used by salon files.")
     )
-    price = models.DecimalField(max_digits=8, decimal_places=2, validators=[MinValueValidator(0)])
-    is_active = models.BooleanField(default=True, help_text="Inactive services cannot be booked.")
-    position = models.PositiveSmallIntegerField(default=0, help_text="Order on the booking pages.")
+    name = models.CharField(_("name"), max_length=100)
+    description = models.TextField(_("description"), blank=True)
+    duration_minutes = models.PositiveSmallIntegerField(
+        _("duration minutes"), validators=[MinValueValidator(5), MaxValueValidator(MAX_SERVICE_MINUTES)]
+    )
+    price = models.DecimalField(_("price"), max_digits=8, decimal_places=2, validators=[MinValueValidator(0)])
+    is_active = models.BooleanField(
+        _("is active"), default=True, help_text=_("Inactive services cannot be booked.")
+    )
+    position = models.PositiveSmallIntegerField(
+        _("position"), default=0, help_text=_("Order on the booking pages.")
+    )
     # db_default too: the release before this one inserts services without the column.
     buffer_before_minutes = models.PositiveSmallIntegerField(
+        _("buffer before minutes"),
         default=0,
         db_default=0,
         validators=[MinValueValidator(0), MaxValueValidator(MAX_BUFFER_MINUTES)],
-        help_text="Minutes the stylist is busy before the service (set-up) that the customer does not see.",
+        help_text=_(
+            "Minutes the stylist is busy before the service (set-up) that the customer does not see."
+        ),
     )
     buffer_after_minutes = models.PositiveSmallIntegerField(
+        _("buffer after minutes"),
         default=0,
         db_default=0,
         validators=[MinValueValidator(0), MaxValueValidator(MAX_BUFFER_MINUTES)],
-        help_text="Minutes the stylist is busy after the service (clean-up) that the customer does not see.",
+        help_text=_(
+            "Minutes the stylist is busy after the service (clean-up) that the customer does not see."
+        ),
     )
 
     class Meta:
+        verbose_name = _("service")
+        verbose_name_plural = _("services")
         ordering = ["position", "name"]
         constraints = [
             models.CheckConstraint(
@@ -280,15 +323,20 @@ class Resource(models.Model):
     Each unit is a row (ResourceUnit) and a booked phase holds one unit, so that
     PostgreSQL's exclusion constraint can refuse two holds of one unit at once."""
 
-    salon = models.ForeignKey(Salon, on_delete=models.CASCADE, related_name="resources", default=1)
-    key = models.SlugField(max_length=50, help_text="Stable identifier used by salon files.")
-    name = models.CharField(max_length=100)
+    salon = models.ForeignKey(
+        Salon, verbose_name=_("salon"), on_delete=models.CASCADE, related_name="resources", default=1
+    )
+    key = models.SlugField(_("key"), max_length=50, help_text=_("Stable identifier used by salon files."))
+    name = models.CharField(_("name"), max_length=100)
     quantity = models.PositiveSmallIntegerField(
+        _("quantity"),
         validators=[MinValueValidator(1), MaxValueValidator(MAX_RESOURCE_QUANTITY)],
-        help_text="How many the salon has: phases needing it can run at the same time up to this many.",
+        help_text=_("How many the salon has: phases needing it can run at the same time up to this many."),
     )
 
     class Meta:
+        verbose_name = _("resource")
+        verbose_name_plural = _("resources")
         ordering = ["name"]
         constraints = [
             models.UniqueConstraint(fields=["salon", "key"], name="resource_one_per_key"),
@@ -313,11 +361,12 @@ class Resource(models.Model):
         if busiest is not None and self.quantity < busiest:
             raise ValidationError(
                 {
-                    "quantity": (
-                        f"{self.name} number {busiest} is booked for an upcoming appointment, so the "
-                        f"quantity cannot go below {busiest} yet. Cancel or move the appointments "
-                        f"using it first, or wait until they are over."
+                    "quantity": gettext(
+                        "%(resource)s number %(number)s is booked for an upcoming appointment, so "
+                        "the quantity cannot go below %(number)s yet. Cancel or move the "
+                        "appointments using it first, or wait until they are over."
                     )
+                    % {"resource": self.name, "number": busiest}
                 }
             )
 
@@ -345,10 +394,14 @@ class Resource(models.Model):
 class ResourceUnit(models.Model):
     """One of a resource's ``quantity``: "Basin 2"."""
 
-    resource = models.ForeignKey(Resource, on_delete=models.CASCADE, related_name="units")
-    number = models.PositiveSmallIntegerField()
+    resource = models.ForeignKey(
+        Resource, verbose_name=_("resource"), on_delete=models.CASCADE, related_name="units"
+    )
+    number = models.PositiveSmallIntegerField(_("number"))
 
     class Meta:
+        verbose_name = _("resource unit")
+        verbose_name_plural = _("resource units")
         ordering = ["resource", "number"]
         constraints = [
             models.UniqueConstraint(fields=["resource", "number"], name="resource_unit_one_per_number")
@@ -363,26 +416,34 @@ class ServicePhase(models.Model):
     one: that stylist's own version of the service. A service without phase rows
     is one busy phase of ``duration_minutes``."""
 
-    service = models.ForeignKey(Service, on_delete=models.CASCADE, related_name="phases")
+    service = models.ForeignKey(
+        Service, verbose_name=_("service"), on_delete=models.CASCADE, related_name="phases"
+    )
     stylist = models.ForeignKey(
         "Stylist",
+        verbose_name=_("stylist"),
         on_delete=models.CASCADE,
         related_name="phase_overrides",
         null=True,
         blank=True,
-        help_text="Empty: the service's standard phases. Set: this stylist's own version of the service.",
+        help_text=_("Empty: the service's standard phases. Set: this stylist's own version of the service."),
     )
-    position = models.PositiveSmallIntegerField()
+    position = models.PositiveSmallIntegerField(_("position"))
     minutes = models.PositiveSmallIntegerField(
-        validators=[MinValueValidator(1), MaxValueValidator(MAX_SERVICE_MINUTES)]
+        _("minutes"), validators=[MinValueValidator(1), MaxValueValidator(MAX_SERVICE_MINUTES)]
     )
     processing = models.BooleanField(
+        _("processing"),
         default=False,
-        help_text="The client waits (e.g. colour developing); the stylist is free for someone else.",
+        help_text=_("The client waits (e.g. colour developing); the stylist is free for someone else."),
     )
-    resources = models.ManyToManyField(Resource, blank=True, related_name="phases")
+    resources = models.ManyToManyField(
+        Resource, verbose_name=_("resources"), blank=True, related_name="phases"
+    )
 
     class Meta:
+        verbose_name = _("service phase")
+        verbose_name_plural = _("service phases")
         ordering = ["service", "stylist", "position"]
         constraints = [
             models.CheckConstraint(
@@ -397,13 +458,21 @@ class ServicePhase(models.Model):
 
 
 class Stylist(models.Model):
-    key = models.SlugField(max_length=50, unique=True, help_text="Stable identifier used by salon files.")
-    name = models.CharField(max_length=100)
-    services = models.ManyToManyField(Service, related_name="stylists", blank=True, through="StylistService")
-    is_active = models.BooleanField(default=True, help_text="Inactive stylists take no new bookings.")
-    position = models.PositiveSmallIntegerField(default=0)
+    key = models.SlugField(
+        _("key"), max_length=50, unique=True, help_text=_("Stable identifier used by salon files.")
+    )
+    name = models.CharField(_("name"), max_length=100)
+    services = models.ManyToManyField(
+        Service, verbose_name=_("services"), related_name="stylists", blank=True, through="StylistService"
+    )
+    is_active = models.BooleanField(
+        _("is active"), default=True, help_text=_("Inactive stylists take no new bookings.")
+    )
+    position = models.PositiveSmallIntegerField(_("position"), default=0)
 
     class Meta:
+        verbose_name = _("stylist")
+        verbose_name_plural = _("stylists")
         ordering = ["position", "name"]
 
     def __str__(self) -> str:
@@ -415,24 +484,32 @@ class StylistService(models.Model):
     stylist's cut: 45 minutes, $65). The table is the one the plain many-to-many
     field had (migration 0005), so ``stylist.services.add()`` keeps working."""
 
-    stylist = models.ForeignKey(Stylist, on_delete=models.CASCADE, related_name="stylist_services")
-    service = models.ForeignKey(Service, on_delete=models.CASCADE, related_name="stylist_services")
+    stylist = models.ForeignKey(
+        Stylist, verbose_name=_("stylist"), on_delete=models.CASCADE, related_name="stylist_services"
+    )
+    service = models.ForeignKey(
+        Service, verbose_name=_("service"), on_delete=models.CASCADE, related_name="stylist_services"
+    )
     price = models.DecimalField(
+        _("price"),
         max_digits=8,
         decimal_places=2,
         null=True,
         blank=True,
         validators=[MinValueValidator(0)],
-        help_text="This stylist's own price; empty: the service's.",
+        help_text=_("This stylist's own price; empty: the service's."),
     )
     duration_minutes = models.PositiveSmallIntegerField(
+        _("duration minutes"),
         null=True,
         blank=True,
         validators=[MinValueValidator(5), MaxValueValidator(MAX_SERVICE_MINUTES)],
-        help_text="This stylist's own length, for a service without phases; empty: the service's.",
+        help_text=_("This stylist's own length, for a service without phases; empty: the service's."),
     )
 
     class Meta:
+        verbose_name = _("stylist service")
+        verbose_name_plural = _("stylist services")
         db_table = "booking_stylist_services"
         unique_together = [("stylist", "service")]
         constraints = [
@@ -458,35 +535,42 @@ class StylistService(models.Model):
         if phased:
             raise ValidationError(
                 {
-                    "duration_minutes": (
-                        f"{self.service} has phases, so its length is theirs: give this stylist's "
+                    "duration_minutes": gettext(
+                        "%(service)s has phases, so its length is theirs: give this stylist's "
                         "own phases on the service's page instead."
                     )
+                    % {"service": self.service}
                 }
             )
 
 
 class Weekday(models.IntegerChoices):
-    MONDAY = 0, "Monday"
-    TUESDAY = 1, "Tuesday"
-    WEDNESDAY = 2, "Wednesday"
-    THURSDAY = 3, "Thursday"
-    FRIDAY = 4, "Friday"
-    SATURDAY = 5, "Saturday"
-    SUNDAY = 6, "Sunday"
+    # Django's own words for the days (its catalog: "lundi", "lunes"), the same the
+    # dates on every page use: a second translation of "Monday" in our catalogs
+    # would replace Django's everywhere, in every date too.
+    MONDAY = 0, WEEKDAYS[0]
+    TUESDAY = 1, WEEKDAYS[1]
+    WEDNESDAY = 2, WEEKDAYS[2]
+    THURSDAY = 3, WEEKDAYS[3]
+    FRIDAY = 4, WEEKDAYS[4]
+    SATURDAY = 5, WEEKDAYS[5]
+    SUNDAY = 6, WEEKDAYS[6]
 
 
 class WorkingHours(models.Model):
     """One working interval of a stylist on a weekday, in the salon's local time."""
 
-    stylist = models.ForeignKey(Stylist, on_delete=models.CASCADE, related_name="hours")
-    weekday = models.PositiveSmallIntegerField(choices=Weekday.choices)
-    start = models.TimeField()
-    end = models.TimeField()
+    stylist = models.ForeignKey(
+        Stylist, verbose_name=_("stylist"), on_delete=models.CASCADE, related_name="hours"
+    )
+    weekday = models.PositiveSmallIntegerField(_("weekday"), choices=Weekday.choices)
+    start = models.TimeField(_("start"))
+    end = models.TimeField(_("end"))
 
     class Meta:
+        verbose_name = _("working hours")
+        verbose_name_plural = pgettext_lazy("plural", "working hours")
         ordering = ["stylist", "weekday", "start"]
-        verbose_name_plural = "working hours"
         constraints = [
             models.CheckConstraint(condition=Q(end__gt=F("start")), name="hours_end_after_start"),
             models.CheckConstraint(condition=Q(weekday__gte=0, weekday__lte=6), name="hours_weekday_range"),
@@ -499,6 +583,12 @@ class WorkingHours(models.Model):
         _check_interval(self.start, self.end)
 
 
+_WHOLE_MINUTES_MESSAGES = {
+    "start": _("Give the start in whole minutes (HH:MM), without seconds, not %(value)s."),
+    "end": _("Give the end in whole minutes (HH:MM), without seconds, not %(value)s."),
+}
+
+
 def _check_interval(start: time | None, end: time | None, errors: dict[str, str] | None = None) -> None:
     """Working intervals, weekly or special: whole minutes, end after start."""
     # Offered start times step from the interval's start, and booking links name
@@ -507,13 +597,13 @@ def _check_interval(start: time | None, end: time | None, errors: dict[str, str]
     errors = dict(errors or {})
     errors.update(
         {
-            name: f"Give the {name} in whole minutes (HH:MM), without seconds, not {value.isoformat()}."
+            name: _WHOLE_MINUTES_MESSAGES[name] % {"value": value.isoformat()}
             for name, value in (("start", start), ("end", end))
             if value is not None and (value.second or value.microsecond)
         }
     )
     if not errors and start is not None and end is not None and end <= start:
-        errors["end"] = "The end must be after the start."
+        errors["end"] = gettext("The end must be after the start.")
     if errors:
         raise ValidationError(errors)
 
@@ -525,23 +615,27 @@ class SpecialHours(models.Model):
     that day's intervals. A day with no hours at all is a Closure (salon) or time
     off (stylist)."""
 
-    salon = models.ForeignKey(Salon, on_delete=models.CASCADE, related_name="special_hours", default=1)
+    salon = models.ForeignKey(
+        Salon, verbose_name=_("salon"), on_delete=models.CASCADE, related_name="special_hours", default=1
+    )
     stylist = models.ForeignKey(
         Stylist,
+        verbose_name=_("stylist"),
         on_delete=models.CASCADE,
         related_name="special_hours",
         null=True,
         blank=True,
-        help_text="Empty: the whole salon's opening hours that day.",
+        help_text=_("Empty: the whole salon's opening hours that day."),
     )
-    date = models.DateField()
-    start = models.TimeField()
-    end = models.TimeField()
-    reason = models.CharField(max_length=200, blank=True)
+    date = models.DateField(_("date"))
+    start = models.TimeField(_("start"))
+    end = models.TimeField(_("end"))
+    reason = models.CharField(_("reason"), max_length=200, blank=True)
 
     class Meta:
+        verbose_name = _("special hours")
+        verbose_name_plural = pgettext_lazy("plural", "special hours")
         ordering = ["date", "stylist", "start"]
-        verbose_name_plural = "special hours"
         constraints = [
             models.CheckConstraint(condition=Q(end__gt=F("start")), name="special_hours_end_after_start"),
         ]
@@ -558,14 +652,17 @@ class SpecialHours(models.Model):
 
 
 class TimeOff(models.Model):
-    stylist = models.ForeignKey(Stylist, on_delete=models.CASCADE, related_name="time_off")
-    start = models.DateTimeField()
-    end = models.DateTimeField()
-    reason = models.CharField(max_length=200, blank=True)
+    stylist = models.ForeignKey(
+        Stylist, verbose_name=_("stylist"), on_delete=models.CASCADE, related_name="time_off"
+    )
+    start = models.DateTimeField(_("start"))
+    end = models.DateTimeField(_("end"))
+    reason = models.CharField(_("reason"), max_length=200, blank=True)
 
     class Meta:
+        verbose_name = _("time off")
+        verbose_name_plural = pgettext_lazy("plural", "time off")
         ordering = ["start"]
-        verbose_name_plural = "time off"
         constraints = [
             models.CheckConstraint(condition=Q(end__gt=F("start")), name="time_off_end_after_start")
         ]
@@ -583,16 +680,18 @@ class TimeOff(models.Model):
         if errors:
             raise ValidationError(errors)
         if self.start is not None and self.end is not None and self.end <= self.start:
-            raise ValidationError({"end": "The end must be after the start."})
+            raise ValidationError({"end": gettext("The end must be after the start.")})
 
 
 class Closure(models.Model):
     """A local date on which the salon is closed all day."""
 
-    date = models.DateField(unique=True)
-    reason = models.CharField(max_length=200, blank=True)
+    date = models.DateField(_("date"), unique=True)
+    reason = models.CharField(_("reason"), max_length=200, blank=True)
 
     class Meta:
+        verbose_name = _("closure")
+        verbose_name_plural = _("closures")
         ordering = ["date"]
 
     def __str__(self) -> str:
@@ -607,12 +706,20 @@ class Visit(models.Model):
     """What a customer books: one or several services back to back (a colour with
     Ana, then a cut with anyone), booked or refused as a whole."""
 
-    salon = models.ForeignKey(Salon, on_delete=models.CASCADE, related_name="visits", default=1)
-    created_at = models.DateTimeField()
+    salon = models.ForeignKey(
+        Salon, verbose_name=_("salon"), on_delete=models.CASCADE, related_name="visits", default=1
+    )
+    created_at = models.DateTimeField(_("created at"))
     # The language the customer booked in: its e-mails are written in it, whatever
     # the worker's (docs/messages.md). db_default: the previous release inserts
     # visits without this column.
-    language = models.CharField(max_length=8, choices=settings.LANGUAGES, default="en", db_default="en")
+    language = models.CharField(
+        _("language"), max_length=8, choices=settings.LANGUAGES, default="en", db_default="en"
+    )
+
+    class Meta:
+        verbose_name = _("visit")
+        verbose_name_plural = _("visits")
 
     def __str__(self) -> str:
         return f"visit {self.pk} booked at {self.created_at:%Y-%m-%d %H:%M} UTC"
@@ -620,14 +727,19 @@ class Visit(models.Model):
 
 class Appointment(models.Model):
     class Status(models.TextChoices):
-        CONFIRMED = "confirmed", "Confirmed"
-        CANCELLED = "cancelled", "Cancelled"
+        # The context the front desk's statuses use: "Annulé", "Cancelada".
+        CONFIRMED = "confirmed", pgettext_lazy("appointment status", "Confirmed")
+        CANCELLED = "cancelled", pgettext_lazy("appointment status", "Cancelled")
 
-    service = models.ForeignKey(Service, on_delete=models.PROTECT, related_name="appointments")
-    stylist = models.ForeignKey(Stylist, on_delete=models.PROTECT, related_name="appointments")
-    starts_at = models.DateTimeField()
-    ends_at = models.DateTimeField()
-    status = models.CharField(max_length=16, choices=Status.choices, default=Status.CONFIRMED)
+    service = models.ForeignKey(
+        Service, verbose_name=_("service"), on_delete=models.PROTECT, related_name="appointments"
+    )
+    stylist = models.ForeignKey(
+        Stylist, verbose_name=_("stylist"), on_delete=models.PROTECT, related_name="appointments"
+    )
+    starts_at = models.DateTimeField(_("starts at"))
+    ends_at = models.DateTimeField(_("ends at"))
+    status = models.CharField(_("status"), max_length=16, choices=Status.choices, default=Status.CONFIRMED)
     # The start of a confirmed appointment, NULL once cancelled. Unique per stylist:
     # the last line of defence against a double booking on every database, because
     # MySQL/MariaDB support neither partial unique indexes nor exclusion constraints.
@@ -638,10 +750,10 @@ class Appointment(models.Model):
         output_field=models.DateTimeField(null=True),
         db_persist=True,
     )
-    customer_name = models.CharField(max_length=100)
+    customer_name = models.CharField(_("customer name"), max_length=100)
     # Optional: a walk-in or phone customer booked at the front desk may give none
     # (the online pages and the API still require one).
-    customer_email = models.EmailField(max_length=254, blank=True)
+    customer_email = models.EmailField(_("customer email"), max_length=254, blank=True)
     # The customer's e-mail address, lower-cased, while the appointment is confirmed
     # (NULL once cancelled, or when there is no address). Unique with the service and
     # the start: one customer cannot hold the same service at the same time twice,
@@ -655,19 +767,30 @@ class Appointment(models.Model):
         output_field=models.CharField(max_length=254, null=True),
         db_persist=True,
     )
-    customer_phone = models.CharField(max_length=32, blank=True)
-    price = models.DecimalField(max_digits=8, decimal_places=2, help_text="The service's price when booked.")
-    created_at = models.DateTimeField()
-    cancelled_at = models.DateTimeField(null=True, blank=True)
+    customer_phone = models.CharField(_("customer phone"), max_length=32, blank=True)
+    price = models.DecimalField(
+        _("price"), max_digits=8, decimal_places=2, help_text=_("The service's price when booked.")
+    )
+    created_at = models.DateTimeField(_("created at"))
+    cancelled_at = models.DateTimeField(_("cancelled at"), null=True, blank=True)
     # NULL only for rows the release before visits wrote (expand/contract: see
     # migration 0005); a later release's migration makes it NOT NULL.
     visit = models.ForeignKey(
-        Visit, on_delete=models.CASCADE, null=True, blank=True, related_name="appointments"
+        Visit,
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="appointments",
+        verbose_name=_("visit"),
     )
     # db_default: the previous release inserts appointments without this column.
-    position = models.PositiveSmallIntegerField(default=0, db_default=0, help_text="Its place in the visit.")
+    position = models.PositiveSmallIntegerField(
+        _("position"), default=0, db_default=0, help_text=_("Its place in the visit.")
+    )
 
     class Meta:
+        verbose_name = _("appointment")
+        verbose_name_plural = _("appointments")
         ordering = ["starts_at"]
         constraints = [
             models.CheckConstraint(
@@ -702,36 +825,44 @@ class WaitlistEntry(models.Model):
     (WaitlistOffer), in the order they joined."""
 
     class State(models.TextChoices):
-        WAITING = "waiting", "Waiting"
-        OFFERED = "offered", "Offered a time"
-        BOOKED = "booked", "Booked the offered time"
-        LEFT = "left", "Left the waitlist"
-        EXPIRED = "expired", "Let the offer lapse"
+        WAITING = "waiting", _("Waiting")
+        OFFERED = "offered", _("Offered a time")
+        BOOKED = "booked", _("Booked the offered time")
+        LEFT = "left", _("Left the waitlist")
+        EXPIRED = "expired", _("Let the offer lapse")
 
-    salon = models.ForeignKey(Salon, on_delete=models.CASCADE, related_name="waitlist_entries", default=1)
-    service = models.ForeignKey(Service, on_delete=models.CASCADE, related_name="waitlist_entries")
+    salon = models.ForeignKey(
+        Salon, verbose_name=_("salon"), on_delete=models.CASCADE, related_name="waitlist_entries", default=1
+    )
+    service = models.ForeignKey(
+        Service, verbose_name=_("service"), on_delete=models.CASCADE, related_name="waitlist_entries"
+    )
     stylist = models.ForeignKey(
         Stylist,
+        verbose_name=_("stylist"),
         on_delete=models.CASCADE,
         null=True,
         blank=True,
         related_name="waitlist_entries",
-        help_text="Empty: any stylist who offers the service.",
+        help_text=_("Empty: any stylist who offers the service."),
     )
-    date = models.DateField(help_text="The day wanted, in the salon's time zone.")
-    customer_name = models.CharField(max_length=100)
-    customer_email = models.EmailField(max_length=254)
-    customer_phone = models.CharField(max_length=32, blank=True)
-    state = models.CharField(max_length=16, choices=State.choices, default=State.WAITING)
-    created_at = models.DateTimeField()
+    date = models.DateField(_("date"), help_text=_("The day wanted, in the salon's time zone."))
+    customer_name = models.CharField(_("customer name"), max_length=100)
+    customer_email = models.EmailField(_("customer email"), max_length=254)
+    customer_phone = models.CharField(_("customer phone"), max_length=32, blank=True)
+    state = models.CharField(_("state"), max_length=16, choices=State.choices, default=State.WAITING)
+    created_at = models.DateTimeField(_("created at"))
     # When the entry left WAITING/OFFERED (booked, left, expired).
-    closed_at = models.DateTimeField(null=True, blank=True)
+    closed_at = models.DateTimeField(_("closed at"), null=True, blank=True)
     # The language the customer joined in: the waitlist's e-mails are written in it.
-    language = models.CharField(max_length=8, choices=settings.LANGUAGES, default="en", db_default="en")
+    language = models.CharField(
+        _("language"), max_length=8, choices=settings.LANGUAGES, default="en", db_default="en"
+    )
 
     class Meta:
+        verbose_name = _("waitlist entry")
+        verbose_name_plural = _("waitlist entries")
         ordering = ["created_at", "pk"]
-        verbose_name_plural = "waitlist entries"
         indexes = [models.Index(fields=["salon", "date", "state", "created_at"], name="waitlist_line")]
 
     def __str__(self) -> str:
@@ -748,22 +879,37 @@ class WaitlistOffer(models.Model):
     (``holds``) keep everyone else off it meanwhile."""
 
     class State(models.TextChoices):
-        OPEN = "open", "Held for the customer"
-        TAKEN = "taken", "Booked"
-        LAPSED = "lapsed", "Lapsed or withdrawn"
+        OPEN = "open", _("Held for the customer")
+        TAKEN = "taken", pgettext_lazy("waitlist offer state", "Booked")
+        LAPSED = "lapsed", _("Lapsed or withdrawn")
 
-    entry = models.ForeignKey(WaitlistEntry, on_delete=models.CASCADE, related_name="offers")
-    stylist = models.ForeignKey(Stylist, on_delete=models.CASCADE, related_name="+")
-    starts_at = models.DateTimeField()
-    ends_at = models.DateTimeField()
-    expires_at = models.DateTimeField()
-    state = models.CharField(max_length=16, choices=State.choices, default=State.OPEN)
-    created_at = models.DateTimeField()
+    # A context: Django's admin has its own "entry" (of its history).
+    entry = models.ForeignKey(
+        WaitlistEntry,
+        verbose_name=pgettext_lazy("waitlist", "entry"),
+        on_delete=models.CASCADE,
+        related_name="offers",
+    )
+    stylist = models.ForeignKey(
+        Stylist, verbose_name=_("stylist"), on_delete=models.CASCADE, related_name="+"
+    )
+    starts_at = models.DateTimeField(_("starts at"))
+    ends_at = models.DateTimeField(_("ends at"))
+    expires_at = models.DateTimeField(_("expires at"))
+    state = models.CharField(_("state"), max_length=16, choices=State.choices, default=State.OPEN)
+    created_at = models.DateTimeField(_("created at"))
     appointment = models.ForeignKey(
-        Appointment, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+        Appointment,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("appointment"),
     )
 
     class Meta:
+        verbose_name = _("waitlist offer")
+        verbose_name_plural = _("waitlist offers")
         ordering = ["created_at", "pk"]
         constraints = [
             models.CheckConstraint(
@@ -791,18 +937,34 @@ class Hold(models.Model):
     (services.clear_lapsed_holds), since the constraints still see the rows."""
 
     appointment = models.ForeignKey(
-        Appointment, on_delete=models.CASCADE, null=True, blank=True, related_name="holds"
+        Appointment,
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="holds",
+        verbose_name=_("appointment"),
     )
     offer = models.ForeignKey(
-        WaitlistOffer, on_delete=models.CASCADE, null=True, blank=True, related_name="holds"
+        WaitlistOffer,
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="holds",
+        verbose_name=_("offer"),
     )
-    held_until = models.DateTimeField(null=True, blank=True)
-    stylist = models.ForeignKey(Stylist, on_delete=models.PROTECT, null=True, related_name="holds")
-    unit = models.ForeignKey(ResourceUnit, on_delete=models.PROTECT, null=True, related_name="holds")
-    starts_at = models.DateTimeField()
-    ends_at = models.DateTimeField()
+    held_until = models.DateTimeField(_("held until"), null=True, blank=True)
+    stylist = models.ForeignKey(
+        Stylist, verbose_name=_("stylist"), on_delete=models.PROTECT, null=True, related_name="holds"
+    )
+    unit = models.ForeignKey(
+        ResourceUnit, verbose_name=_("unit"), on_delete=models.PROTECT, null=True, related_name="holds"
+    )
+    starts_at = models.DateTimeField(_("starts at"))
+    ends_at = models.DateTimeField(_("ends at"))
 
     class Meta:
+        verbose_name = _("hold")
+        verbose_name_plural = _("holds")
         constraints = [
             models.CheckConstraint(
                 condition=Q(stylist__isnull=False, unit__isnull=True)
@@ -833,15 +995,31 @@ class ScheduleException(models.Model):
     judged afresh."""
 
     appointment = models.OneToOneField(
-        Appointment, on_delete=models.CASCADE, related_name="schedule_exception"
+        Appointment,
+        on_delete=models.CASCADE,
+        related_name="schedule_exception",
+        verbose_name=_("appointment"),
     )
-    starts_at = models.DateTimeField()
-    stylist = models.ForeignKey(Stylist, on_delete=models.CASCADE, related_name="+")
-    reason = models.CharField(max_length=200, help_text="Why it no longer fitted, when it was kept.")
+    starts_at = models.DateTimeField(_("starts at"))
+    stylist = models.ForeignKey(
+        Stylist, verbose_name=_("stylist"), on_delete=models.CASCADE, related_name="+"
+    )
+    reason = models.CharField(
+        _("reason"), max_length=200, help_text=_("Why it no longer fitted, when it was kept.")
+    )
     kept_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        verbose_name=_("kept by"),
     )
-    kept_at = models.DateTimeField()
+    kept_at = models.DateTimeField(_("kept at"))
+
+    class Meta:
+        verbose_name = _("schedule exception")
+        verbose_name_plural = _("schedule exceptions")
 
     def __str__(self) -> str:
         return f"appointment {self.appointment_id} kept outside hours ({self.reason})"
@@ -859,17 +1037,23 @@ class BookingRequest(models.Model):
 
     KEPT_FOR = timedelta(hours=24)
 
-    salon = models.ForeignKey(Salon, on_delete=models.CASCADE, related_name="booking_requests", default=1)
+    salon = models.ForeignKey(
+        Salon, verbose_name=_("salon"), on_delete=models.CASCADE, related_name="booking_requests", default=1
+    )
     # SHA-256 of where the key came from and the key itself: never the key, which
     # an API client may treat as a secret.
-    key = models.CharField(max_length=64)
+    key = models.CharField(_("key"), max_length=64)
     # SHA-256 of what was asked: the same key with another request is refused.
-    fingerprint = models.CharField(max_length=64)
+    fingerprint = models.CharField(_("fingerprint"), max_length=64)
     # NULL only inside the claiming transaction, before the appointment exists.
-    appointment = models.ForeignKey(Appointment, on_delete=models.CASCADE, null=True, related_name="+")
-    created_at = models.DateTimeField()
+    appointment = models.ForeignKey(
+        Appointment, verbose_name=_("appointment"), on_delete=models.CASCADE, null=True, related_name="+"
+    )
+    created_at = models.DateTimeField(_("created at"))
 
     class Meta:
+        verbose_name = _("booking request")
+        verbose_name_plural = _("booking requests")
         constraints = [models.UniqueConstraint(fields=["salon", "key"], name="booking_request_one_per_key")]
         indexes = [models.Index(fields=["created_at"], name="booking_request_created_at")]
 

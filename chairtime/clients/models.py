@@ -11,7 +11,8 @@ from __future__ import annotations
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
-from django.utils.translation import gettext, gettext_lazy
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 
 from chairtime.booking.models import Appointment, Salon
 
@@ -33,23 +34,34 @@ def phone_digits(value: str) -> str:
 
 
 class Client(models.Model):
-    salon = models.ForeignKey(Salon, on_delete=models.CASCADE, related_name="clients")
+    salon = models.ForeignKey(
+        Salon, verbose_name=_("salon"), on_delete=models.CASCADE, related_name="clients"
+    )
     # Blank only once erased: every other card has a name.
-    name = models.CharField(max_length=NAME_MAX_LENGTH, blank=True)
+    name = models.CharField(_("name"), max_length=NAME_MAX_LENGTH, blank=True)
     # Lower-cased (normalise_email); NULL when there is none, or once erased. The
     # only key an online booking is matched by: see services.attach_booked.
-    email = models.CharField(max_length=EMAIL_MAX_LENGTH, null=True, blank=True)  # noqa: DJ001 (NULLs never collide)
-    phone = models.CharField(max_length=PHONE_MAX_LENGTH, blank=True)
+    email = models.CharField(_("email"), max_length=EMAIL_MAX_LENGTH, null=True, blank=True)  # noqa: DJ001 (NULLs never collide)
+    phone = models.CharField(_("phone"), max_length=PHONE_MAX_LENGTH, blank=True)
     # Kept in step with phone by save(): search by digits, "0171 555" finds "0171-555...".
-    phone_digits = models.CharField(max_length=PHONE_MAX_LENGTH, blank=True, editable=False)
-    notes = models.TextField(blank=True)
-    created_at = models.DateTimeField()
-    erased_at = models.DateTimeField(null=True, blank=True)
+    phone_digits = models.CharField(
+        _("phone digits"), max_length=PHONE_MAX_LENGTH, blank=True, editable=False
+    )
+    notes = models.TextField(_("notes"), blank=True)
+    created_at = models.DateTimeField(_("created at"))
+    erased_at = models.DateTimeField(_("erased at"), null=True, blank=True)
     erased_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("erased by"),
     )
 
     class Meta:
+        verbose_name = _("client")
+        verbose_name_plural = _("clients")
         ordering = ["name", "pk"]
         constraints = [
             models.UniqueConstraint(fields=["salon", "email"], name="client_one_per_email"),
@@ -85,16 +97,26 @@ class ClientAppointment(models.Model):
     """An appointment's card. An appointment has at most one (the primary key)."""
 
     class How(models.TextChoices):
-        EMAIL = "email", gettext_lazy("Booked online with the card's e-mail address")
-        STAFF = "staff", gettext_lazy("Attached by staff")
-        BACKFILL = "backfill", gettext_lazy("Matched by e-mail when cards were introduced")
+        EMAIL = "email", _("Booked online with the card's e-mail address")
+        STAFF = "staff", _("Attached by staff")
+        BACKFILL = "backfill", _("Matched by e-mail when cards were introduced")
 
     appointment = models.OneToOneField(
-        Appointment, on_delete=models.CASCADE, primary_key=True, related_name="client_link"
+        Appointment,
+        on_delete=models.CASCADE,
+        primary_key=True,
+        related_name="client_link",
+        verbose_name=_("appointment"),
     )
-    client = models.ForeignKey(Client, on_delete=models.CASCADE, related_name="appointment_links")
-    how = models.CharField(max_length=16, choices=How.choices)
-    attached_at = models.DateTimeField()
+    client = models.ForeignKey(
+        Client, verbose_name=_("client"), on_delete=models.CASCADE, related_name="appointment_links"
+    )
+    how = models.CharField(_("how"), max_length=16, choices=How.choices)
+    attached_at = models.DateTimeField(_("attached at"))
+
+    class Meta:
+        verbose_name = _("client appointment")
+        verbose_name_plural = _("client appointments")
 
     def __str__(self) -> str:
         return f"appointment {self.appointment_id} of client {self.client_id}"
@@ -103,18 +125,32 @@ class ClientAppointment(models.Model):
 class ColourFormula(models.Model):
     """A dated colour formula on a card: what was mixed, for which visit, by whom."""
 
-    client = models.ForeignKey(Client, on_delete=models.CASCADE, related_name="formulas")
+    client = models.ForeignKey(
+        Client, verbose_name=_("client"), on_delete=models.CASCADE, related_name="formulas"
+    )
     appointment = models.ForeignKey(
-        Appointment, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+        Appointment,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("appointment"),
     )
-    date = models.DateField()
-    text = models.TextField()
+    date = models.DateField(_("date"))
+    text = models.TextField(_("text"))
     staff = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("staff"),
     )
-    created_at = models.DateTimeField()
+    created_at = models.DateTimeField(_("created at"))
 
     class Meta:
+        verbose_name = _("colour formula")
+        verbose_name_plural = _("colour formulas")
         ordering = ["-date", "-pk"]
         indexes = [models.Index(fields=["client", "date"], name="formula_client_date")]
 

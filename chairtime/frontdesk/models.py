@@ -31,13 +31,19 @@ class StaffMember(models.Model):
     """A user's place at the salon. A stylist's account names their Stylist row:
     that is whose calendar they see."""
 
-    salon = models.ForeignKey(Salon, on_delete=models.CASCADE, related_name="staff", default=1)
-    user = models.OneToOneField(
-        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="staff_member"
+    salon = models.ForeignKey(
+        Salon, verbose_name=_("salon"), on_delete=models.CASCADE, related_name="staff", default=1
     )
-    role = models.CharField(max_length=16, choices=Role.choices)
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        related_name="staff_member",
+        verbose_name=_("user"),
+    )
+    role = models.CharField(_("role"), max_length=16, choices=Role.choices)
     stylist = models.OneToOneField(
         Stylist,
+        verbose_name=_("stylist"),
         on_delete=models.PROTECT,
         null=True,
         blank=True,
@@ -46,6 +52,8 @@ class StaffMember(models.Model):
     )
 
     class Meta:
+        verbose_name = _("staff member")
+        verbose_name_plural = _("staff members")
         ordering = ["role", "user__username"]
         constraints = [
             models.CheckConstraint(
@@ -104,13 +112,28 @@ class AppointmentState(models.Model):
     """An appointment's attendance: one row once anything was recorded (none: booked)."""
 
     appointment = models.OneToOneField(
-        Appointment, on_delete=models.CASCADE, primary_key=True, related_name="desk_state"
+        Appointment,
+        on_delete=models.CASCADE,
+        primary_key=True,
+        related_name="desk_state",
+        verbose_name=_("appointment"),
     )
-    attendance = models.CharField(max_length=16, choices=Attendance.choices, default=Attendance.BOOKED)
-    changed_at = models.DateTimeField()
+    attendance = models.CharField(
+        _("attendance"), max_length=16, choices=Attendance.choices, default=Attendance.BOOKED
+    )
+    changed_at = models.DateTimeField(_("changed at"))
     changed_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("changed by"),
     )
+
+    class Meta:
+        verbose_name = _("appointment state")
+        verbose_name_plural = _("appointment states")
 
     def __str__(self) -> str:
         return f"appointment {self.appointment_id}: {self.get_attendance_display()}"
@@ -129,16 +152,25 @@ class AppointmentEvent(models.Model):
         CANCELLED_BY_CUSTOMER = "cancelled_customer", _("Cancelled by the customer")
         CANCELLED_BY_SALON = "cancelled_salon", _("Cancelled by the salon")
 
-    appointment = models.ForeignKey(Appointment, on_delete=models.CASCADE, related_name="desk_events")
-    kind = models.CharField(max_length=24, choices=Kind.choices)
-    at = models.DateTimeField()
+    appointment = models.ForeignKey(
+        Appointment, verbose_name=_("appointment"), on_delete=models.CASCADE, related_name="desk_events"
+    )
+    kind = models.CharField(_("kind"), max_length=24, choices=Kind.choices)
+    at = models.DateTimeField(_("at"))
     by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("by"),
     )
     # Kept when the account is deleted: the history still says who.
-    by_name = models.CharField(max_length=150)
+    by_name = models.CharField(_("by name"), max_length=150)
 
     class Meta:
+        verbose_name = _("appointment event")
+        verbose_name_plural = _("appointment events")
         ordering = ["at", "pk"]
         indexes = [models.Index(fields=["appointment", "at"], name="desk_event_appointment_at")]
 

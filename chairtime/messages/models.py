@@ -12,56 +12,74 @@ from __future__ import annotations
 
 from django.db import models
 from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
 
 
 class Message(models.Model):
     class Kind(models.TextChoices):
-        VISIT_BOOKED = "visit_booked", "Booking confirmation"
-        VISIT_CANCELLED = "visit_cancelled", "Cancellation"
-        VISIT_CHANGED = "visit_changed", "Change of time or stylist"
-        REMINDER = "reminder", "Reminder"
-        WAITLIST_JOINED = "waitlist_joined", "Waitlist confirmation"
-        WAITLIST_OFFER = "waitlist_offer", "Waitlist offer of a freed time"
+        VISIT_BOOKED = "visit_booked", _("Booking confirmation")
+        VISIT_CANCELLED = "visit_cancelled", _("Cancellation")
+        VISIT_CHANGED = "visit_changed", _("Change of time or stylist")
+        REMINDER = "reminder", _("Reminder")
+        WAITLIST_JOINED = "waitlist_joined", _("Waitlist confirmation")
+        WAITLIST_OFFER = "waitlist_offer", _("Waitlist offer of a freed time")
 
     class State(models.TextChoices):
-        PENDING = "pending", "Waiting to be sent"
-        SENDING = "sending", "Being sent"
-        SENT = "sent", "Sent"
+        PENDING = "pending", _("Waiting to be sent")
+        SENDING = "sending", _("Being sent")
+        SENT = "sent", _("Sent")
         # No longer true when its turn came (a confirmation of a visit since cancelled).
-        SKIPPED = "skipped", "Not sent: no longer true"
-        FAILED = "failed", "Given up"
+        SKIPPED = "skipped", _("Not sent: no longer true")
+        FAILED = "failed", _("Given up")
 
-    kind = models.CharField(max_length=32, choices=Kind.choices)
+    kind = models.CharField(_("kind"), max_length=32, choices=Kind.choices)
     # The visit's first appointment: the one the manage link is issued for. Or,
     # for the waitlist's messages, the waitlist entry (exactly one of the two).
     appointment = models.ForeignKey(
-        "booking.Appointment", on_delete=models.CASCADE, null=True, blank=True, related_name="messages"
+        "booking.Appointment",
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="messages",
+        verbose_name=_("appointment"),
     )
     waitlist_entry = models.ForeignKey(
-        "booking.WaitlistEntry", on_delete=models.CASCADE, null=True, blank=True, related_name="messages"
+        "booking.WaitlistEntry",
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="messages",
+        verbose_name=_("waitlist entry"),
     )
     visit = models.ForeignKey(
-        "booking.Visit", on_delete=models.CASCADE, null=True, blank=True, related_name="messages"
+        "booking.Visit",
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="messages",
+        verbose_name=_("visit"),
     )
-    recipient = models.EmailField(max_length=254)
+    recipient = models.EmailField(_("recipient"), max_length=254)
     # The calendar event's SEQUENCE (RFC 5546): each later message about the same
     # visit carries a higher one, so calendar programs update the event it made.
-    sequence = models.PositiveIntegerField(default=0)
-    state = models.CharField(max_length=16, choices=State.choices, default=State.PENDING)
-    attempts = models.PositiveSmallIntegerField(default=0)
-    last_error = models.TextField(blank=True)
-    created_at = models.DateTimeField()
+    sequence = models.PositiveIntegerField(_("sequence"), default=0)
+    state = models.CharField(_("state"), max_length=16, choices=State.choices, default=State.PENDING)
+    attempts = models.PositiveSmallIntegerField(_("attempts"), default=0)
+    last_error = models.TextField(_("last error"), blank=True)
+    created_at = models.DateTimeField(_("created at"))
     # When the next attempt may start (back-off after a failure).
-    next_attempt_at = models.DateTimeField()
+    next_attempt_at = models.DateTimeField(_("next attempt at"))
     # While SENDING: until when the worker that claimed it may take. A worker that
     # died mid-send leaves its claim to expire; then the message is due again.
-    claimed_until = models.DateTimeField(null=True, blank=True)
-    sent_at = models.DateTimeField(null=True, blank=True)
+    claimed_until = models.DateTimeField(_("claimed until"), null=True, blank=True)
+    sent_at = models.DateTimeField(_("sent at"), null=True, blank=True)
     # The visit's start when the message was owed: one that is no longer true when
     # its turn comes (a reminder or confirmation of a time since moved) is skipped.
-    about_starts_at = models.DateTimeField(null=True, blank=True)
+    about_starts_at = models.DateTimeField(_("about starts at"), null=True, blank=True)
 
     class Meta:
+        verbose_name = _("message")
+        verbose_name_plural = _("messages")
         ordering = ["created_at", "pk"]
         indexes = [models.Index(fields=["state", "next_attempt_at"], name="message_state_due")]
         constraints = [

@@ -1,7 +1,8 @@
 from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
 
 
 class ReportsConfig(AppConfig):
     name = "chairtime.reports"
     label = "reports"
-    verbose_name = "Reports"
+    verbose_name = _("Reports")

@@ -370,14 +370,14 @@ def test_the_month_filter_names_months_in_the_manager_s_language(manager, demo):
 def test_the_date_and_time_boxes_are_named_in_the_manager_s_language(manager, demo, language):
     response = manager.get("/admin/booking/timeoff/add/", **speak(manager, language))
 
-    # (The field's own name, "Start", comes from the model, in English.)
+    # (The field's own name, "Start", comes from the model's verbose name.)
     assert_speaks(
         response,
         language,
         {
             "en": ['aria-label="Start: date"', 'aria-label="End: time"'],
-            "fr": ['aria-label="Start : date"', 'aria-label="End : heure"'],
-            "es": ['aria-label="Start: fecha"', 'aria-label="End: hora"'],
+            "fr": ['aria-label="Début : date"', 'aria-label="Fin : heure"'],
+            "es": ['aria-label="Inicio: fecha"', 'aria-label="Final: hora"'],
         },
     )
 
