@@ -148,11 +148,12 @@ def test_it_answers_503_while_the_database_is_down_and_recovers_without_a_restar
 # The server's DynamoDB client: two attempts of connect + read timeout each (store.py).
 CONNECT_TIMEOUT = 0.5
 READ_TIMEOUT = 0.5
-# Both attempts time out, plus the standard retry mode's back-off (at most 1 s before
-# the second attempt) and time for rendering on a busy 2-core machine (the pipeline's
-# replayed Test stage runs beside other work): far below botocore's default 60 s read
-# timeout, which is what the bound is there to catch.
-PAGE_TIME_BOUND = 2 * (CONNECT_TIMEOUT + READ_TIMEOUT) + 1.0 + 6.0
+# What the bound is there to catch: botocore's default 60 s read timeout (a page held
+# hostage by DynamoDB). Both attempts time out in 2 s here, plus the retry's back-off
+# (at most 1 s); the rest is the machine: on a 2-core machine loaded at 10 to 18 the
+# first page, a fresh gunicorn worker's, took 11 and 17.9 s (2026-12-08). Far below
+# 60 s either way; the requests' own 30 s timeout is the backstop.
+PAGE_TIME_BOUND = 25.0
 NOTICE = "The salon closes early today"
 
 
