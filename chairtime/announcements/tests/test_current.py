@@ -145,7 +145,9 @@ def test_it_returns_nothing_and_warns_once_when_dynamodb_refuses_connections(ref
 
     assert current_announcements(now=NOW) == []
 
-    assert time.monotonic() - started < 3
+    # Not botocore's 60 s default wait: a refused connection fails at once, and this
+    # bound only has to stay clear of a loaded machine (8 s seen at load 17).
+    assert time.monotonic() - started < 20
     [warning] = announcement_warnings(caplog)
     assert warning.error == "EndpointConnectionError"
     assert warning.exc_info is None  # one line, no stack trace
