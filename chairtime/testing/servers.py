@@ -114,7 +114,38 @@ def gunicorn(
 
     The environment is this process's (so the AWS endpoint the test session set
     up is inherited) plus production-like settings, then ``env``.
+
+    A port found free can be taken before gunicorn binds it (by another test's
+    server, or as the local end of any outgoing connection: both come from the
+    same ephemeral range); gunicorn then gives up, and it is started again on
+    another port, up to BIND_ATTEMPTS times.
     """
+    for attempt in range(1, BIND_ATTEMPTS + 1):
+        try:
+            server = _start_gunicorn(database_url, workers, threads, env, startup_timeout)
+        except PortTaken:
+            if attempt == BIND_ATTEMPTS:
+                raise
+            continue
+        try:
+            yield server
+        finally:
+            server.stop()
+            with contextlib.suppress(OSError):
+                server.log_path.unlink()
+        return
+
+
+BIND_ATTEMPTS = 3
+
+
+class PortTaken(RuntimeError):
+    """gunicorn could not bind the port it was given."""
+
+
+def _start_gunicorn(
+    database_url: str, workers: int, threads: int, env: Mapping[str, str] | None, startup_timeout: float
+) -> ServerProcess:
     port = free_port()
     log_file = tempfile.NamedTemporaryFile(  # noqa: SIM115 - closed below, kept for the log
         prefix="chairtime-gunicorn-", suffix=".log", delete=False
@@ -146,11 +177,15 @@ def gunicorn(
     server = ServerProcess(url=f"http://127.0.0.1:{port}", process=process, log_path=log_path)
     try:
         _wait_until_serving(server, startup_timeout, workers)
-        yield server
-    finally:
+    except RuntimeError as error:
         server.stop()
+        taken = "Address already in use" in server.log()
         with contextlib.suppress(OSError):
             log_path.unlink()
+        if taken:
+            raise PortTaken(str(error)) from error
+        raise
+    return server
 
 
 def _wait_until_serving(server: ServerProcess, timeout: float, workers: int) -> None:
