@@ -59,9 +59,14 @@ def format_duration(minutes: int) -> str:
     return " ".join(parts)
 
 
+def format_money(amount: Decimal, currency: str) -> str:
+    """An amount in ``currency`` (ISO 4217) as the active language writes it,
+    nothing included ("$0.00"): a revenue, a total."""
+    return format_currency(amount, currency, locale=to_locale(get_language() or "en"))
+
+
 def format_price(price: Decimal, currency: str) -> str:
-    """A price in ``currency`` (ISO 4217) as the active language writes it, or
-    "Free" in that language."""
+    """A price as :func:`format_money` writes it, or "Free" in the active language."""
     if price == 0:
         return gettext("Free")
-    return format_currency(price, currency, locale=to_locale(get_language() or "en"))
+    return format_money(price, currency)

@@ -6,15 +6,15 @@ import csv
 from datetime import date, timedelta
 from decimal import Decimal
 
-from babel.numbers import format_currency, get_currency_precision
+from babel.numbers import get_currency_precision
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.utils import timezone
 from django.utils.formats import number_format
-from django.utils.translation import get_language, gettext, gettext_lazy, pgettext_lazy, to_locale
+from django.utils.translation import gettext, gettext_lazy, pgettext_lazy
 
 from chairtime.booking.models import Salon
-from chairtime.formats import format_price
+from chairtime.formats import format_money
 from chairtime.frontdesk.access import desk_view
 from chairtime.frontdesk.models import Role
 from chairtime.reports.figures import MAX_DAYS, RangeError, Report, Row, salon_report
@@ -49,14 +49,6 @@ def _amount(amount: Decimal, currency: str) -> str:
     """An amount for the CSV: the currency's own decimals ("1234.50", not the "1234.5"
     SQLite's sum gives back), a dot, no grouping."""
     return str(amount.quantize(Decimal(1).scaleb(-get_currency_precision(currency))))
-
-
-def _money(amount: Decimal, currency: str) -> str:
-    """Revenue as the reader's language writes it; a revenue of nothing is "$0.00",
-    not the "Free" that format_price says of a price."""
-    if amount:
-        return format_price(amount, currency)
-    return format_currency(amount, currency, locale=to_locale(get_language() or "en"))
 
 
 @desk_view(frozenset({Role.MANAGER}))
@@ -104,7 +96,7 @@ def _shown(row: Row, currency: str) -> dict:
     shown = _display(row, currency)
     for key in ("working", "booked", "utilisation", "no_show_rate", "late_cancel_rate", "rebooking_rate"):
         shown[key] = _localised(shown[key])
-    shown["revenue"] = _money(row.revenue, currency)
+    shown["revenue"] = format_money(row.revenue, currency)  # "$0.00", not a price's "Free"
     return shown
 
 
